@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: Apache-2.0
+// mnet: running a model on oneDNN.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mnet/model.h"
+#include "mnet/tensor.h"
+
+namespace mnet {
+
+struct SessionOptions {
+    int batch = 1;         // images per run
+    int threads = 0;       // compute threads; 0 = all the process may use
+    bool profile = false;  // record per-layer timings (adds one clock read per layer)
+    bool fuse_dw = false;  // fuse pointwise 1x1 + following depthwise (oneDNN append_dw) where a real kernel exists
+};
+
+// Time spent in one executed step: a node, a group of fused nodes, or a layout reorder.
+struct LayerTiming {
+    std::string name;   // node name(s) joined by '+', or "reorder:<tensor>"
+    std::string op;     // op kinds, e.g. "conv2d+add"
+    std::string impl;   // the oneDNN implementation that ran it, e.g. "jit:avx2"
+    Shape dst_shape;
+    int64_t macs = 0;
+    double ms = 0.0;
+};
+
+// A model compiled for one batch size and thread count: every primitive built and every weight reordered once.
+// Not thread-safe: one thread runs a Session at a time. Several Sessions may share one Model.
+class Session {
+public:
+    Session(std::shared_ptr<const Model> model, const SessionOptions& options);
+    ~Session();
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+    // Runs the graph. REQUIRES: src.shape == {batch, C, H, W} of the model input. Throws InvalidArgument on a
+    // shape mismatch, Backend if oneDNN fails. Outputs stay valid until the next run.
+    void run(const Tensor& src);
+
+    const Tensor& output(size_t i = 0) const;  // in Model::outputs() order, with the batch dimension
+    size_t output_count() const;
+    const std::vector<LayerTiming>& timings() const;  // of the last run; empty unless options.profile
+    const SessionOptions& options() const;
+    const Model& model() const;
+
+    struct Impl;
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+// Version strings, for reports.
+std::string mnet_version();
+std::string onednn_version();
+
+}  // namespace mnet

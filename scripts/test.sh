@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Sets everything up and runs the whole test suite (the command CI runs). Tests read the real models and
+# reference outputs from $MNET_TEST_DATA (default ../shared) and fail, not skip, when it is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+ctest --test-dir build --output-on-failure -j"$(nproc)" "$@"

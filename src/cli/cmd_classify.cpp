@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+// mnet classify: top-k labels for each image, as a table or JSON lines.
+#include <cstdio>
+#include <memory>
+
+#include "cli/commands.h"
+#include "cli/common_options.h"
+#include "cli/exit_codes.h"
+#include "cli/predictions.h"
+#include "mnet/engine.h"
+#include "mnet/error.h"
+#include "preprocess/image.h"
+
+namespace mnet::cli {
+
+namespace {
+
+struct ClassifyOptions {
+    std::string model;
+    int top = 5;
+    bool json = false;
+    int threads = 0;
+    std::vector<std::string> images;
+};
+
+void print_table(const std::string& file, const std::vector<Prediction>& preds) {
+    std::printf("%s\n", file.c_str());
+    size_t label_width = 5;
+    for (const Prediction& p : preds) label_width = std::max(label_width, display_width(p.label));
+    std::printf("  %4s  %-6s  %s\n", "rank", "index", "probability  label");
+    for (size_t i = 0; i < preds.size(); ++i) {
+        std::printf("  %4zu  %-6lld  %11.6f  %s\n", i + 1, static_cast<long long>(preds[i].index),
+                    static_cast<double>(preds[i].probability), preds[i].label.c_str());
+    }
+}
+
+int run_classify(const ClassifyOptions& opt) {
+    auto model = load_model(opt.model);
+    Session session(model, SessionOptions{1, opt.threads, false, false});
+    Tensor input(model->input_shape());
+    int status = kExitOk;
+    bool first = true;
+    for (const std::string& file : opt.images) {
+        try {
+            preprocess_file(file, model->preprocess(), input.data.data());
+        } catch (const Error& e) {
+            status = kExitSomeInputsFailed;
+            if (opt.json) {
+                std::printf("%s\n", error_json(file, e.what()).c_str());
+            }
+            std::fprintf(stderr, "mnet: error: %s\n", e.what());
+            continue;
+        }
+        session.run(input);
+        const Tensor& out = session.output(0);
+        auto preds = top_k(*model, out.data.data(), out.numel(), opt.top);
+        if (opt.json) {
+            std::printf("%s\n", predictions_json(file, preds).c_str());
+        } else {
+            if (!first) std::printf("\n");
+            print_table(file, preds);
+        }
+        first = false;
+        std::fflush(stdout);
+    }
+    return status;
+}
+
+}  // namespace
+
+void setup_classify(CLI::App& app, int& status) {
+    auto opt = std::make_shared<ClassifyOptions>();
+    CLI::App* sub = app.add_subcommand("classify", "Top-k ImageNet (or the model's own) labels for each image\n"
+                                                   "  e.g. mnet classify -k 3 cat.jpg dog.png\n"
+                                                   "       mnet classify --json -m mobilenet_v1_0.75_192_quant *.jpg");
+    add_model_option(sub, opt->model);
+    sub->add_option("-k,--top", opt->top, "How many labels per image (default 5)")->check(CLI::Range(1, 100000));
+    sub->add_flag("--json", opt->json,
+                  "One JSON object per image per line: {\"file\", \"predictions\":[{\"index\",\"label\",\"probability\"}]}"
+                  " or {\"file\", \"error\"}");
+    add_threads_option(sub, opt->threads);
+    sub->add_option("images", opt->images, "Image files (JPEG, PNG, BMP, WebP, TIFF, ...)")->required();
+    sub->callback([opt, &status] { status = run_classify(*opt); });
+}
+
+}  // namespace mnet::cli

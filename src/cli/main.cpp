@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: Apache-2.0
+// mnet: MobileNet inference on the command line. The single place where errors become messages and exit codes.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <exception>
+
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "mnet/engine.h"
+#include "mnet/error.h"
+
+int main(int argc, char** argv) {
+    using namespace mnet::cli;
+    CLI::App app{"mnet: fast MobileNet image classification on CPUs (oneDNN)\n\n"
+                 "  mnet classify photo.jpg              top-5 labels with the default model\n"
+                 "  mnet batch -r -o out.jsonl photos/   a whole folder, streaming\n"
+                 "  mnet profile                         where every millisecond goes\n"
+                 "  mnet info -m mobilenet_v1_0.75_192_quant\n",
+                 "mnet"};
+    app.set_version_flag("--version", "mnet " + mnet::mnet_version() + " (oneDNN " + mnet::onednn_version() + ")");
+    app.require_subcommand(1);
+    app.footer("Models: -m takes a .json manifest path or a model name from $MNET_MODEL_DIR (default: the "
+               "project's models/ folder).\nExit status: 0 ok, 1 some inputs failed, 2 usage, 3 I/O error, "
+               "4 bad or unsupported model, 5 backend or internal error.");
+    int status = kExitOk;
+    setup_classify(app, status);
+    setup_batch(app, status);
+    setup_eval(app, status);
+    setup_profile(app, status);
+    setup_bench(app, status);
+    setup_info(app, status);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        // --help and --version end parsing with status 0; every real parse error is a usage error.
+        return app.exit(e) == 0 ? kExitOk : kExitUsage;
+    } catch (const mnet::Error& e) {
+        std::fprintf(stderr, "mnet: error: %s\n", e.what());
+        return exit_code_for(e.code());
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "mnet: internal error: %s\n", e.what());
+        return kExitBackend;
+    }
+    return status;
+}

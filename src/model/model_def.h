@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+// The validated, plain-struct form of a model manifest (models/FORMAT.md). Parsing produces it, the writer
+// consumes it, the graph is built from it; nothing here knows about JSON or oneDNN.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "mnet/model.h"
+
+namespace mnet {
+
+enum class DType { F32, S32, S8, U8 };
+
+const char* dtype_name(DType dtype);
+size_t dtype_size(DType dtype);
+std::optional<DType> dtype_from_name(const std::string& name);
+
+// Quantization parameters as the source model had them (FORMAT.md "quantization"). Real = (q - zero_point) * scale.
+struct QuantParams {
+    DType dtype = DType::U8;          // the integer type the source stored
+    std::vector<double> scale;        // one per tensor, or one per channel along `axis`
+    std::vector<int64_t> zero_point;  // same length as scale
+    int64_t axis = -1;                // channel axis for per-channel parameters, -1 for per-tensor
+};
+
+struct TensorDef {
+    std::string name;
+    DType dtype = DType::F32;
+    Shape shape;
+    uint64_t offset = 0;  // bytes from the start of the weights file
+    uint64_t nbytes = 0;
+    std::optional<QuantParams> quant;
+};
+
+using AttrValue = std::variant<int64_t, double, std::string, std::vector<int64_t>, std::vector<double>>;
+
+struct NodeDef {
+    std::string name;
+    std::string op;
+    std::vector<std::string> inputs;             // activation tensors, in op order
+    std::string output;                          // the activation tensor it produces
+    std::map<std::string, AttrValue> attrs;
+    std::map<std::string, std::string> weights;  // role ("weights", "bias", ...) -> tensor name
+    std::optional<QuantParams> dst_quant;        // the output's quantization in the source model
+};
+
+struct InputDef {
+    std::string name;
+    Shape shape;  // {1, C, H, W}
+    std::optional<QuantParams> quant;
+};
+
+struct OutputDef {
+    std::string name;
+    OutputKind kind = OutputKind::Probabilities;
+};
+
+struct ModelDef {
+    std::string name;
+    InputDef input;
+    std::vector<OutputDef> outputs;
+    Preprocess preprocess;
+    std::vector<std::string> labels;
+    bool background_class = false;  // labels[0] is a "background" class that is not a real category
+    std::string weights_file;       // file name, in the manifest's folder
+    uint64_t weights_size = 0;
+    uint64_t weights_checksum = 0;  // FNV-1a 64 of the whole weights file
+    uint64_t alignment = 64;
+    std::vector<TensorDef> tensors;
+    std::vector<NodeDef> nodes;     // in topological order
+};
+
+// Typed attribute access for ops: the error names the node and the attribute.
+int64_t attr_int(const NodeDef& node, const std::string& key, std::optional<int64_t> fallback = std::nullopt);
+double attr_float(const NodeDef& node, const std::string& key, std::optional<double> fallback = std::nullopt);
+std::string attr_string(const NodeDef& node, const std::string& key,
+                        std::optional<std::string> fallback = std::nullopt);
+std::vector<int64_t> attr_ints(const NodeDef& node, const std::string& key, size_t expected_size,
+                               std::optional<std::vector<int64_t>> fallback = std::nullopt);
+
+}  // namespace mnet

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "model/weight_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "model/format.h"
+#include "model/manifest.h"
+#include "mnet/error.h"
+
+namespace mnet {
+
+WeightFile WeightFile::read(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw Error(ErrorCode::Io, path + ": cannot open (" + std::strerror(errno) + ")");
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        throw Error(ErrorCode::Io, path + ": not a regular file");
+    }
+    std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
+    size_t done = 0;
+    while (done < bytes.size()) {
+        ssize_t got = ::read(fd, bytes.data() + done, bytes.size() - done);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) {
+            int err = errno;
+            ::close(fd);
+            throw Error(ErrorCode::Io, path + ": read failed after " + std::to_string(done) + " bytes (" +
+                                           (got == 0 ? "file shrank" : std::strerror(err)) + ")");
+        }
+        done += static_cast<size_t>(got);
+    }
+    ::close(fd);
+    return WeightFile(std::move(bytes));
+}
+
+uint64_t fnv1a64(const uint8_t* data, uint64_t size) {
+    uint64_t h = format::kFnvOffsetBasis;
+    for (uint64_t i = 0; i < size; ++i) {
+        h ^= data[i];
+        h *= format::kFnvPrime;
+    }
+    return h;
+}
+
+void check_weights_header(const WeightFile& file, uint64_t expected_size, uint64_t expected_checksum,
+                          const std::string& where) {
+    if (file.size() != expected_size) {
+        throw Error(ErrorCode::ModelFormat, where + ": size is " + std::to_string(file.size()) +
+                                                " bytes, the manifest says " + std::to_string(expected_size) +
+                                                " (truncated or wrong file?)");
+    }
+    if (file.size() < format::kHeaderSize) {
+        throw Error(ErrorCode::ModelFormat, where + ": shorter than its " + std::to_string(format::kHeaderSize) +
+                                                "-byte header");
+    }
+    if (std::memcmp(file.data(), format::kWeightsMagic, sizeof format::kWeightsMagic) != 0) {
+        std::string shown;
+        for (size_t i = 0; i < sizeof format::kWeightsMagic; ++i) {
+            char c = static_cast<char>(file.data()[i]);
+            shown += (c >= 0x20 && c < 0x7f) ? c : '?';
+        }
+        throw Error(ErrorCode::ModelFormat, where + ": bad magic '" + shown + "', expected 'MNETWGT1'");
+    }
+    uint32_t version = 0, bom = 0;
+    std::memcpy(&version, file.data() + 8, sizeof version);
+    std::memcpy(&bom, file.data() + 12, sizeof bom);
+    if (bom != format::kByteOrderMark) {
+        throw Error(ErrorCode::Unsupported, where + ": byte-order mark does not match this host (mnet model files "
+                                                    "are little-endian)");
+    }
+    if (version != format::kWeightsVersion) {
+        throw Error(ErrorCode::Unsupported, where + ": weights version " + std::to_string(version) +
+                                                ", this mnet reads version " + std::to_string(format::kWeightsVersion));
+    }
+    uint64_t sum = fnv1a64(file.data(), file.size());
+    if (sum != expected_checksum) {
+        throw Error(ErrorCode::ModelFormat, where + ": checksum mismatch (fnv1a64 " + hex64(sum) +
+                                                ", the manifest says " + hex64(expected_checksum) + ")");
+    }
+}
+
+}  // namespace mnet

@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: Apache-2.0
+// The weights file's bytes and the checks on its header and checksum.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mnet {
+
+// The bytes of a weights file, read into memory rather than mapped: a mapped file truncated by someone else
+// while mnet runs would crash it with SIGBUS, and reading MobileNet-sized files costs a few milliseconds.
+class WeightFile {
+public:
+    static WeightFile read(const std::string& path);  // throws Io
+    static WeightFile from_bytes(std::vector<uint8_t> bytes) { return WeightFile(std::move(bytes)); }
+
+    const uint8_t* data() const { return bytes_.data(); }
+    uint64_t size() const { return bytes_.size(); }
+
+private:
+    explicit WeightFile(std::vector<uint8_t> bytes) : bytes_(std::move(bytes)) {}
+    std::vector<uint8_t> bytes_;
+};
+
+uint64_t fnv1a64(const uint8_t* data, uint64_t size);
+
+// Checks the header, the size and the checksum the manifest states. `where` names the file in errors.
+void check_weights_header(const WeightFile& file, uint64_t expected_size, uint64_t expected_checksum,
+                          const std::string& where);
+
+}  // namespace mnet

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: Apache-2.0
+// Lowering: one function per op kind turns graph nodes into oneDNN primitives (Steps) over activation Slots.
+#pragma once
+
+#include <dnnl.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/loader.h"
+#include "ops/plan.h"
+
+namespace mnet {
+
+// An elementwise function oneDNN applies, as a post-op or as its own primitive.
+struct Eltwise {
+    dnnl::algorithm alg;
+    float alpha = 0.f, beta = 0.f;
+};
+
+// A fused activation followed by the saturation range, as the shortest list of oneDNN eltwise operations.
+std::vector<Eltwise> eltwise_chain(Activation act, const std::optional<Range>& saturate);
+
+class Lowering {
+public:
+    Lowering(const Model::Impl& model, const SessionOptions& options, dnnl::engine& engine, dnnl::stream& stream,
+             std::vector<Slot>& slots, std::vector<Step>& steps);
+
+    void lower_all();
+    int input_slot() const { return input_slot_; }
+    std::vector<Tensor> take_outputs() { return std::move(outputs_); }
+    size_t scratchpad_bytes() const { return scratchpad_bytes_; }
+
+private:
+    struct ValueState {
+        Shape shape;                // logical, with the batch
+        View view;                  // where it lives; its dims may differ from `shape` after a reshape
+        std::vector<View> copies;   // the same value reordered into other layouts
+    };
+
+    void lower(const Node& n, size_t index);
+    void conv2d(const Node& n);
+    bool try_fuse_dw(const Node& pw, const Node& dw);
+    void fully_connected(const Node& n);
+    void binary(const Node& n);
+    void eltwise(const Node& n);
+    void pool(const Node& n);
+    void global_avg_pool(const Node& n);
+    void softmax(const Node& n);
+    void add_outputs();
+
+    Shape batched(const Shape& s) const;
+    dnnl::memory::desc act_md(const Shape& s) const;
+    static dnnl::memory::desc plain_md(const Shape& s);
+    int new_slot(const dnnl::memory::desc& md);
+    View new_view(const dnnl::memory::desc& md) { return View{new_slot(md), md}; }
+    View ensure(int value, const dnnl::memory::desc& md);
+    View reorder_to(const View& src, const dnnl::memory::desc& md, const std::string& name);
+    dnnl::primitive_attr attr_with(const std::vector<Eltwise>& chain) const;
+    void add_step(dnnl::primitive prim, const dnnl::primitive_desc_base& pd, std::vector<std::pair<int, View>> views,
+                  std::unordered_map<int, dnnl::memory> fixed, const std::string& name, const std::string& op,
+                  const Shape& dst_shape, int64_t macs);
+    void add_eltwise_steps(const View& dst, const std::vector<Eltwise>& chain, const std::string& name,
+                           const Shape& shape);
+    dnnl::memory constant(const std::vector<float>& values, const dnnl::memory::desc& user_md,
+                          const dnnl::memory::desc& md);
+    void set_output(const Node& n, const View& view);
+
+    const Model::Impl& model_;
+    const Graph& graph_;
+    SessionOptions options_;
+    dnnl::engine& engine_;
+    dnnl::stream& stream_;
+    std::vector<Slot>& slots_;
+    std::vector<Step>& steps_;
+    std::vector<ValueState> values_;
+    std::vector<bool> fused_;  // nodes already lowered as part of an earlier node
+    dnnl::memory::format_tag act_tag_;
+    int input_slot_ = -1;
+    std::vector<Tensor> outputs_;
+    size_t scratchpad_bytes_ = 0;
+};
+
+}  // namespace mnet

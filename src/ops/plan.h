@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: Apache-2.0
+// A compiled execution plan: the graph lowered to a list of oneDNN primitives over one activation arena.
+// Only src/ops includes oneDNN; the Session sees the Plan through this header.
+#pragma once
+
+#include <dnnl.hpp>
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "graph/graph.h"
+#include "model/loader.h"
+#include "mnet/engine.h"
+
+namespace mnet {
+
+
+// Part of an activation buffer, seen through one memory descriptor. Several views may share a slot (a reshape,
+// a flatten); slots whose lifetimes do not overlap share arena bytes.
+struct View {
+    int slot = -1;
+    dnnl::memory::desc md;
+};
+
+struct Slot {
+    size_t bytes = 0;
+    int first_step = -1, last_step = -1;  // lifetime, in steps
+    size_t offset = 0;                    // in the arena, once planned
+    bool external = false;                // the graph input: the caller's buffer
+};
+
+struct Step {
+    dnnl::primitive prim;
+    std::vector<std::pair<int, View>> views;                 // DNNL_ARG_* -> activation view
+    std::unordered_map<int, dnnl::memory> fixed;             // weights, biases, constants, outputs
+    std::unordered_map<int, dnnl::memory> args;              // bound at finalize
+    LayerTiming info;
+};
+
+class Plan {
+public:
+    // Lowers the model's graph for `options` (batch, threads, fusion). Throws Backend when oneDNN refuses.
+    Plan(const Model::Impl& model, const SessionOptions& options);
+
+    // Runs every step. `src` holds the batch in plain NCHW; outputs land in the tensors of outputs().
+    void run(const float* src, bool profile, std::vector<LayerTiming>* timings);
+    std::vector<Tensor>& outputs() { return outputs_; }
+    size_t arena_bytes() const { return arena_bytes_; }
+
+private:
+    dnnl::engine engine_;
+    dnnl::stream stream_;
+    std::vector<Slot> slots_;
+    std::vector<Step> steps_;
+    std::vector<Tensor> outputs_;
+    int input_slot_ = -1;
+    std::shared_ptr<void> arena_;
+    size_t arena_bytes_ = 0;
+    dnnl::memory scratchpad_;
+    int threads_ = 0;
+};
+
+std::string onednn_isa_name();
+
+}  // namespace mnet

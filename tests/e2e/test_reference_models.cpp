@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: Apache-2.0
+// Real pretrained MobileNets against the independent reference outputs in ../shared/testdata/reference.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+
+#include "mnet/engine.h"
+#include "preprocess/image.h"
+#include "shared_models.h"
+#include "support/test_data.h"
+
+using namespace mnet;
+using namespace mnet::test;
+
+namespace {
+
+constexpr double kProbTolerance = 1e-4;  // the bar: max |Δprob| against the float reference
+constexpr int kTop = 5;
+
+std::vector<int64_t> ranking(const float* p, size_t n) {
+    std::vector<int64_t> order(n);
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return p[a] > p[b]; });
+    return order;
+}
+
+// Our top-5 must be the reference's, except that classes whose reference probabilities lie within the tolerance
+// of each other may trade places.
+void check_top5(const float* ours, const std::vector<float>& ref) {
+    const auto ours_order = ranking(ours, ref.size());
+    const auto ref_order = ranking(ref.data(), ref.size());
+    for (int i = 0; i < kTop; ++i) {
+        CAPTURE(i, ours_order[i], ref_order[i]);
+        CHECK(std::abs(ref[ours_order[i]] - ref[ref_order[i]]) <= kProbTolerance);
+    }
+}
+
+double max_abs_diff(const float* a, const std::vector<float>& b) {
+    double m = 0;
+    for (size_t i = 0; i < b.size(); ++i) m = std::max(m, std::abs(double(a[i]) - double(b[i])));
+    return m;
+}
+
+}  // namespace
+
+TEST_CASE("shared TFLite models reproduce the float reference probabilities", "[e2e]") {
+    for (const SharedModel& m : shared_tflite_models()) {
+        auto model = Model::load(converted_manifest(m));
+        Session session(model, SessionOptions{1, 0, false, false});
+        double worst = 0;
+        for (const ReferenceImage& img : m.images) {
+            CAPTURE(m.name, img.stem);
+            Tensor input(model->input_shape());
+            input.data = read_f32_file(img.input_path);
+            REQUIRE(input.data.size() == static_cast<size_t>(shape_numel(model->input_shape())));
+            const std::vector<float> ref = read_f32_file(img.probs_path);
+            session.run(input);
+            const Tensor& out = session.output(0);
+            REQUIRE(out.data.size() == ref.size());
+            const double diff = max_abs_diff(out.data.data(), ref);
+            worst = std::max(worst, diff);
+            CHECK(diff <= kProbTolerance);
+            check_top5(out.data.data(), ref);
+        }
+        std::printf("e2e: %-36s max |dprob| = %.3g over %zu images\n", m.name.c_str(), worst, m.images.size());
+    }
+}
+
+TEST_CASE("a batch of images gives each image its own result", "[e2e]") {
+    const SharedModel m = shared_tflite_models().front();
+    auto model = Model::load(converted_manifest(m));
+    const int batch = static_cast<int>(m.images.size());
+    Session session(model, SessionOptions{batch, 0, false, false});
+    Shape shape = model->input_shape();
+    shape[0] = batch;
+    Tensor input(shape);
+    const size_t per_image = input.data.size() / static_cast<size_t>(batch);
+    for (int b = 0; b < batch; ++b) {
+        const auto one = read_f32_file(m.images[b].input_path);
+        REQUIRE(one.size() == per_image);
+        std::copy(one.begin(), one.end(), input.data.begin() + static_cast<std::ptrdiff_t>(b * per_image));
+    }
+    session.run(input);
+    const Tensor& out = session.output(0);
+    const size_t classes = out.data.size() / static_cast<size_t>(batch);
+    for (int b = 0; b < batch; ++b) {
+        CAPTURE(m.name, m.images[b].stem);
+        const auto ref = read_f32_file(m.images[b].probs_path);
+        REQUIRE(ref.size() == classes);
+        CHECK(max_abs_diff(out.data.data() + b * classes, ref) <= kProbTolerance);
+    }
+}
+
+TEST_CASE("photos through the front end and the engine give the reference top-5", "[e2e]") {
+    for (const SharedModel& m : shared_tflite_models()) {
+        auto model = Model::load(converted_manifest(m));
+        Session session(model, SessionOptions{1, 0, false, false});
+        for (const ReferenceImage& img : m.images) {
+            CAPTURE(m.name, img.stem);
+            session.run(load_image(img.image_path, model->preprocess()));
+            const auto ref = read_f32_file(img.probs_path);
+            CHECK(max_abs_diff(session.output(0).data.data(), ref) <= kProbTolerance);
+            check_top5(session.output(0).data.data(), ref);
+        }
+    }
+}

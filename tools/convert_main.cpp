@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: Apache-2.0
+// mnet-convert: a TensorFlow Lite model (.tflite, schema v3) -> an mnet model (NAME.json + NAME.bin).
+// Errors are one line on stderr, `mnet-convert: error: <file>: <what>`; exit statuses as `mnet` (cli/exit_codes.h).
+#include <CLI/CLI.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include "cli/exit_codes.h"  // the same statuses as `mnet`
+#include "mnet/error.h"
+#include "mnet_version.h"
+#include "tflite_importer.h"
+
+namespace {
+
+constexpr const char* kProgram = "mnet-convert";
+
+// "128" (all channels) or "123.7,116.3,103.5" (R,G,B).
+std::array<float, 3> parse_channels(const std::string& flag, const std::string& text) {
+    std::vector<float> values;
+    std::stringstream in(text);
+    std::string item;
+    while (std::getline(in, item, ',')) {
+        size_t used = 0;
+        float v = 0;
+        try {
+            v = std::stof(item, &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (used == 0 || used != item.size()) {
+            throw mnet::Error(mnet::ErrorCode::InvalidArgument, flag + ": '" + text + "' is not a number or R,G,B");
+        }
+        values.push_back(v);
+    }
+    if (values.size() == 1) return {values[0], values[0], values[0]};
+    if (values.size() == 3) return {values[0], values[1], values[2]};
+    throw mnet::Error(mnet::ErrorCode::InvalidArgument, flag + ": give one value or three (R,G,B), not '" + text + "'");
+}
+
+const char* kind_name(mnet::OutputKind kind) {
+    switch (kind) {
+        case mnet::OutputKind::Probabilities: return "probabilities";
+        case mnet::OutputKind::Logits: return "logits";
+        case mnet::OutputKind::Feature: return "feature";
+    }
+    return "?";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"Converts a TensorFlow Lite model (.tflite) to the mnet model format (models/FORMAT.md).", kProgram};
+    std::string input, output, labels, background = "auto", mean, std_dev, name;
+    double crop = 0;
+    app.add_option("input", input, "the .tflite file")->required();
+    app.add_option("-o,--output", output, "the manifest to write, NAME.json; NAME.bin is written beside it")->required();
+    app.add_option("--labels", labels, "label file, one class name per line (UTF-8)");
+    app.add_option("--background-class", background,
+                   "whether label 0 is TF-slim's 'background' (auto: when labels[0] is \"background\")")
+        ->check(CLI::IsMember({"auto", "yes", "no"}));
+    app.add_option("--mean", mean, "pixel mean, one value or R,G,B (default: the input's zero point)");
+    app.add_option("--std", std_dev, "pixel std, one value or R,G,B (default: 1 / the input's scale)");
+    auto* crop_opt = app.add_option("--crop", crop, "central crop fraction in (0, 1] (default 0.875)");
+    app.add_option("--name", name, "model name (default: the input file's stem)");
+    app.set_version_flag("--version", MNET_VERSION_STRING);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);  // --help, --version
+        std::cerr << kProgram << ": error: " << e.what() << "\n";
+        return mnet::cli::kExitUsage;
+    }
+
+    try {
+        mnet::importer::TfliteImportOptions options;
+        options.labels_path = labels;
+        options.background = background == "yes"  ? mnet::importer::BackgroundClass::Yes
+                             : background == "no" ? mnet::importer::BackgroundClass::No
+                                                  : mnet::importer::BackgroundClass::Auto;
+        if (!mean.empty()) options.mean = parse_channels("--mean", mean);
+        if (!std_dev.empty()) options.std = parse_channels("--std", std_dev);
+        if (crop_opt->count() > 0) options.crop = crop;
+        options.name = name;
+
+        const auto start = std::chrono::steady_clock::now();
+        const mnet::ModelDef def = mnet::importer::convert_tflite_file(input, output, options);
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+        int64_t params = 0;
+        for (const auto& t : def.tensors) params += static_cast<int64_t>(t.nbytes / sizeof(float));
+        const auto& s = def.input.shape;
+        std::printf("%s: wrote %s (%s): %zu nodes, %zu tensors, %lld parameters, input [%lld,%lld,%lld,%lld], "
+                    "output '%s' (%s), %zu labels, in %.2f s\n",
+                    kProgram, output.c_str(), def.weights_file.c_str(), def.nodes.size(), def.tensors.size(),
+                    static_cast<long long>(params), static_cast<long long>(s[0]), static_cast<long long>(s[1]),
+                    static_cast<long long>(s[2]), static_cast<long long>(s[3]), def.outputs[0].name.c_str(),
+                    kind_name(def.outputs[0].kind), def.labels.size(), seconds);
+        return 0;
+    } catch (const mnet::Error& e) {
+        std::cerr << kProgram << ": error: " << e.what() << "\n";
+        return mnet::cli::exit_code_for(e.code());
+    } catch (const std::exception& e) {
+        std::cerr << kProgram << ": error: " << input << ": " << e.what() << "\n";
+        return mnet::cli::kExitBackend;
+    }
+}

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "tflite_importer.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <type_traits>
+
+#include "mnet/model.h"
+#include "mnet_version.h"
+#include "tflite_file.h"
+#include "tflite_graph.h"
+
+namespace mnet::importer {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// TF-slim's evaluation crop (central 87.5%), used by the Google-hosted quantized MobileNets.
+constexpr double kDefaultCrop = 0.875;
+// An int8 input takes pixel - 128 (the uint8 pixel shifted into int8's range).
+constexpr float kInt8PixelShift = 128.0f;
+constexpr int64_t kRgbChannels = 3;
+
+std::vector<uint8_t> read_all(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(ErrorCode::Io, path + ": cannot open: " + std::strerror(errno));
+    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in.bad()) throw Error(ErrorCode::Io, path + ": read error");
+    return bytes;
+}
+
+bool valid_utf8(const std::string& s) {
+    for (size_t i = 0; i < s.size();) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        const size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+        if (len == 0 || i + len > s.size() || (len == 1 && c < 0x20 && c != '\t')) return false;
+        for (size_t k = 1; k < len; ++k) {
+            if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+        }
+        i += len;
+    }
+    return true;
+}
+
+// One label per line; a UTF-8 byte-order mark, CR line ends and a final newline are tolerated.
+std::vector<std::string> read_labels(const std::string& path) {
+    std::vector<uint8_t> bytes = read_all(path);
+    std::string text(bytes.begin(), bytes.end());
+    if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);
+    std::vector<std::string> labels;
+    size_t start = 0;
+    while (start < text.size()) {
+        size_t end = text.find('\n', start);
+        if (end == std::string::npos) end = text.size();
+        std::string line = text.substr(start, end - start);
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (!valid_utf8(line)) {
+            throw Error(ErrorCode::InvalidArgument,
+                        path + ": line " + std::to_string(labels.size() + 1) + " is not valid UTF-8 text");
+        }
+        labels.push_back(std::move(line));
+        start = end + 1;
+    }
+    if (labels.empty()) throw Error(ErrorCode::InvalidArgument, path + ": no labels");
+    return labels;
+}
+
+// FORMAT.md has an optional `source`, but ModelDef may not carry it yet: set it when the field exists.
+// TODO(mnet-convert): a plain assignment once model_def.h has ModelDef::source.
+template <typename T, typename = void>
+struct HasSource : std::false_type {};
+template <typename T>
+struct HasSource<T, std::void_t<decltype(std::declval<T&>().source)>> : std::true_type {};
+template <typename T>
+void set_source(T& def, std::string text) {
+    if constexpr (HasSource<T>::value) def.source = std::move(text);
+}
+
+std::optional<QuantParams> per_tensor(const std::optional<QuantParams>& q) {
+    if (!q || q->scale.size() != 1 || !(q->scale[0] > 0)) return std::nullopt;
+    QuantParams out = *q;
+    out.axis = -1;
+    return out;
+}
+
+}  // namespace
+
+ModelWriter import_tflite(const std::string& path, std::vector<uint8_t> bytes, const TfliteImportOptions& options) {
+    const TfliteFile file(path, std::move(bytes));
+
+    // The single image input, NHWC [1, H, W, 3].
+    if (file.graph_inputs().size() != 1) {
+        file.fail(ErrorCode::Unsupported, std::to_string(file.graph_inputs().size()) + " graph inputs; mnet needs one image input");
+    }
+    const int32_t input_index = file.graph_inputs()[0];
+    const TfliteTensor& input = file.tensor(input_index);
+    if (input.is_constant()) file.fail(ErrorCode::ModelFormat, "graph input '" + input.name + "' is a constant");
+    const auto& s = input.shape;
+    if (s.size() != 4 || s[0] != 1 || s[3] != kRgbChannels || s[1] < 1 || s[2] < 1) {
+        file.fail(ErrorCode::Unsupported, "input '" + input.name + "' must be [1, H, W, 3], not rank " +
+                                              std::to_string(s.size()));
+    }
+    const bool is_u8 = input.type == ::tflite::TensorType_UINT8, is_s8 = input.type == ::tflite::TensorType_INT8;
+    if (!is_u8 && !is_s8 && input.type != ::tflite::TensorType_FLOAT32) {
+        file.fail(ErrorCode::Unsupported, std::string("input type ") + tensor_type_name(input.type) +
+                                              "; supported: UINT8, INT8, FLOAT32");
+    }
+
+    ModelDef def;
+    def.name = options.name.empty() ? fs::path(path).stem().string() : options.name;
+    def.input.name = input.name;
+    def.input.shape = {1, kRgbChannels, s[1], s[2]};
+    def.input.quant = (is_u8 || is_s8) ? per_tensor(input.quant) : std::nullopt;
+
+    // Preprocessing: the input quantization says how pixels become the integers the model was trained on.
+    Preprocess& pre = def.preprocess;
+    pre.height = static_cast<int>(s[1]);
+    pre.width = static_cast<int>(s[2]);
+    pre.color = ColorOrder::RGB;
+    pre.crop = options.crop.value_or(kDefaultCrop);
+    if (!(pre.crop > 0.0 && pre.crop <= 1.0)) {
+        throw Error(ErrorCode::InvalidArgument, "--crop " + std::to_string(pre.crop) + " is outside (0, 1]");
+    }
+    if (def.input.quant) {
+        // reference README: mean = zero_point, std = 1.0f / scale in float32 (divide, never multiply by scale).
+        const float scale = static_cast<float>(def.input.quant->scale[0]);
+        const float mean = static_cast<float>(def.input.quant->zero_point[0]) + (is_s8 ? kInt8PixelShift : 0.0f);
+        pre.mean = {mean, mean, mean};
+        const float std_dev = 1.0f / scale;
+        pre.std = {std_dev, std_dev, std_dev};
+    } else if (!options.mean || !options.std) {
+        file.fail(ErrorCode::InvalidArgument, "input '" + input.name + "' is " + tensor_type_name(input.type) +
+                                                  " without quantization; give --mean and --std");
+    }
+    if (options.mean) pre.mean = *options.mean;
+    if (options.std) pre.std = *options.std;
+    for (float v : pre.std) {
+        if (!(v > 0.0f) || !std::isfinite(v)) throw Error(ErrorCode::InvalidArgument, "--std must be finite and > 0");
+    }
+    for (float v : pre.mean) {
+        if (!std::isfinite(v)) throw Error(ErrorCode::InvalidArgument, "--mean must be finite");
+    }
+
+    ModelWriter writer(std::move(def));
+    GraphBuilder graph(file, writer);
+    graph.add_input(input_index, input.name);
+    for (size_t i = 0; i < file.operator_count(); ++i) graph.add_operator(i);
+
+    ModelDef& out = writer.def();
+    if (file.graph_outputs().empty()) file.fail(ErrorCode::ModelFormat, "the subgraph has no outputs");
+    for (int32_t t : file.graph_outputs()) {
+        out.outputs.push_back(OutputDef{graph.output_name(t),
+                                        graph.from_softmax(t) ? OutputKind::Probabilities : OutputKind::Logits});
+    }
+    const int64_t classes = graph.features(file.graph_outputs()[0]);
+
+    if (!options.labels_path.empty()) {
+        out.labels = read_labels(options.labels_path);
+        if (static_cast<int64_t>(out.labels.size()) != classes) {
+            throw Error(ErrorCode::InvalidArgument, options.labels_path + ": " + std::to_string(out.labels.size()) +
+                                                        " labels, but the model's output has " +
+                                                        std::to_string(classes) + " classes");
+        }
+    }
+    switch (options.background) {
+        case BackgroundClass::Auto: out.background_class = !out.labels.empty() && out.labels[0] == "background"; break;
+        case BackgroundClass::Yes:
+            if (out.labels.empty()) throw Error(ErrorCode::InvalidArgument, "--background-class yes needs --labels");
+            out.background_class = true;
+            break;
+        case BackgroundClass::No: out.background_class = false; break;
+    }
+
+    std::string description = file.description();
+    set_source(out, "TFLite " + fs::path(path).filename().string() + " (schema v" +
+                 std::to_string(file.schema_version()) + (description.empty() ? "" : ", \"" + description + "\"") +
+                 "), converted by mnet-convert " MNET_VERSION_STRING
+                 ": NHWC to NCHW, quantized constants dequantized to f32, output ranges kept for saturation");
+    return writer;
+}
+
+ModelDef convert_tflite_file(const std::string& tflite_path, const std::string& json_path,
+                             const TfliteImportOptions& options) {
+    ModelWriter writer = import_tflite(tflite_path, read_all(tflite_path), options);
+    writer.write(json_path);
+    // Load what was written with the engine's own validation, so a model that converts also loads; a model
+    // that does not is removed rather than left behind.
+    try {
+        Model::load(json_path);
+    } catch (const Error& e) {
+        std::error_code ignored;
+        fs::remove(fs::path(json_path).replace_extension(".bin"), ignored);
+        fs::remove(json_path, ignored);
+        throw Error(e.code(), std::string("the converted model does not load: ") + e.what());
+    }
+    return writer.def();
+}
+
+}  // namespace mnet::importer
