@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
-# Each test folder declares its executables in its own tests.cmake.
+# Each test folder declares its executables in its own *.cmake files.
 foreach(dir unit model ops e2e cli tools)
-  if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${dir}/tests.cmake)
-    include(${CMAKE_CURRENT_SOURCE_DIR}/${dir}/tests.cmake)
-  endif()
+  file(GLOB fragments ${CMAKE_CURRENT_SOURCE_DIR}/${dir}/*.cmake)
+  list(SORT fragments)
+  foreach(fragment ${fragments})
+    include(${fragment})
+  endforeach()
 endforeach()

@@ -57,7 +57,8 @@ int main(int argc, char** argv) {
     std::string input, output, labels, background = "auto", mean, std_dev, name;
     double crop = 0;
     app.add_option("input", input, "the .tflite file")->required();
-    app.add_option("-o,--output", output, "the manifest to write, NAME.json; NAME.bin is written beside it")->required();
+    app.add_option("-o,--output", output, "the manifest to write, NAME.json; NAME.bin is written beside it")
+        ->required();
     app.add_option("--labels", labels, "label file, one class name per line (UTF-8)");
     app.add_option("--background-class", background,
                    "whether label 0 is TF-slim's 'background' (auto: when labels[0] is \"background\")")
@@ -93,12 +94,13 @@ int main(int argc, char** argv) {
         int64_t params = 0;
         for (const auto& t : def.tensors) params += static_cast<int64_t>(t.nbytes / sizeof(float));
         const auto& s = def.input.shape;
-        std::printf("%s: wrote %s (%s): %zu nodes, %zu tensors, %lld parameters, input [%lld,%lld,%lld,%lld], "
-                    "output '%s' (%s), %zu labels, in %.2f s\n",
-                    kProgram, output.c_str(), def.weights_file.c_str(), def.nodes.size(), def.tensors.size(),
-                    static_cast<long long>(params), static_cast<long long>(s[0]), static_cast<long long>(s[1]),
-                    static_cast<long long>(s[2]), static_cast<long long>(s[3]), def.outputs[0].name.c_str(),
-                    kind_name(def.outputs[0].kind), def.labels.size(), seconds);
+        std::printf(
+            "%s: wrote %s (%s): %zu nodes, %zu tensors, %lld parameters, input [%lld,%lld,%lld,%lld], "
+            "output '%s' (%s), %zu labels, in %.2f s\n",
+            kProgram, output.c_str(), def.weights_file.c_str(), def.nodes.size(), def.tensors.size(),
+            static_cast<long long>(params), static_cast<long long>(s[0]), static_cast<long long>(s[1]),
+            static_cast<long long>(s[2]), static_cast<long long>(s[3]), def.outputs[0].name.c_str(),
+            kind_name(def.outputs[0].kind), def.labels.size(), seconds);
         return 0;
     } catch (const mnet::Error& e) {
         std::cerr << kProgram << ": error: " << e.what() << "\n";

@@ -18,6 +18,7 @@ struct SessionOptions {
     int threads = 0;       // compute threads; 0 = all the process may use
     bool profile = false;  // record per-layer timings (adds one clock read per layer)
     bool fuse_dw = false;  // fuse pointwise 1x1 + following depthwise (oneDNN append_dw) where a real kernel exists
+    bool fuse_add = true;  // sum a convolution into the residual it is added to (oneDNN sum post-op)
 };
 
 // Time spent in one executed step: a node, a group of fused nodes, or a layout reorder.
@@ -54,6 +55,13 @@ public:
 private:
     std::unique_ptr<Impl> impl_;
 };
+
+// The machine's measured fp32 peak in GFLOP/s: a large 1x1 convolution (oneDNN's most efficient kernel) timed
+// for about `seconds` with `threads` threads (0 = all). A yardstick for benchmark reports, not a promise.
+double measure_fp32_peak_gflops(int threads, double seconds = 0.5);
+
+// The instruction set oneDNN dispatches to on this machine, e.g. "avx2" or "avx512_core".
+std::string cpu_isa();
 
 // Version strings, for reports.
 std::string mnet_version();

@@ -39,6 +39,7 @@ struct LayerInfo {
     std::string op;                    // FORMAT.md op name, e.g. "conv2d"
     std::string activation;            // fused activation, "none" if none
     std::vector<std::string> inputs;   // activation tensors read
+    std::string output;                // the activation tensor it writes
     Shape dst_shape;                   // with batch 1
     int64_t params = 0;                // weight + bias elements
     int64_t macs = 0;                  // multiply-accumulates at batch 1

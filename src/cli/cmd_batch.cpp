@@ -1,6 +1,260 @@
 // SPDX-License-Identifier: Apache-2.0
-// PLACEHOLDER (development only): replaced by the real command before landing.
+// mnet batch: every image in some folders, streamed through the engine, one result line per file
+// (docs/batch.md).
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
 #include "cli/commands.h"
+#include "cli/common_options.h"
+#include "cli/csv.h"
+#include "cli/exit_codes.h"
+#include "cli/file_list.h"
+#include "cli/pipeline.h"
+#include "cli/predictions.h"
+#include "mnet/error.h"
+
 namespace mnet::cli {
-void setup_batch(CLI::App&, int&) {}
+
+namespace {
+
+constexpr int kMaxBatch = 4096;
+constexpr int kMaxDecodeWorkers = 256;
+
+struct BatchOptions {
+    std::string model;
+    std::string output;
+    std::string format;  // "jsonl" or "csv"; empty: from the output's extension
+    int batch = kDefaultBatch;
+    int threads = 0;
+    int decode_workers = 0;
+    bool recursive = false;
+    bool all_files = false;
+    int top = 5;
+    std::string shard;
+    long shard_count = 0;
+    bool quiet = false;
+    std::vector<std::string> inputs;
+};
+
+// Where results go: a file or standard output, written with write(2) one whole batch at a time so a failure is
+// seen at once (SIGPIPE is ignored) and, for a regular file, a partly written batch can be cut off again.
+class Output {
+public:
+    explicit Output(const std::string& path) : name_(is_stdout(path) ? "standard output" : path) {
+        if (is_stdout(path)) {
+            fd_ = STDOUT_FILENO;
+        } else {
+            fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+            if (fd_ < 0) throw Error(ErrorCode::Io, path + ": cannot create output file (" + std::strerror(errno) + ")");
+            owned_ = true;
+        }
+        struct stat st {};
+        regular_ = fstat(fd_, &st) == 0 && S_ISREG(st.st_mode);
+        if (regular_) {
+            const off_t pos = lseek(fd_, 0, SEEK_CUR);
+            good_ = pos < 0 ? 0 : pos;
+        }
+    }
+    ~Output() {
+        if (owned_) ::close(fd_);
+    }
+    Output(const Output&) = delete;
+    Output& operator=(const Output&) = delete;
+
+    // Writes all of `text`; false (and error() says why) when the output refuses it.
+    bool write(const std::string& text) {
+        size_t done = 0;
+        while (done < text.size()) {
+            const ssize_t n = ::write(fd_, text.data() + done, text.size() - done);
+            if (n < 0 && errno == EINTR) continue;  // a signal arrived: finish the batch, then stop
+            if (n < 0) {
+                fail(errno);
+                return false;
+            }
+            done += static_cast<size_t>(n);
+        }
+        good_ += static_cast<off_t>(done);
+        return true;
+    }
+
+    bool close() {
+        if (!owned_) return true;
+        owned_ = false;
+        if (::close(fd_) != 0) {
+            fail(errno);
+            return false;
+        }
+        return true;
+    }
+
+    const std::string& error() const { return error_; }
+    const std::string& name() const { return name_; }
+
+private:
+    void fail(int err) {
+        error_ = err == EPIPE ? name_ + ": the reader closed it (broken pipe)"
+                              : name_ + ": cannot write (" + std::strerror(err) + ")";
+        // No half line at the end of a file: drop the unfinished batch (a pipe cannot take it back).
+        if (regular_ && ftruncate(fd_, good_) != 0) error_ += "; the last line may be incomplete";
+    }
+
+    std::string name_;
+    int fd_ = -1;
+    bool owned_ = false;
+    bool regular_ = false;
+    off_t good_ = 0;
+    std::string error_;
+};
+
+std::string csv_header(int top) {
+    std::string line = "file";
+    for (int r = 1; r <= top; ++r) {
+        const std::string n = std::to_string(r);
+        line += ",top" + n + "_index,top" + n + "_label,top" + n + "_probability";
+    }
+    return line + ",error\n";
+}
+
+// One row per file: the file, k (index, label, probability) triples, then the error (empty on success).
+std::string csv_row(const std::string& file, const std::vector<Prediction>& preds, int top, const std::string& error) {
+    std::string line = csv_field(file);
+    for (size_t r = 0; r < static_cast<size_t>(top); ++r) {
+        if (r < preds.size()) {
+            // The same shortest round-trip text as the JSON output.
+            line += "," + std::to_string(preds[r].index) + "," + csv_field(preds[r].label) + "," +
+                    nlohmann::json(preds[r].probability).dump();
+        } else {
+            line += ",,,";
+        }
+    }
+    return line + "," + csv_field(error) + "\n";
+}
+
+std::string plural(size_t n, const char* word) { return std::to_string(n) + " " + word + (n == 1 ? "" : "s"); }
+
+int run_batch(const BatchOptions& opt) {
+    const bool csv = opt.format.empty() ? (opt.output.size() > 4 && opt.output.substr(opt.output.size() - 4) == ".csv")
+                                        : opt.format == "csv";
+    const FileList list = list_files(opt.inputs, ListOptions{opt.recursive, opt.all_files});
+    if (!opt.quiet && list.skipped_extension > 0) {
+        std::fprintf(stderr, "mnet: batch: skipped %s without an image extension, e.g. %s (--all-files tries them)\n",
+                     plural(list.skipped_extension, "file").c_str(), list.skipped_example.c_str());
+    }
+    if (!opt.quiet && list.skipped_subfolders > 0) {
+        std::fprintf(stderr, "mnet: batch: %s not searched (-r descends into them)\n",
+                     plural(list.skipped_subfolders, "subfolder").c_str());
+    }
+    if (list.files.empty()) {
+        throw Error(ErrorCode::InvalidArgument, "no image files to classify in the arguments given" +
+                                                    std::string(list.skipped_subfolders ? " (add -r for subfolders)" : ""));
+    }
+    const Shard shard = resolve_shard(opt.shard, opt.shard_count);
+    const auto [first, last] = shard_range(list.files.size(), shard);
+    const std::vector<InputFile> files(list.files.begin() + static_cast<std::ptrdiff_t>(first),
+                                       list.files.begin() + static_cast<std::ptrdiff_t>(last));
+    if (!shard.source.empty()) {
+        std::fprintf(stderr, "mnet: batch: shard %zu/%zu (from %s): files %zu to %zu of %zu (%zu files)\n", shard.index,
+                     shard.count, shard.source.c_str(), first, last, list.files.size(), files.size());
+    }
+
+    // Writing to a closed pipe must be an error we see (EPIPE), not a silent death by SIGPIPE.
+    std::signal(SIGPIPE, SIG_IGN);
+    Output out(opt.output);
+    if (csv && !out.write(csv_header(opt.top))) {
+        std::fprintf(stderr, "mnet: error: %s\n", out.error().c_str());
+        return kExitIo;
+    }
+    const auto model = load_model(opt.model);
+
+    PipelineOptions popt;
+    popt.batch = opt.batch;
+    popt.threads = opt.threads;
+    popt.decode_workers = opt.decode_workers;
+    popt.progress = !opt.quiet && stderr_is_terminal();
+    std::string text;
+    const PipelineStats stats = run_pipeline(model, files, popt, [&](const std::vector<ItemResult>& results) {
+        text.clear();
+        for (const ItemResult& r : results) {
+            std::vector<Prediction> preds;
+            if (r.error.empty()) preds = top_k(*model, r.scores, r.count, opt.top);
+            if (csv) {
+                text += csv_row(*r.path, preds, opt.top, r.error);
+            } else {
+                text += r.error.empty() ? predictions_json(*r.path, preds) : error_json(*r.path, r.error);
+                text += '\n';
+            }
+        }
+        return out.write(text);
+    });
+    const bool closed = out.close();
+    if (stats.sink_stopped || !closed) {
+        std::fprintf(stderr, "mnet: error: %s; stopped after %zu of %zu files\n", out.error().c_str(), stats.processed,
+                     stats.total);
+        return kExitIo;
+    }
+    if (!opt.quiet || stats.signal) print_summary("batch", stats);
+    if (stats.signal) return exit_code_for_signal(stats.signal);
+    return stats.failed > 0 ? kExitSomeInputsFailed : kExitOk;
+}
+
+}  // namespace
+
+void setup_batch(CLI::App& app, int& status) {
+    auto opt = std::make_shared<BatchOptions>();
+    CLI::App* sub = app.add_subcommand(
+        "batch",
+        "Classify every image in folders, streaming: decoding overlaps inference, memory stays flat, results are\n"
+        "written in sorted file order as they are produced (docs/batch.md)\n"
+        "  e.g. mnet batch -r -o results.jsonl photos/\n"
+        "       mnet batch -r --format csv -k 1 photos/ > top1.csv\n"
+        "       mnet batch -r --shard 2/8 -o part2.jsonl /data/images    (one of 8 cluster jobs)");
+    add_model_option(sub, opt->model);
+    sub->add_option("-o,--output", opt->output,
+                    "Write results to this file instead of standard output (a .csv name selects --format csv), "
+                    "e.g. -o results.jsonl");
+    sub->add_option("--format", opt->format,
+                    "jsonl: one JSON object per file per line, {\"file\",\"predictions\":[{\"index\",\"label\","
+                    "\"probability\"}]} or {\"file\",\"error\"}; csv: a header, then one row per file: file, "
+                    "top<r>_index, top<r>_label, top<r>_probability for r = 1..k, error. Default: jsonl, e.g. "
+                    "--format csv")
+        ->check(CLI::IsMember({"jsonl", "csv"}));
+    sub->add_option("-b,--batch", opt->batch,
+                    "Images per inference run (default " + std::to_string(kDefaultBatch) +
+                        "; the last partial batch is zero-padded), e.g. -b 16")
+        ->check(CLI::Range(1, kMaxBatch));
+    add_threads_option(sub, opt->threads);
+    sub->add_option("-j,--decode-workers", opt->decode_workers,
+                    "Threads decoding and preprocessing images while the model runs (0 = min(4, cores/2), "
+                    "at least 1), e.g. -j 2")
+        ->check(CLI::Range(0, kMaxDecodeWorkers));
+    sub->add_flag("-r,--recursive", opt->recursive, "Also classify the images in subfolders, e.g. -r photos/");
+    sub->add_flag("--all-files", opt->all_files,
+                  "In folders, try every regular file, not only .jpg/.jpeg/.png/.bmp/.webp/.tif/... "
+                  "(non-images become error records)");
+    sub->add_option("-k,--top", opt->top, "Labels per image (default 5), e.g. -k 1")->check(CLI::Range(1, 100000));
+    sub->add_option("--shard", opt->shard,
+                    "Process only slice K of N (0 <= K < N) of the sorted file list, a contiguous range; "
+                    "concatenating the outputs of 0/N .. N-1/N gives the unsharded output. Default: from "
+                    "SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT or JOB_COMPLETION_INDEX, else all, e.g. --shard 2/8");
+    sub->add_option("--shard-count", opt->shard_count,
+                    "N for a Kubernetes Indexed Job (K comes from JOB_COMPLETION_INDEX; also MNET_SHARD_COUNT), "
+                    "e.g. --shard-count 8")
+        ->check(CLI::Range(1L, 1000000000L));
+    sub->add_flag("-q,--quiet", opt->quiet,
+                  "No progress bar, notes or summary on stderr; failed files are still reported");
+    sub->add_option("inputs", opt->inputs,
+                    "Folders (their images; with -r also those of subfolders) and image files")
+        ->required();
+    sub->callback([opt, &status] { status = run_batch(*opt); });
+}
+
 }  // namespace mnet::cli

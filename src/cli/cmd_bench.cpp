@@ -1,6 +1,226 @@
 // SPDX-License-Identifier: Apache-2.0
-// PLACEHOLDER (development only): replaced by the real command before landing.
+// mnet bench: end-to-end latency and throughput for each batch size and thread count, against the machine's
+// measured fp32 peak, with what it takes to reproduce the numbers.
+#include <cstdio>
+#include <map>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
 #include "cli/commands.h"
+#include "cli/common_options.h"
+#include "cli/exit_codes.h"
+#include "cli/measure.h"
+#include "cli/stats.h"
+#include "mnet/engine.h"
+#include "mnet/error.h"
+
 namespace mnet::cli {
-void setup_bench(CLI::App&, int&) {}
+
+namespace {
+
+using json = nlohmann::json;
+
+constexpr int kDefaultRuns = 50;
+constexpr int kDefaultWarmup = 5;
+constexpr int kMaxBatch = 4096;
+constexpr double kPeakSeconds = 0.5;  // long enough for a stable median of the peak kernel, short beside a bench
+
+struct BenchOptions {
+    std::string model;
+    std::vector<int> batches{1};
+    std::vector<int> threads{0};
+    int runs = kDefaultRuns;
+    int warmup = kDefaultWarmup;
+    std::string precision = "fp32";
+    bool json = false;
+    uint32_t seed = 1;
+};
+
+struct BenchResult {
+    int batch = 1;
+    int threads = 1;
+    Summary latency;       // ms per run of `batch` images
+    double session_ms = 0; // creating the Session: primitives built, weights reordered
+    double first_run_ms = 0;
+    int64_t macs = 0;      // per run
+    double gflops = 0;     // at the median latency
+    double peak_gflops = 0;
+    int64_t peak_rss = 0;
+    bool rss_per_config = false;  // peak RSS of this configuration alone, not of the whole process so far
+
+    double images_per_s() const { return latency.median > 0 ? 1000.0 * batch / latency.median : 0; }
+    double percent_of_peak() const { return peak_gflops > 0 ? 100.0 * gflops / peak_gflops : 0; }
+    // The time the MACs would take at the measured peak: the floor no schedule of this model can beat here.
+    double floor_ms() const { return peak_gflops > 0 ? 2.0 * static_cast<double>(macs) / peak_gflops * 1e-6 : 0; }
+};
+
+BenchResult bench_one(const std::shared_ptr<const Model>& model, int batch, int threads, const BenchOptions& opt,
+                      double peak_gflops) {
+    BenchResult r;
+    r.batch = batch;
+    r.threads = threads;
+    r.peak_gflops = peak_gflops;
+    r.macs = model->total_macs() * batch;
+    const Tensor input = make_input(*model, batch, "", opt.seed);
+    // The peak measurement and earlier configurations must not count toward this one's memory.
+    r.rss_per_config = reset_peak_rss();
+
+    SessionOptions so;
+    so.batch = batch;
+    so.threads = threads;
+    const auto session_start = Clock::now();
+    Session session(model, so);
+    r.session_ms = ms_since(session_start);
+    const auto first_start = Clock::now();
+    session.run(input);
+    r.first_run_ms = ms_since(first_start);
+    for (int i = 0; i < opt.warmup; ++i) session.run(input);
+    std::vector<double> samples;
+    samples.reserve(static_cast<size_t>(opt.runs));
+    for (int i = 0; i < opt.runs; ++i) {
+        const auto start = Clock::now();
+        session.run(input);
+        samples.push_back(ms_since(start));
+    }
+    r.latency = summarize(std::move(samples));
+    r.gflops = r.latency.median > 0 ? 2.0 * static_cast<double>(r.macs) / r.latency.median * 1e-6 : 0;
+    r.peak_rss = peak_rss_bytes();
+    return r;
+}
+
+json header_json(const Model& model, const BenchOptions& opt, const std::vector<int>& threads, double load_ms) {
+    return {{"type", "header"},
+            {"mnet_version", mnet_version()},
+            {"onednn_version", onednn_version()},
+            {"cpu_isa", cpu_isa()},
+            {"cpu_model", cpu_model_name()},
+            {"cpus", resolve_threads(0)},
+            {"threads", threads},
+            {"batches", opt.batches},
+            {"model", model.name()},
+            {"model_path", model.path()},
+            {"model_macs", model.total_macs()},
+            {"precision", opt.precision},
+            {"runs", opt.runs},
+            {"warmup", opt.warmup},
+            {"load_ms", load_ms}};
+}
+
+json result_json(const Model& model, const BenchOptions& opt, const BenchResult& r, double load_ms) {
+    return {{"type", "result"},
+            {"model", model.name()},
+            {"precision", opt.precision},
+            {"batch", r.batch},
+            {"threads", r.threads},
+            {"runs", opt.runs},
+            {"warmup", opt.warmup},
+            {"latency_ms",
+             {{"median", r.latency.median},
+              {"p90", r.latency.p90},
+              {"p99", r.latency.p99},
+              {"min", r.latency.min},
+              {"max", r.latency.max},
+              {"mean", r.latency.mean}}},
+            {"throughput_ips", r.images_per_s()},
+            {"macs", r.macs},
+            {"gflops", r.gflops},
+            {"peak_gflops", r.peak_gflops},
+            {"percent_of_peak", r.percent_of_peak()},
+            {"floor_ms", r.floor_ms()},
+            {"load_ms", load_ms},
+            {"session_ms", r.session_ms},
+            {"first_run_ms", r.first_run_ms},
+            {"first_inference_ms", r.session_ms + r.first_run_ms},
+            {"peak_rss_bytes", r.peak_rss},
+            {"peak_rss_scope", r.rss_per_config ? "configuration" : "process"}};
+}
+
+void print_table_header(const Model& model, const BenchOptions& opt, double load_ms) {
+    std::printf("%s: %s MACs per image, %s, %d runs after %d warm-up (times in ms)\n", model.name().c_str(),
+                human_count(static_cast<double>(model.total_macs())).c_str(), opt.precision.c_str(), opt.runs,
+                opt.warmup);
+    std::printf("mnet %s, oneDNN %s (%s), %s, %d CPUs\n", mnet_version().c_str(), onednn_version().c_str(),
+                cpu_isa().c_str(), cpu_model_name().c_str(), resolve_threads(0));
+    std::printf("model load %.1f ms\n\n", load_ms);
+    std::printf("%5s %7s  %8s %8s %8s %8s %8s  %9s  %7s %7s %6s %7s  %12s  %9s\n", "batch", "threads", "median",
+                "p90", "p99", "min", "max", "images/s", "GFLOP/s", "peak", "%peak", "floor", "first infer.",
+                "peak RSS");
+}
+
+void print_table_row(const BenchResult& r) {
+    char first[32];
+    std::snprintf(first, sizeof first, "%.1f+%.1f", r.session_ms, r.first_run_ms);
+    std::printf("%5d %7d  %8.3f %8.3f %8.3f %8.3f %8.3f  %9.1f  %7.1f %7.1f %5.1f%% %7.3f  %12s  %9s\n", r.batch,
+                r.threads, r.latency.median, r.latency.p90, r.latency.p99, r.latency.min, r.latency.max,
+                r.images_per_s(), r.gflops, r.peak_gflops, r.percent_of_peak(), r.floor_ms(), first,
+                human_bytes(r.peak_rss).c_str());
+    std::fflush(stdout);
+}
+
+int run_bench(const BenchOptions& opt) {
+    if (opt.precision != "fp32") {
+        throw Error(ErrorCode::InvalidArgument, "--precision " + opt.precision + ": not yet supported (only fp32)");
+    }
+    const auto load_start = Clock::now();
+    const std::shared_ptr<const Model> model = load_model(opt.model);
+    const double load_ms = ms_since(load_start);
+    std::vector<int> threads;
+    for (int t : opt.threads) threads.push_back(resolve_threads(t));
+
+    if (opt.json) {
+        std::printf("%s\n", header_json(*model, opt, threads, load_ms).dump().c_str());
+        std::fflush(stdout);
+    } else {
+        print_table_header(*model, opt, load_ms);
+    }
+    std::map<int, double> peak;  // by thread count: measured once, right before its first configuration
+    for (int batch : opt.batches) {
+        for (int t : threads) {
+            if (!peak.count(t)) peak[t] = measure_fp32_peak_gflops(t, kPeakSeconds);
+            const BenchResult r = bench_one(model, batch, t, opt, peak[t]);
+            if (opt.json) {
+                std::printf("%s\n", result_json(*model, opt, r, load_ms).dump().c_str());
+                std::fflush(stdout);
+            } else {
+                print_table_row(r);
+            }
+        }
+    }
+    if (!opt.json) {
+        std::printf("\nlatency per run of `batch` images; images/s and GFLOP/s at the median; peak = a large oneDNN 1x1 "
+                    "convolution with the same threads;\nfloor = the model's MACs at that peak; first infer. = session "
+                    "creation + first run (ms)\n");
+    }
+    return kExitOk;
+}
+
+}  // namespace
+
+void setup_bench(CLI::App& app, int& status) {
+    auto opt = std::make_shared<BenchOptions>();
+    CLI::App* sub = app.add_subcommand(
+        "bench",
+        "End-to-end latency and throughput for each batch size x thread count, against the machine's measured peak\n"
+        "  e.g. mnet bench                              batch 1, all cores\n"
+        "       mnet bench -b 1 16 -t 1 2 -n 100        four configurations\n"
+        "       mnet bench --json -m mobilenet_v1_0.75_192_quant > v1.jsonl");
+    add_model_option(sub, opt->model);
+    sub->add_option("-b,--batch", opt->batches, "Batch sizes (default 1), e.g. -b 1 16")
+        ->check(CLI::Range(1, kMaxBatch))
+        ->expected(1, -1);
+    sub->add_option("-t,--threads", opt->threads, "Thread counts, 0 = all cores (default 0), e.g. -t 1 2")
+        ->check(CLI::Range(0, 1024))
+        ->expected(1, -1);
+    sub->add_option("-n,--runs", opt->runs, "Timed runs per configuration (default 50)")->check(CLI::Range(1, 1000000));
+    sub->add_option("--warmup", opt->warmup, "Untimed runs before them, after the first (default 5)")
+        ->check(CLI::Range(0, 1000000));
+    sub->add_option("--precision", opt->precision, "Arithmetic: fp32 (default; int8 is not yet supported)")
+        ->check(CLI::IsMember({"fp32", "int8"}));
+    sub->add_flag("--json", opt->json,
+                  "JSON lines: a header (versions, CPU, ISA, threads, model), then one object per configuration");
+    sub->add_option("--seed", opt->seed, "Seed of the random input (default 1)");
+    sub->callback([opt, &status] { status = run_bench(*opt); });
+}
+
 }  // namespace mnet::cli

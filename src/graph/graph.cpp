@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -77,6 +78,9 @@ public:
         for (const OutputDef& o : def_.outputs) {
             auto it = value_ids_.find(o.name);
             if (it == value_ids_.end()) fail("output '" + o.name + "' is not produced by any node");
+            if (std::count(graph_.outputs.begin(), graph_.outputs.end(), it->second)) {
+                fail("output '" + o.name + "' is listed twice");
+            }
             graph_.outputs.push_back(it->second);
         }
         return std::move(graph_);
@@ -427,8 +431,13 @@ private:
         const double s = q.scale[0];
         const int64_t zero_point = q.zero_point[0];
         if (zero_point < qmin || zero_point > qmax) fail(at + ": zero point " + std::to_string(q.zero_point[0]) + " outside the dtype's range");
-        return Range{static_cast<float>(static_cast<double>(qmin - zero_point) * s),
-                     static_cast<float>(static_cast<double>(qmax - zero_point) * s)};
+        // A bound beyond float's range saturates nothing; converting it unclamped would be undefined behaviour.
+        auto bound = [](double v) {
+            constexpr double kMax = std::numeric_limits<float>::max();
+            return v > kMax ? std::numeric_limits<float>::infinity()
+                            : v < -kMax ? -std::numeric_limits<float>::infinity() : static_cast<float>(v);
+        };
+        return Range{bound(static_cast<double>(qmin - zero_point) * s), bound(static_cast<double>(qmax - zero_point) * s)};
     }
 
     const ModelDef& def_;
@@ -457,7 +466,14 @@ const char* activation_name(Activation act) {
 }
 
 Graph build_graph(const ModelDef& def, const WeightFile& weights, const std::string& where) {
-    return Builder(def, weights, where).build();
+    try {
+        return Builder(def, weights, where).build();
+    } catch (const Error& e) {
+        // The attribute accessors (model_def.cpp) name the node but cannot know the file; every error must.
+        const std::string what = e.what();
+        if (what.compare(0, where.size() + 2, where + ": ") == 0) throw;
+        throw Error(e.code(), where + ": " + what);
+    }
 }
 
 std::vector<float> tensor_values(const WeightFile& weights, const TensorDef& tensor) {

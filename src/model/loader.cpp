@@ -36,16 +36,21 @@ std::string read_manifest(const std::string& path) {
 // The weights file must be a plain name that resolves, symlinks followed, inside the manifest's folder: a
 // downloaded model must not be able to make mnet read /etc/passwd or a file of a neighbouring project.
 std::string resolve_weights_path(const std::string& manifest_path, const std::string& file) {
+    // Shown in errors: a control character (a NUL above all) would cut or garble the message.
+    std::string shown = file;
+    for (char& c : shown) c = (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
     if (file.empty() || file == "." || file == ".." || file.find('/') != std::string::npos ||
         file.find('\\') != std::string::npos || file.find('\0') != std::string::npos) {
-        throw Error(ErrorCode::ModelFormat, manifest_path + ": weights.file \"" + file +
+        throw Error(ErrorCode::ModelFormat, manifest_path + ": weights.file \"" + shown +
                                                 "\" must be a plain file name in the manifest's folder");
     }
     std::error_code ec;
     const fs::path dir = fs::weakly_canonical(fs::absolute(manifest_path).parent_path(), ec);
-    const fs::path target = fs::weakly_canonical(dir / file, ec);
-    if (ec || target.parent_path() != dir) {
-        throw Error(ErrorCode::ModelFormat, manifest_path + ": weights.file \"" + file +
+    // A failure on the folder must not be cleared by the second call (it would compare two empty paths).
+    fs::path target;
+    if (!ec) target = fs::weakly_canonical(dir / file, ec);
+    if (ec || dir.empty() || target.parent_path() != dir) {
+        throw Error(ErrorCode::ModelFormat, manifest_path + ": weights.file \"" + shown +
                                                 "\" resolves outside the manifest's folder");
     }
     return target.string();
@@ -99,6 +104,7 @@ std::shared_ptr<const Model> finish(std::unique_ptr<Model::Impl> impl, const std
         l.op = op_name(n.op);
         l.activation = describe_activation(n.activation);
         for (int in : n.inputs) l.inputs.push_back(g.values[in].name);
+        l.output = g.values[n.output].name;
         l.dst_shape = g.values[n.output].shape;
         l.params = n.params;
         l.macs = n.macs;

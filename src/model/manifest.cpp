@@ -4,6 +4,7 @@
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -156,7 +157,12 @@ const char* output_kind_name(OutputKind k) {
 std::array<float, 3> three_floats(const Reader& r, const json& v, const std::string& path) {
     if (!r.array(v, path).size() || v.size() != 3) r.fail(path, "must hold 3 numbers");
     std::array<float, 3> out{};
-    for (size_t i = 0; i < 3; ++i) out[i] = static_cast<float>(r.number(v[i], path));
+    for (size_t i = 0; i < 3; ++i) {
+        const double d = r.number(v[i], path);
+        // Converting a double beyond float's range is undefined behaviour, not infinity.
+        if (!(std::abs(d) <= std::numeric_limits<float>::max())) r.fail(path, "must be finite");
+        out[i] = static_cast<float>(d);
+    }
     return out;
 }
 
@@ -165,8 +171,14 @@ Preprocess parse_preprocess(const Reader& r, const json& v) {
     r.object(v, path);
     r.only_keys(v, {"height", "width", "crop", "color", "mean", "std"}, path);
     Preprocess p;
-    p.height = static_cast<int>(std::min<int64_t>(r.integer(r.field(v, "height", path), path + ".height"), INT32_MAX));
-    p.width = static_cast<int>(std::min<int64_t>(r.integer(r.field(v, "width", path), path + ".width"), INT32_MAX));
+    // Range-checked here: narrowing a hostile 64-bit value to int could turn it into the input's true size.
+    auto side = [&](const std::string& key) {
+        const int64_t n = r.integer(r.field(v, key, path), path + "." + key);
+        if (n < 1 || n > INT32_MAX) r.fail(path + "." + key, std::to_string(n) + " is not in [1, 2147483647]");
+        return static_cast<int>(n);
+    };
+    p.height = side("height");
+    p.width = side("width");
     p.crop = r.number(r.field(v, "crop", path), path + ".crop");
     std::string color = r.string(r.field(v, "color", path), path + ".color");
     if (color == "rgb") {
@@ -230,9 +242,14 @@ ModelDef parse_manifest(const std::string& json_text, const std::string& where) 
                                                 " is newer than the newest this mnet reads (" +
                                                 std::to_string(format::kFormatVersion) + "); upgrade mnet");
     }
-    if (version < 1) r.fail("format_version", std::to_string(version) + " is not a valid version");
+    if (version != format::kFormatVersion) {  // a version that never existed: also one this reader does not know
+        throw Error(ErrorCode::Unsupported, where + ": format_version " + std::to_string(version) +
+                                                " is not a version this mnet reads (" +
+                                                std::to_string(format::kFormatVersion) + ")");
+    }
 
     def.name = r.string(r.field(root, "name", "(document)"), "name");
+    if (root.contains("source")) def.source = r.string(root["source"], "source");
 
     const json& w = r.object(r.field(root, "weights", "(document)"), "weights");
     r.only_keys(w, {"file", "size", "fnv1a64"}, "weights");
@@ -321,6 +338,7 @@ std::string serialize_manifest(const ModelDef& def) {
     root["format"] = format::kFormatName;
     root["format_version"] = format::kFormatVersion;
     root["name"] = def.name;
+    if (!def.source.empty()) root["source"] = def.source;
     root["weights"] = {{"file", def.weights_file}, {"size", def.weights_size}, {"fnv1a64", hex64(def.weights_checksum)}};
     root["alignment"] = def.alignment;
     json in = {{"name", def.input.name}, {"shape", def.input.shape}, {"dtype", "f32"}, {"layout", "nchw"}};

@@ -10,7 +10,7 @@
 namespace mnet {
 
 // Parses a manifest. `where` names it in errors. Throws ModelFormat (bad JSON, wrong type, missing or unknown
-// key, unknown version) or Unsupported (a newer format version).
+// key) or Unsupported (a format version other than 1).
 ModelDef parse_manifest(const std::string& json_text, const std::string& where);
 
 // The manifest for `def`, pretty-printed.

@@ -62,6 +62,7 @@ struct OutputDef {
 
 struct ModelDef {
     std::string name;
+    std::string source;  // provenance, free text
     InputDef input;
     std::vector<OutputDef> outputs;
     Preprocess preprocess;

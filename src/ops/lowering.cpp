@@ -213,6 +213,12 @@ void Lowering::lower(const Node& n, size_t index) {
                 fused_[index + 1] = true;
                 return;
             }
+            // conv -> add(conv, skip) may run as one primitive that accumulates into the skip's buffer.
+            const int add = residual_add(index);
+            if (add >= 0 && conv2d(n, &graph_.nodes[add])) {
+                fused_[add] = true;
+                return;
+            }
             conv2d(n);
             return;
         }
@@ -229,7 +235,32 @@ void Lowering::lower(const Node& n, size_t index) {
     }
 }
 
-void Lowering::conv2d(const Node& n) {
+// The add node a convolution's result can be summed into in place (oneDNN's sum post-op), or -1. The add's
+// other operand (the skip) is then overwritten by the sum, so it must be complete before the convolution,
+// read by no later node nor by the convolution, not a graph output, and not share its buffer with another value.
+int Lowering::residual_add(size_t conv_index) const {
+    const Node& conv = graph_.nodes[conv_index];
+    const Value& out = graph_.values[conv.output];
+    if (!options_.fuse_add || out.consumers.size() != 1) return -1;
+    const int add_index = out.consumers[0];
+    const Node& add = graph_.nodes[add_index];
+    if (add.op != OpKind::Add || add.inputs.size() != 2 || add.inputs[0] == add.inputs[1]) return -1;
+    const int skip = add.inputs[0] == conv.output ? add.inputs[1] : add.inputs[0];
+    const Value& sv = graph_.values[skip];
+    if (sv.shape != out.shape || sv.producer >= static_cast<int>(conv_index)) return -1;
+    for (int c : sv.consumers) {  // the convolution itself must not read it either: it writes there
+        if (c != add_index && c >= static_cast<int>(conv_index)) return -1;
+    }
+    auto is_output = [&](int v) { return std::find(graph_.outputs.begin(), graph_.outputs.end(), v) != graph_.outputs.end(); };
+    if (is_output(skip) || is_output(conv.output)) return -1;
+    for (size_t v = 0; v < values_.size(); ++v) {
+        if (static_cast<int>(v) != skip && values_[v].view.slot == values_[skip].view.slot) return -1;
+    }
+    return add_index;
+}
+
+// Returns false, having changed nothing, when `add` is given but cannot be fused.
+bool Lowering::conv2d(const Node& n, const Node* add) {
     const Shape& xs = values_[n.inputs[0]].shape;
     const Shape& os = values_[n.output].shape;
     const Window& w = n.window;
@@ -241,7 +272,15 @@ void Lowering::conv2d(const Node& n) {
     const memory::desc bias_md({OC}, dt::f32, tag::a);
     const memory::dims strides{w.stride_h, w.stride_w}, dilates{w.dilation_h - 1, w.dilation_w - 1};
     const memory::dims pad_l{w.pad_t, w.pad_l}, pad_r{w.pad_b, w.pad_r};
-    const dnnl::primitive_attr attr = attr_with(eltwise_chain(n.activation, n.saturate));
+    dnnl::primitive_attr attr = attr_with(eltwise_chain(n.activation, n.saturate));
+    int skip = -1;
+    if (add) {
+        skip = add->inputs[0] == n.output ? add->inputs[1] : add->inputs[0];
+        dnnl::post_ops ops = attr.get_post_ops();
+        ops.append_sum(1.f);
+        for (const Eltwise& e : eltwise_chain(add->activation, add->saturate)) ops.append_eltwise(1.f, e.alg, e.alpha, e.beta);
+        attr.set_post_ops(ops);
+    }
 
     auto make = [&](const memory::desc& src_md) {
         dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, algorithm::convolution_direct, src_md,
@@ -255,23 +294,91 @@ void Lowering::conv2d(const Node& n) {
         pd = make(act_md(xs));
     } catch (const dnnl::error&) {
     }
-    if (!pd || is_reference_impl(pd.impl_info_str())) pd = make(memory::desc(to_dims(xs), dt::f32, tag::any));
+    if (!pd || is_reference_impl(pd.impl_info_str())) {
+        if (add) return false;
+        pd = make(memory::desc(to_dims(xs), dt::f32, tag::any));
+    }
+    if (add && (is_reference_impl(pd.impl_info_str()) || pd.dst_desc() != values_[skip].view.md)) return false;
 
     const View src = ensure(n.inputs[0], pd.src_desc());
-    const View dst = new_view(pd.dst_desc());
+    const View dst = add ? values_[skip].view : new_view(pd.dst_desc());
     std::unordered_map<int, memory> fixed;
     const std::vector<float> weights = tensor_values(model_.weights, *n.weights);
     fixed[DNNL_ARG_WEIGHTS] = constant(weights, memory::desc(weights_dims, dt::f32, weights_tag), pd.weights_desc());
     std::vector<float> bias(static_cast<size_t>(OC), 0.f);
     if (n.bias) bias = tensor_values(model_.weights, *n.bias);
     fixed[DNNL_ARG_BIAS] = constant(bias, bias_md, pd.bias_desc());
-    add_step(dnnl::convolution_forward(pd), pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, std::move(fixed), n.name,
-             "conv2d", os, n.macs * options_.batch);
-    set_output(n, dst);
+    add_step(dnnl::convolution_forward(pd), pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, std::move(fixed),
+             add ? n.name + "+" + add->name : n.name, add ? "conv2d+add" : "conv2d", os, n.macs * options_.batch);
+    if (add) {
+        values_[skip].copies.clear();  // the skip's other layouts (if any) no longer hold its value
+        set_output(*add, dst);
+    } else {
+        set_output(n, dst);
+    }
+    return true;
 }
 
-bool Lowering::try_fuse_dw(const Node&, const Node&) {
-    return false;  // fusion is added with the performance work; the unfused path is always correct
+// A pointwise 1x1 convolution and the depthwise 3x3 after it as one oneDNN primitive (the depthwise post-op):
+// the pointwise output never round-trips through memory. oneDNN accepts the attribute even where no kernel
+// implements it and then runs a slow generic fallback ("ref_fused..."), so the fusion is kept only when the
+// implementation it picked is a real fused kernel. Returns false, having changed nothing, otherwise.
+bool Lowering::try_fuse_dw(const Node& pw, const Node& dw) {
+    const Window& p = pw.window;
+    const Window& d = dw.window;
+    const Shape& xs = values_[pw.inputs[0]].shape;
+    const Shape& mid = values_[pw.output].shape;
+    const Shape& os = values_[dw.output].shape;
+    const int64_t C = mid[1];
+    const bool pw_ok = pw.groups == 1 && p.kernel_h == 1 && p.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 &&
+                       p.pad_t + p.pad_l + p.pad_b + p.pad_r == 0;
+    // oneDNN's depthwise post-op: square kernel and stride, equal top and left padding, output ceil(H / stride).
+    const int64_t s = d.stride_h;
+    const bool dw_ok = dw.op == OpKind::Conv2d && dw.groups == C && os[1] == C && d.kernel_h == d.kernel_w &&
+                       d.stride_w == s && d.dilation_h == 1 && d.dilation_w == 1 && d.pad_t == d.pad_l &&
+                       os[2] == (mid[2] + s - 1) / s && os[3] == (mid[3] + s - 1) / s;
+    const bool mid_private = std::find(graph_.outputs.begin(), graph_.outputs.end(), pw.output) == graph_.outputs.end();
+    if (!pw_ok || !dw_ok || !mid_private) return false;
+
+    dnnl::post_ops ops;
+    for (const Eltwise& e : eltwise_chain(pw.activation, pw.saturate)) ops.append_eltwise(1.f, e.alg, e.alpha, e.beta);
+    ops.append_dw(dt::f32, dt::f32, dt::f32, d.kernel_h, s, d.pad_t, 0, {});
+    for (const Eltwise& e : eltwise_chain(dw.activation, dw.saturate)) ops.append_eltwise(1.f, e.alg, e.alpha, e.beta);
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    attr.set_post_ops(ops);
+
+    const memory::desc bias_md({C}, dt::f32, tag::a);
+    dnnl::convolution_forward::primitive_desc pd;
+    try {
+        dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, algorithm::convolution_direct,
+                                             act_md(xs), memory::desc({C, xs[1], 1, 1}, dt::f32, tag::any), bias_md,
+                                             act_md(mid), {1, 1}, {0, 0}, {0, 0});
+        pd = dnnl::convolution_forward::primitive_desc(desc, attr, engine_);
+    } catch (const dnnl::error&) {
+        return false;
+    }
+    if (is_reference_impl(pd.impl_info_str())) return false;
+
+    const View src = ensure(pw.inputs[0], pd.src_desc());
+    const View dst = new_view(pd.dst_desc());  // the depthwise output: oneDNN reports the fused result here
+    std::unordered_map<int, memory> fixed;
+    fixed[DNNL_ARG_WEIGHTS] = constant(tensor_values(model_.weights, *pw.weights),
+                                       memory::desc({C, xs[1], 1, 1}, dt::f32, tag::oihw), pd.weights_desc());
+    std::vector<float> pw_bias(static_cast<size_t>(C), 0.f), dw_bias(static_cast<size_t>(C), 0.f);
+    if (pw.bias) pw_bias = tensor_values(model_.weights, *pw.bias);
+    if (dw.bias) dw_bias = tensor_values(model_.weights, *dw.bias);
+    fixed[DNNL_ARG_BIAS] = constant(pw_bias, bias_md, pd.bias_desc());
+    const int dw_weights_arg = DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_WEIGHTS;
+    const int dw_bias_arg = DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_BIAS;
+    fixed[dw_weights_arg] = constant(tensor_values(model_.weights, *dw.weights),
+                                     memory::desc({C, 1, 1, d.kernel_h, d.kernel_w}, dt::f32, tag::goihw),
+                                     pd.query_md(dnnl::query::exec_arg_md, dw_weights_arg));
+    fixed[dw_bias_arg] = constant(dw_bias, bias_md, pd.query_md(dnnl::query::exec_arg_md, dw_bias_arg));
+    add_step(dnnl::convolution_forward(pd), pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, std::move(fixed),
+             pw.name + "+" + dw.name, "conv2d+dw", os, (pw.macs + dw.macs) * options_.batch);
+    set_output(dw, dst);
+    return true;
 }
 
 void Lowering::fully_connected(const Node& n) {

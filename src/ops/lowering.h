@@ -40,7 +40,8 @@ private:
     };
 
     void lower(const Node& n, size_t index);
-    void conv2d(const Node& n);
+    int residual_add(size_t conv_index) const;
+    bool conv2d(const Node& n, const Node* add = nullptr);
     bool try_fuse_dw(const Node& pw, const Node& dw);
     void fully_connected(const Node& n);
     void binary(const Node& n);

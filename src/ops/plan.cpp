@@ -62,7 +62,7 @@ size_t plan_arena(std::vector<Slot>& slots) {
 
 }  // namespace
 
-std::string onednn_isa_name() {
+std::string cpu_isa() {
     switch (dnnl::get_effective_cpu_isa()) {
         case dnnl::cpu_isa::sse41: return "sse41";
         case dnnl::cpu_isa::avx: return "avx";

@@ -62,6 +62,5 @@ private:
     int threads_ = 0;
 };
 
-std::string onednn_isa_name();
 
 }  // namespace mnet

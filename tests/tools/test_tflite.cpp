@@ -34,16 +34,33 @@ struct SharedTflite {
 
 const std::vector<SharedTflite>& shared_models() {
     static const std::vector<SharedTflite> models = {
-        {"mobilenet_v1_0.75_192_quant", "mobilenet_v1_0.75_192_quant", 192, 31,
-         {{"conv2d", 28}, {"avg_pool", 1}, {"reshape", 1}, {"softmax", 1}}, 0x43000000u,
+        {"mobilenet_v1_0.75_192_quant",
+         "mobilenet_v1_0.75_192_quant",
+         192,
+         31,
+         {{"conv2d", 28}, {"avg_pool", 1}, {"reshape", 1}, {"softmax", 1}},
+         0x43000000u,
          "MobilenetV1/Predictions/Reshape_1"},
-        {"mobilenet_v2_1.0_224_quant", "mobilenet_v2_1.0_224_quant", 224, 66,
-         {{"conv2d", 53}, {"add", 10}, {"avg_pool", 1}, {"reshape", 1}, {"softmax", 1}}, 0x43000000u,
+        {"mobilenet_v2_1.0_224_quant",
+         "mobilenet_v2_1.0_224_quant",
+         224,
+         66,
+         {{"conv2d", 53}, {"add", 10}, {"avg_pool", 1}, {"reshape", 1}, {"softmax", 1}},
+         0x43000000u,
          "MobilenetV2/Predictions/Softmax"},
-        {"mobilenet_v3_small_1.0_224_uint8", "v3-small_224_1.0_uint8", 224, 119,
-         {{"conv2d", 54}, {"activation", 19}, {"mul", 18}, {"add", 15}, {"avg_pool", 11}, {"reshape", 1},
+        {"mobilenet_v3_small_1.0_224_uint8",
+         "v3-small_224_1.0_uint8",
+         224,
+         119,
+         {{"conv2d", 54},
+          {"activation", 19},
+          {"mul", 18},
+          {"add", 15},
+          {"avg_pool", 11},
+          {"reshape", 1},
           {"softmax", 1}},
-         0x42fe0000u, "MobilenetV3/Predictions/Softmax"},
+         0x42fe0000u,
+         "MobilenetV3/Predictions/Softmax"},
     };
     return models;
 }
@@ -73,7 +90,8 @@ std::string read_text(const std::string& path) {
 // Runs the mnet-convert binary with `args` (already quoted as needed), capturing stdout and stderr.
 RunResult run_convert(const std::string& args, const std::string& dir) {
     const std::string out = dir + "/stdout.txt", err = dir + "/stderr.txt";
-    const std::string cmd = std::string("\"") + MNET_CONVERT_EXE + "\" " + args + " > \"" + out + "\" 2> \"" + err + "\"";
+    const std::string cmd =
+        std::string("\"") + MNET_CONVERT_EXE + "\" " + args + " > \"" + out + "\" 2> \"" + err + "\"";
     const int rc = std::system(cmd.c_str());
     RunResult r;
     r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
@@ -84,7 +102,8 @@ RunResult run_convert(const std::string& args, const std::string& dir) {
 
 bool one_line(const std::string& s) { return !s.empty() && s.find('\n') == s.size() - 1; }
 
-mnet::ErrorCode import_error(const std::string& path, std::vector<uint8_t> bytes, const TfliteImportOptions& options = {}) {
+mnet::ErrorCode import_error(const std::string& path, std::vector<uint8_t> bytes,
+                             const TfliteImportOptions& options = {}) {
     try {
         mnet::importer::import_tflite(path, std::move(bytes), options);
     } catch (const mnet::Error& e) {
@@ -263,7 +282,7 @@ TEST_CASE("a TFLite file missing its last bytes is rejected", "[tools][tflite][c
           mnet::ErrorCode::ModelFormat);
 }
 
-TEST_CASE("byte-flipped TFLite files are rejected, never crash", "[tools][tflite][corrupt]") {
+TEST_CASE("byte-flipped TFLite files are rejected and never crash", "[tools][tflite][corrupt]") {
     const SharedTflite& m = shared_models()[0];
     const std::vector<uint8_t> bytes = mnet::test::read_file_bytes(tflite_path(m));
 
@@ -282,8 +301,8 @@ TEST_CASE("byte-flipped TFLite files are rejected, never crash", "[tools][tflite
         // a shape or a quantization parameter. Each must convert or fail with mnet::Error, nothing else.
         mnet::test::TfliteBuilder b;
         const int32_t x = b.activation("x", {1, 4, 4, 3}, tflite::TensorType_UINT8, 1.0f / 128, 128);
-        const int32_t w = b.constant_quantized("w", {2, 1, 1, 3}, tflite::TensorType_UINT8,
-                                               {1, 2, 3, 4, 5, 6}, {0.5f}, {3});
+        const int32_t w =
+            b.constant_quantized("w", {2, 1, 1, 3}, tflite::TensorType_UINT8, {1, 2, 3, 4, 5, 6}, {0.5f}, {3});
         const int32_t bias = b.constant_quantized("b", {2}, tflite::TensorType_INT32,
                                                   mnet::test::to_bytes(std::vector<int32_t>{7, -7}), {0.25f}, {0});
         const int32_t y = b.activation("y", {1, 4, 4, 2}, tflite::TensorType_UINT8, 0.1f, 0);

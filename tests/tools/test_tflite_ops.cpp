@@ -274,12 +274,10 @@ TEST_CASE("TFLite layouts mnet cannot express are refused", "[tools][tflite]") {
     mnet::test::TfliteBuilder b;
     const int32_t x = b.activation("x", {1, 2, 2, 3});
     const int32_t y = b.activation("y", {1, 12});
-    SECTION("a reshape that depends on NHWC order") {
-        b.op(BuiltinOperator::BuiltinOperator_RESHAPE, {x}, {y});
-    }
+    SECTION("a reshape that depends on NHWC order") { b.op(BuiltinOperator::BuiltinOperator_RESHAPE, {x}, {y}); }
     SECTION("a fully connected layer over a spatial NHWC input") {
-        b.op(BuiltinOperator::BuiltinOperator_FULLY_CONNECTED, {x, b.constant_f32("w", {12, 12}, std::vector<float>(144))},
-             {y});
+        b.op(BuiltinOperator::BuiltinOperator_FULLY_CONNECTED,
+             {x, b.constant_f32("w", {12, 12}, std::vector<float>(144))}, {y});
     }
     const std::vector<uint8_t> file = b.finish({x}, {y});
     try {

@@ -64,8 +64,8 @@ int32_t TfliteBuilder::constant_quantized(const std::string& name, const std::ve
     return add_tensor(name, shape, type, buffer, quant);
 }
 
-int32_t TfliteBuilder::constant_raw(const std::string& name, const std::vector<int32_t>& shape,
-                                    tflite::TensorType type, const std::vector<uint8_t>& bytes) {
+int32_t TfliteBuilder::constant_raw(const std::string& name, const std::vector<int32_t>& shape, tflite::TensorType type,
+                                    const std::vector<uint8_t>& bytes) {
     return add_tensor(name, shape, type, add_buffer(bytes), 0);
 }
 
@@ -87,12 +87,13 @@ std::vector<uint8_t> TfliteBuilder::finish(const std::vector<int32_t>& inputs, c
         codes.push_back(tflite::CreateOperatorCode(fbb_, deprecated, 0, 1, static_cast<tflite::BuiltinOperator>(c)));
     }
     auto codes_vec = fbb_.CreateVector(codes);
-    auto subgraph = tflite::CreateSubGraph(fbb_, fbb_.CreateVector(tensors_), fbb_.CreateVector(inputs),
-                                           fbb_.CreateVector(outputs), fbb_.CreateVector(ops_),
-                                           fbb_.CreateString("main"));
+    auto subgraph =
+        tflite::CreateSubGraph(fbb_, fbb_.CreateVector(tensors_), fbb_.CreateVector(inputs), fbb_.CreateVector(outputs),
+                               fbb_.CreateVector(ops_), fbb_.CreateString("main"));
     auto subgraphs = fbb_.CreateVector(std::vector<flatbuffers::Offset<tflite::SubGraph>>{subgraph});
     auto buffers = fbb_.CreateVector(buffers_);
-    auto model = tflite::CreateModel(fbb_, kSchemaVersion, codes_vec, subgraphs, fbb_.CreateString("mnet test"), buffers);
+    auto model =
+        tflite::CreateModel(fbb_, kSchemaVersion, codes_vec, subgraphs, fbb_.CreateString("mnet test"), buffers);
     tflite::FinishModelBuffer(fbb_, model);
     return std::vector<uint8_t>(fbb_.GetBufferPointer(), fbb_.GetBufferPointer() + fbb_.GetSize());
 }

@@ -23,7 +23,8 @@ public:
     int32_t activation(const std::string& name, const std::vector<int32_t>& shape,
                        tflite::TensorType type = tflite::TensorType_FLOAT32, float scale = 0, int64_t zero_point = 0);
     int32_t constant_f32(const std::string& name, const std::vector<int32_t>& shape, const std::vector<float>& values);
-    int32_t constant_i32(const std::string& name, const std::vector<int32_t>& shape, const std::vector<int32_t>& values);
+    int32_t constant_i32(const std::string& name, const std::vector<int32_t>& shape,
+                         const std::vector<int32_t>& values);
     // Raw little-endian data with quantization: one scale per tensor, or one per channel along `axis`.
     int32_t constant_quantized(const std::string& name, const std::vector<int32_t>& shape, tflite::TensorType type,
                                const std::vector<uint8_t>& bytes, const std::vector<float>& scales,
@@ -32,8 +33,7 @@ public:
                          const std::vector<uint8_t>& bytes);
 
     void op(tflite::BuiltinOperator code, const std::vector<int32_t>& inputs, const std::vector<int32_t>& outputs,
-            tflite::BuiltinOptions options_type = tflite::BuiltinOptions_NONE,
-            flatbuffers::Offset<void> options = 0);
+            tflite::BuiltinOptions options_type = tflite::BuiltinOptions_NONE, flatbuffers::Offset<void> options = 0);
 
     std::vector<uint8_t> finish(const std::vector<int32_t>& inputs, const std::vector<int32_t>& outputs);
 

@@ -94,7 +94,8 @@ int64_t numel(const std::vector<int64_t>& shape) {
     return n;
 }
 
-TfliteFile::TfliteFile(std::string path, std::vector<uint8_t> bytes) : path_(std::move(path)), bytes_(std::move(bytes)) {
+TfliteFile::TfliteFile(std::string path, std::vector<uint8_t> bytes)
+    : path_(std::move(path)), bytes_(std::move(bytes)) {
     if (bytes_.size() >= FLATBUFFERS_MAX_BUFFER_SIZE) {
         fail(ErrorCode::Unsupported, "file is " + std::to_string(bytes_.size()) + " bytes; flatbuffers stop at 2 GiB");
     }
@@ -172,8 +173,8 @@ void TfliteFile::check_tensors(const ::tflite::Model& model) {
         if (out.data && elem > 0) {
             auto expected = checked_mul(count, static_cast<uint64_t>(elem));
             if (!expected || *expected != out.nbytes) {
-                fail(ErrorCode::ModelFormat, label + ": buffer holds " + std::to_string(out.nbytes) + " bytes, shape × " +
-                                                 tensor_type_name(out.type) + " needs " +
+                fail(ErrorCode::ModelFormat, label + ": buffer holds " + std::to_string(out.nbytes) +
+                                                 " bytes, shape × " + tensor_type_name(out.type) + " needs " +
                                                  std::to_string(count * elem));
             }
         }
@@ -192,9 +193,21 @@ void TfliteFile::check_tensors(const ::tflite::Model& model) {
             int64_t qmin = 0, qmax = 0;
             bool keep = true;
             switch (out.type) {
-                case ::tflite::TensorType_UINT8: qp.dtype = DType::U8; qmin = 0; qmax = 255; break;
-                case ::tflite::TensorType_INT8: qp.dtype = DType::S8; qmin = -128; qmax = 127; break;
-                case ::tflite::TensorType_INT32: qp.dtype = DType::S32; qmin = INT32_MIN; qmax = INT32_MAX; break;
+                case ::tflite::TensorType_UINT8:
+                    qp.dtype = DType::U8;
+                    qmin = 0;
+                    qmax = 255;
+                    break;
+                case ::tflite::TensorType_INT8:
+                    qp.dtype = DType::S8;
+                    qmin = -128;
+                    qmax = 127;
+                    break;
+                case ::tflite::TensorType_INT32:
+                    qp.dtype = DType::S32;
+                    qmin = INT32_MIN;
+                    qmax = INT32_MAX;
+                    break;
                 default: keep = false;  // e.g. int16 activations: nothing our format can describe
             }
             for (uint32_t k = 0; k < n; ++k) {
@@ -203,8 +216,8 @@ void TfliteFile::check_tensors(const ::tflite::Model& model) {
                 const int64_t zp = load<int64_t>(q->zero_point()->Data() + k * sizeof(int64_t));
                 if (!std::isfinite(s)) fail(ErrorCode::ModelFormat, label + ": non-finite quantization scale");
                 if (keep && (zp < qmin || zp > qmax)) {
-                    fail(ErrorCode::ModelFormat, label + ": zero point " + std::to_string(zp) + " outside the range of " +
-                                                     tensor_type_name(out.type));
+                    fail(ErrorCode::ModelFormat, label + ": zero point " + std::to_string(zp) +
+                                                     " outside the range of " + tensor_type_name(out.type));
                 }
                 qp.scale.push_back(static_cast<double>(s));
                 qp.zero_point.push_back(zp);
@@ -256,7 +269,8 @@ void TfliteFile::check_operators() {
         if (op.inputs()) {
             for (int32_t idx : *op.inputs()) {
                 if (idx < -1 || idx >= n_tensors) {
-                    fail(ErrorCode::ModelFormat, where + ": input tensor index " + std::to_string(idx) + " out of range");
+                    fail(ErrorCode::ModelFormat,
+                         where + ": input tensor index " + std::to_string(idx) + " out of range");
                 }
             }
         }
@@ -294,9 +308,7 @@ std::vector<float> TfliteFile::dequantize(const TfliteTensor& t) const {
     std::vector<float> out(count);
     const uint8_t* p = t.data;
     switch (t.type) {
-        case ::tflite::TensorType_FLOAT32:
-            std::memcpy(out.data(), p, count * sizeof(float));
-            return out;
+        case ::tflite::TensorType_FLOAT32: std::memcpy(out.data(), p, count * sizeof(float)); return out;
         case ::tflite::TensorType_FLOAT16:
             for (size_t i = 0; i < count; ++i) out[i] = half_to_float(load<uint16_t>(p + 2 * i));
             return out;
@@ -308,8 +320,8 @@ std::vector<float> TfliteFile::dequantize(const TfliteTensor& t) const {
                                              "; supported: FLOAT32, FLOAT16, UINT8, INT8, INT32");
     }
     if (!t.quant) {
-        fail(ErrorCode::Unsupported, "constant '" + t.name + "' is " + tensor_type_name(t.type) +
-                                         " without quantization parameters");
+        fail(ErrorCode::Unsupported,
+             "constant '" + t.name + "' is " + tensor_type_name(t.type) + " without quantization parameters");
     }
     const QuantParams& q = *t.quant;
     // Element i belongs to channel (i / inner) % channels along the quantized dimension.
@@ -345,14 +357,12 @@ std::vector<int64_t> TfliteFile::int_values(const TfliteTensor& t) const {
     } else if (t.type == ::tflite::TensorType_INT64) {
         for (size_t i = 0; i < count; ++i) out[i] = load<int64_t>(t.data + 8 * i);
     } else {
-        fail(ErrorCode::Unsupported, "constant '" + t.name + "' has type " + tensor_type_name(t.type) +
-                                         ", expected INT32 or INT64");
+        fail(ErrorCode::Unsupported,
+             "constant '" + t.name + "' has type " + tensor_type_name(t.type) + ", expected INT32 or INT64");
     }
     return out;
 }
 
-void TfliteFile::fail(ErrorCode code, const std::string& what) const {
-    throw Error(code, path_ + ": " + what);
-}
+void TfliteFile::fail(ErrorCode code, const std::string& what) const { throw Error(code, path_ + ": " + what); }
 
 }  // namespace mnet::importer

@@ -17,13 +17,13 @@ namespace mnet::importer {
 
 // One tensor of subgraph 0, as checked at load.
 struct TfliteTensor {
-    std::string name;               // sanitised (printable, valid UTF-8), unique within the file's tensors
+    std::string name;  // sanitised (printable, valid UTF-8), unique within the file's tensors
     ::tflite::TensorType type = ::tflite::TensorType_FLOAT32;
-    std::vector<int64_t> shape;     // as the file says: NHWC for 4-D activations; every dim >= 0
-    const uint8_t* data = nullptr;  // constant data inside the file, or nullptr for an activation
-    size_t nbytes = 0;              // == numel * type size for a constant
+    std::vector<int64_t> shape;        // as the file says: NHWC for 4-D activations; every dim >= 0
+    const uint8_t* data = nullptr;     // constant data inside the file, or nullptr for an activation
+    size_t nbytes = 0;                 // == numel * type size for a constant
     std::optional<QuantParams> quant;  // present when the file gives at least one scale
-    int64_t quant_axis_file = -1;   // quantized_dimension in the file's own axis order (-1 per-tensor)
+    int64_t quant_axis_file = -1;      // quantized_dimension in the file's own axis order (-1 per-tensor)
     bool is_constant() const { return data != nullptr; }
 };
 
@@ -44,7 +44,9 @@ public:
     const std::vector<int32_t>& graph_outputs() const { return outputs_; }
 
     size_t operator_count() const { return subgraph_->operators()->size(); }
-    const ::tflite::Operator& op(size_t index) const { return *subgraph_->operators()->Get(static_cast<uint32_t>(index)); }
+    const ::tflite::Operator& op(size_t index) const {
+        return *subgraph_->operators()->Get(static_cast<uint32_t>(index));
+    }
     // The operator's builtin code: max(deprecated_builtin_code, builtin_code), as TFLite itself decides.
     int32_t op_code(size_t index) const;
     // "CONV_2D", or "CUSTOM 'name'", or "BUILTIN 200" for a code newer than our schema.

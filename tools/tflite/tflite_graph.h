@@ -13,6 +13,9 @@
 
 namespace mnet::importer {
 
+// "[1,224,224,3]", for messages.
+std::string shape_text(const std::vector<int64_t>& shape);
+
 class GraphBuilder {
 public:
     // Names every file tensor up front, so generated names never collide with them.
@@ -25,7 +28,7 @@ public:
 
     // The activation name of a graph output; throws when no operator produced it.
     std::string output_name(int32_t tensor) const;
-    // Whether the tensor comes from a SOFTMAX, looking through QUANTIZE/DEQUANTIZE identities.
+    // Whether the tensor comes from a SOFTMAX, looking through QUANTIZE, DEQUANTIZE and RESHAPE.
     bool from_softmax(int32_t tensor) const;
     // Elements per image of an activation.
     int64_t features(int32_t tensor) const;
@@ -56,7 +59,7 @@ private:
     [[noreturn]] void fail(ErrorCode code, const std::string& what) const;
     std::string where() const;
     void expect_io(size_t min_inputs, size_t max_inputs);
-    int32_t input(size_t i) const;                   // -1 when optional and absent
+    int32_t input(size_t i) const;  // -1 when optional and absent
     const Activation& activation(int32_t tensor) const;
     const TfliteTensor* constant(int32_t tensor) const;  // nullptr for an activation (follows const aliases)
     const TfliteTensor& require_constant(int32_t tensor, const char* role) const;
@@ -77,9 +80,9 @@ private:
     std::vector<int32_t> inputs_, outputs_;
     std::map<int32_t, Activation> acts_;
     std::map<int32_t, int32_t> const_alias_;    // DEQUANTIZE of a constant: output -> source constant
-    std::map<int32_t, int32_t> identity_src_;   // QUANTIZE/DEQUANTIZE: output -> input
+    std::map<int32_t, int32_t> identity_src_;   // QUANTIZE/DEQUANTIZE/RESHAPE: output -> input
     std::map<int32_t, int32_t> producer_code_;  // activation -> builtin code of its producer
-    std::map<int32_t, PendingPad> pads_;         // PAD outputs, folded into the convolutions that read them
+    std::map<int32_t, PendingPad> pads_;        // PAD outputs, folded into the convolutions that read them
     std::map<int32_t, std::vector<size_t>> consumers_;
     std::map<std::string, std::string> constants_;  // "tensor/perm" -> mnet tensor name
     std::set<std::string> used_names_;

@@ -70,16 +70,6 @@ std::vector<std::string> read_labels(const std::string& path) {
 }
 
 // FORMAT.md has an optional `source`, but ModelDef may not carry it yet: set it when the field exists.
-// TODO(mnet-convert): a plain assignment once model_def.h has ModelDef::source.
-template <typename T, typename = void>
-struct HasSource : std::false_type {};
-template <typename T>
-struct HasSource<T, std::void_t<decltype(std::declval<T&>().source)>> : std::true_type {};
-template <typename T>
-void set_source(T& def, std::string text) {
-    if constexpr (HasSource<T>::value) def.source = std::move(text);
-}
-
 std::optional<QuantParams> per_tensor(const std::optional<QuantParams>& q) {
     if (!q || q->scale.size() != 1 || !(q->scale[0] > 0)) return std::nullopt;
     QuantParams out = *q;
@@ -94,20 +84,21 @@ ModelWriter import_tflite(const std::string& path, std::vector<uint8_t> bytes, c
 
     // The single image input, NHWC [1, H, W, 3].
     if (file.graph_inputs().size() != 1) {
-        file.fail(ErrorCode::Unsupported, std::to_string(file.graph_inputs().size()) + " graph inputs; mnet needs one image input");
+        file.fail(ErrorCode::Unsupported,
+                  std::to_string(file.graph_inputs().size()) + " graph inputs; mnet needs one image input");
     }
     const int32_t input_index = file.graph_inputs()[0];
     const TfliteTensor& input = file.tensor(input_index);
     if (input.is_constant()) file.fail(ErrorCode::ModelFormat, "graph input '" + input.name + "' is a constant");
     const auto& s = input.shape;
     if (s.size() != 4 || s[0] != 1 || s[3] != kRgbChannels || s[1] < 1 || s[2] < 1) {
-        file.fail(ErrorCode::Unsupported, "input '" + input.name + "' must be [1, H, W, 3], not rank " +
-                                              std::to_string(s.size()));
+        file.fail(ErrorCode::Unsupported,
+                  "input '" + input.name + "' is " + shape_text(s) + "; mnet needs one RGB image, [1, H, W, 3]");
     }
     const bool is_u8 = input.type == ::tflite::TensorType_UINT8, is_s8 = input.type == ::tflite::TensorType_INT8;
     if (!is_u8 && !is_s8 && input.type != ::tflite::TensorType_FLOAT32) {
-        file.fail(ErrorCode::Unsupported, std::string("input type ") + tensor_type_name(input.type) +
-                                              "; supported: UINT8, INT8, FLOAT32");
+        file.fail(ErrorCode::Unsupported,
+                  std::string("input type ") + tensor_type_name(input.type) + "; supported: UINT8, INT8, FLOAT32");
     }
 
     ModelDef def;
@@ -153,8 +144,8 @@ ModelWriter import_tflite(const std::string& path, std::vector<uint8_t> bytes, c
     ModelDef& out = writer.def();
     if (file.graph_outputs().empty()) file.fail(ErrorCode::ModelFormat, "the subgraph has no outputs");
     for (int32_t t : file.graph_outputs()) {
-        out.outputs.push_back(OutputDef{graph.output_name(t),
-                                        graph.from_softmax(t) ? OutputKind::Probabilities : OutputKind::Logits});
+        out.outputs.push_back(
+            OutputDef{graph.output_name(t), graph.from_softmax(t) ? OutputKind::Probabilities : OutputKind::Logits});
     }
     const int64_t classes = graph.features(file.graph_outputs()[0]);
 
@@ -176,10 +167,11 @@ ModelWriter import_tflite(const std::string& path, std::vector<uint8_t> bytes, c
     }
 
     std::string description = file.description();
-    set_source(out, "TFLite " + fs::path(path).filename().string() + " (schema v" +
-                 std::to_string(file.schema_version()) + (description.empty() ? "" : ", \"" + description + "\"") +
-                 "), converted by mnet-convert " MNET_VERSION_STRING
-                 ": NHWC to NCHW, quantized constants dequantized to f32, output ranges kept for saturation");
+    out.source = ("TFLite " + fs::path(path).filename().string() + " (schema v" +
+                        std::to_string(file.schema_version()) +
+                        (description.empty() ? "" : ", \"" + description + "\"") +
+                        "), converted by mnet-convert " MNET_VERSION_STRING
+                        ": NHWC to NCHW, quantized constants dequantized to f32, output ranges kept for saturation");
     return writer;
 }
 

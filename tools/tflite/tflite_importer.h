@@ -16,12 +16,12 @@ namespace mnet::importer {
 enum class BackgroundClass { Auto, Yes, No };
 
 struct TfliteImportOptions {
-    std::string labels_path;                       // one label per line (UTF-8); empty = no labels
+    std::string labels_path;                             // one label per line (UTF-8); empty = no labels
     BackgroundClass background = BackgroundClass::Auto;  // Auto: labels[0] == "background" and one label per class
-    std::optional<std::array<float, 3>> mean;      // override the input quantization's mean (RGB order)
-    std::optional<std::array<float, 3>> std;       // override the input quantization's std
-    std::optional<double> crop;                    // central crop in (0, 1]; default 0.875 (TF-slim evaluation)
-    std::string name;                              // model name; default: the input file's stem
+    std::optional<std::array<float, 3>> mean;            // override the input quantization's mean (RGB order)
+    std::optional<std::array<float, 3>> std;             // override the input quantization's std
+    std::optional<double> crop;                          // central crop in (0, 1]; default 0.875 (TF-slim evaluation)
+    std::string name;                                    // model name; default: the input file's stem
 };
 
 // Converts the flatbuffer `bytes` read from `path` (used in messages, the default name and `source`).

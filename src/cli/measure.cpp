@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "cli/measure.h"
+
+#include <sched.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "cli/common_options.h"
+#include "mnet/error.h"
+#include "preprocess/image.h"
+
+namespace mnet::cli {
+
+namespace {
+
+constexpr int64_t kBytesPerKib = 1024;  // Linux reports ru_maxrss in KiB
+constexpr int kMaxPixel = 255;          // 8-bit images
+
+}  // namespace
+
+int64_t peak_rss_bytes() {
+    rusage usage{};
+    if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;
+    return static_cast<int64_t>(usage.ru_maxrss) * kBytesPerKib;
+}
+
+bool reset_peak_rss() {
+    // "5" resets the peak RSS to the current RSS (proc(5), clear_refs); getrusage reads the same mark.
+    std::ofstream out("/proc/self/clear_refs");
+    if (!out) return false;
+    out << "5";
+    out.close();
+    return static_cast<bool>(out);
+}
+
+std::string cpu_model_name() {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("model name", 0) != 0) continue;
+        const size_t colon = line.find(':');
+        if (colon == std::string::npos) continue;
+        const size_t begin = line.find_first_not_of(" \t", colon + 1);
+        return begin == std::string::npos ? "unknown" : line.substr(begin);
+    }
+    return "unknown";
+}
+
+int resolve_threads(int threads) {
+    if (threads > 0) return threads;
+    // libgomp's default for omp_get_max_threads(), which the engine uses for 0.
+    if (const char* env = std::getenv("OMP_NUM_THREADS"); env && *env) {
+        const long n = std::strtol(env, nullptr, 10);
+        if (n > 0) return static_cast<int>(n);
+    }
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+    return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+Tensor make_input(const Model& model, int batch, const std::string& image, uint32_t seed) {
+    Shape shape = model.input_shape();
+    shape[0] = batch;
+    Tensor input(shape);
+    const auto per_image = static_cast<size_t>(shape_numel(model.input_shape()));
+    if (!image.empty()) {
+        const Tensor one = load_image(image, model.preprocess());
+        for (int b = 0; b < batch; ++b) std::copy(one.data.begin(), one.data.end(), input.data.begin() + b * per_image);
+        return input;
+    }
+    const Preprocess& pp = model.preprocess();
+    const auto plane = static_cast<size_t>(shape[2] * shape[3]);
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int> pixel(0, kMaxPixel);
+    for (size_t i = 0; i < input.data.size(); ++i) {
+        const size_t c = (i / plane) % 3;
+        input.data[i] = (static_cast<float>(pixel(rng)) - pp.mean[c]) / pp.std[c];
+    }
+    return input;
+}
+
+std::string display_name(const std::string& name) {
+    std::string out;
+    size_t pos = 0;
+    const size_t colon = name.find(':');
+    if (colon != std::string::npos && (name.rfind("reorder:", 0) == 0 || name.rfind("output:", 0) == 0)) {
+        out = name.substr(0, colon + 1);
+        pos = colon + 1;
+    }
+    while (pos <= name.size()) {
+        const size_t plus = std::min(name.find('+', pos), name.size());
+        const std::string part = name.substr(pos, plus - pos);
+        out += part.substr(0, part.find(';'));
+        if (plus == name.size()) break;
+        out += '+';
+        pos = plus + 1;
+    }
+    return out;
+}
+
+std::string shape_str(const Shape& shape) {
+    std::string out;
+    for (size_t i = 0; i < shape.size(); ++i) out += (i ? "x" : "") + std::to_string(shape[i]);
+    return out;
+}
+
+std::string human_count(double n) {
+    char buf[32];
+    if (n >= 1e9) {
+        std::snprintf(buf, sizeof buf, "%.2f G", n / 1e9);
+    } else if (n >= 1e6) {
+        std::snprintf(buf, sizeof buf, "%.2f M", n / 1e6);
+    } else if (n >= 1e3) {
+        std::snprintf(buf, sizeof buf, "%.2f k", n / 1e3);
+    } else {
+        std::snprintf(buf, sizeof buf, "%.0f", n);
+    }
+    return buf;
+}
+
+std::string human_bytes(int64_t bytes) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+    return buf;
+}
+
+void write_text(const std::string& path, const std::string& text) {
+    if (is_stdout(path)) {
+        std::fwrite(text.data(), 1, text.size(), stdout);
+        std::fflush(stdout);
+        return;
+    }
+    std::ofstream out(path, std::ios::binary);
+    if (!out) throw Error(ErrorCode::Io, path + ": cannot open for writing (" + std::strerror(errno) + ")");
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    out.close();
+    if (!out) throw Error(ErrorCode::Io, path + ": write failed");
+}
+
+}  // namespace mnet::cli

@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: Apache-2.0
+// What `mnet profile` and `mnet bench` share: the machine and process facts a report records, the input they
+// run, and number formatting for their tables.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "mnet/model.h"
+#include "mnet/tensor.h"
+
+namespace mnet::cli {
+
+using Clock = std::chrono::steady_clock;
+
+inline double ms_since(Clock::time_point start) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// Peak resident set size of this process in bytes (getrusage ru_maxrss): a high-water mark since the process
+// started, or since the last successful reset_peak_rss().
+int64_t peak_rss_bytes();
+// Lowers the kernel's peak-RSS mark to the current RSS (Linux >= 4.0, /proc/self/clear_refs "5"), so the next
+// peak_rss_bytes() covers only what ran since. False when the system does not allow it.
+bool reset_peak_rss();
+
+// The CPU model as /proc/cpuinfo names it ("model name"), or "unknown".
+std::string cpu_model_name();
+
+// The thread count a Session asked for `threads` would use: `threads` itself when > 0, else what OpenMP
+// defaults to (the first number of $OMP_NUM_THREADS, else the CPUs this process may run on).
+int resolve_threads(int threads);
+
+// The model input for `batch` images: `image` preprocessed and repeated, or, when `image` is empty, random
+// pixels (uniform 0..255, seeded) through the model's own normalisation, so values have a real input's range.
+// Throws Io when the image cannot be read.
+Tensor make_input(const Model& model, int batch, const std::string& image, uint32_t seed);
+
+// A node name short enough for a table: TFLite names a fused op by all its source tensors joined with ';'
+// ("MobilenetV2/Conv/Relu6;MobilenetV2/Conv/add_fold;..."), and the first of them says which layer it is. Applied
+// to each part of a fused step ("a+b") and after a "reorder:"/"output:" prefix.
+std::string display_name(const std::string& name);
+
+// "1x3x224x224".
+std::string shape_str(const Shape& shape);
+// 300775552 -> "300.78 M", 3504872 -> "3.50 M", 1234 -> "1.23 k", 17 -> "17".
+std::string human_count(double n);
+// 89128960 -> "85.0 MiB".
+std::string human_bytes(int64_t bytes);
+
+// Writes `text` to `path`, or to stdout when is_stdout(path). Throws Io naming the file.
+void write_text(const std::string& path, const std::string& text);
+
+}  // namespace mnet::cli

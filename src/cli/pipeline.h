@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: Apache-2.0
+// The streaming engine of `mnet batch` and `mnet eval`: decode workers feed a bounded ring of preprocessed
+// images, the calling thread runs them through one Session in batches and hands results over in input order.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/file_list.h"
+#include "mnet/model.h"
+
+namespace mnet::cli {
+
+constexpr int kDefaultBatch = 8;  // see docs/batch.md "Performance": within a few % of the best on 2-8 cores
+
+struct PipelineOptions {
+    int batch = kDefaultBatch;  // images per Session run; the last partial batch is zero-padded
+    int threads = 0;            // inference threads, 0 = all cores
+    int decode_workers = 0;     // decode/preprocess threads, 0 = default_decode_workers()
+    bool progress = false;      // draw a progress bar on stderr (callers pass stderr_is_terminal())
+    bool report_errors = true;  // one "mnet: error: ..." line on stderr per failed file
+};
+
+// One input's outcome. `scores` (count values, the classification output row) is valid only inside the sink
+// call; it is null when `error` is non-empty.
+struct ItemResult {
+    size_t index = 0;          // position in the input list
+    const std::string* path = nullptr;
+    std::string error;         // empty on success
+    const float* scores = nullptr;
+    int64_t count = 0;
+};
+
+// Receives the results of one batch, in input order, with the failed files in their places. Return false to
+// stop the pipeline (e.g. the output cannot be written).
+using BatchSink = std::function<bool(const std::vector<ItemResult>&)>;
+
+struct PipelineStats {
+    size_t total = 0;        // inputs given
+    size_t processed = 0;    // inputs with a result or an error record (a prefix of the list)
+    size_t failed = 0;       // of processed
+    double seconds = 0.0;    // from the first decode to the last result
+    double setup_seconds = 0.0;  // building the Session
+    int signal = 0;          // SIGINT/SIGTERM that stopped the run, 0 if none
+    bool sink_stopped = false;
+};
+
+// Runs `inputs` through `model`. Results reach `sink` on the calling thread, batch by batch, strictly in input
+// order, so output written from the sink is deterministic whatever the worker timing. Memory is bounded by
+// about 2 * batch + 2 * workers preprocessed images, however long the list.
+// SIGINT and SIGTERM are caught for the duration: no new file is started, the batch being inferred is
+// delivered, and the stats name the signal (a second signal kills the process as usual).
+// Throws mnet::Error from Session creation or inference (Backend); per-file decode failures are results.
+PipelineStats run_pipeline(const std::shared_ptr<const Model>& model, const std::vector<InputFile>& inputs,
+                           const PipelineOptions& options, const BatchSink& sink);
+
+// min(4, hardware threads / 2), at least 1: decoding a camera JPEG takes about as long as classifying it.
+int default_decode_workers();
+
+bool stderr_is_terminal();
+
+// "mnet: <what>: 100 images, 3 failed, 1.52 s, 65.8 images/s" on stderr, plus a line for an interruption.
+void print_summary(const char* what, const PipelineStats& stats);
+
+// 128 + the signal number, as shells report a process killed by it: 130 for SIGINT, 143 for SIGTERM.
+int exit_code_for_signal(int signal);
+
+}  // namespace mnet::cli

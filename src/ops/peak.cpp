@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: Apache-2.0
+// The machine's practical fp32 peak: what oneDNN's best convolution kernel reaches here. `mnet bench` reports
+// achieved GFLOP/s as a share of it, which says more than a share of the datasheet FMA rate would (no kernel
+// reaches that, and turbo clocks under all-core load are rarely published).
+#include <dnnl.hpp>
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "mnet/engine.h"
+#include "mnet/error.h"
+
+namespace mnet {
+
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+// A large pointwise convolution: the shape of MobileNet's widest 1x1 layers, batched so that each thread gets
+// many full output blocks. oneDNN's jit_1x1 kernel runs it at its best register blocking; with `any` layouts it
+// picks the blocked channel layout (nChw8c on AVX2, nChw16c on AVX-512) and needs no reorder.
+constexpr memory::dim kBatch = 8;
+constexpr memory::dim kChannels = 256;
+constexpr memory::dim kSide = 56;
+constexpr int kWarmupRuns = 2;  // the first run pays for page faults and cold caches
+constexpr int kMinTimedRuns = 3;
+
+// Restores the caller's OpenMP thread count: the Plan sets its own before every run, others may not.
+class OmpThreadsGuard {
+public:
+    explicit OmpThreadsGuard(int threads) : saved_(omp_get_max_threads()) { omp_set_num_threads(threads); }
+    ~OmpThreadsGuard() { omp_set_num_threads(saved_); }
+    OmpThreadsGuard(const OmpThreadsGuard&) = delete;
+    OmpThreadsGuard& operator=(const OmpThreadsGuard&) = delete;
+
+private:
+    int saved_;
+};
+
+void fill(memory& mem, float value) {
+    // Any normal value will do: timing does not depend on the data, but denormals or NaNs could.
+    auto* p = static_cast<float*>(mem.get_data_handle());
+    std::fill(p, p + mem.get_desc().get_size() / sizeof(float), value);
+}
+
+double measure(int threads, double seconds) {
+    using clock = std::chrono::steady_clock;
+    const int nthr = threads > 0 ? threads : omp_get_max_threads();
+    // oneDNN sizes its work split by the OpenMP thread count when the primitive is created, so set it first.
+    OmpThreadsGuard guard(nthr);
+
+    dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+    dnnl::stream stream(engine);
+    const memory::dims src_dims = {kBatch, kChannels, kSide, kSide};
+    const memory::dims weights_dims = {kChannels, kChannels, 1, 1};
+    const memory::dims bias_dims = {kChannels};
+    const memory::dims strides = {1, 1};
+    const memory::dims padding = {0, 0};
+    const memory::desc src_md(src_dims, dt::f32, tag::any);
+    const memory::desc weights_md(weights_dims, dt::f32, tag::any);
+    const memory::desc bias_md(bias_dims, dt::f32, tag::a);
+    const memory::desc dst_md(src_dims, dt::f32, tag::any);
+    const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                               src_md, weights_md, bias_md, dst_md, strides, padding, padding);
+    const dnnl::convolution_forward::primitive_desc pd(desc, engine);
+
+    memory src(pd.src_desc(), engine);
+    memory weights(pd.weights_desc(), engine);
+    memory bias(pd.bias_desc(), engine);
+    memory dst(pd.dst_desc(), engine);
+    fill(src, 0.5f);
+    fill(weights, 1.0f / static_cast<float>(kChannels));
+    fill(bias, 0.0f);
+    const dnnl::convolution_forward conv(pd);
+    const std::unordered_map<int, memory> args = {
+        {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_BIAS, bias}, {DNNL_ARG_DST, dst}};
+
+    for (int i = 0; i < kWarmupRuns; ++i) conv.execute(stream, args);
+    stream.wait();
+
+    std::vector<double> times;
+    const auto start = clock::now();
+    while (static_cast<int>(times.size()) < kMinTimedRuns ||
+           std::chrono::duration<double>(clock::now() - start).count() < seconds) {
+        const auto t0 = clock::now();
+        conv.execute(stream, args);
+        stream.wait();
+        times.push_back(std::chrono::duration<double>(clock::now() - t0).count());
+    }
+    // The median: one run slowed by another process on a shared machine must not move the yardstick.
+    std::sort(times.begin(), times.end());
+    const size_t n = times.size();
+    const double median = n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
+    const double macs = static_cast<double>(kBatch * kSide * kSide * kChannels * kChannels);
+    return 2.0 * macs / median * 1e-9;
+}
+
+}  // namespace
+
+double measure_fp32_peak_gflops(int threads, double seconds) {
+    if (threads < 0) throw Error(ErrorCode::InvalidArgument, "measure_fp32_peak_gflops: threads must be >= 0");
+    if (!(seconds >= 0.0)) throw Error(ErrorCode::InvalidArgument, "measure_fp32_peak_gflops: seconds must be >= 0");
+    try {
+        return measure(threads, seconds);
+    } catch (const dnnl::error& e) {
+        throw Error(ErrorCode::Backend, std::string("oneDNN: peak measurement: ") + e.what());
+    }
+}
+
+}  // namespace mnet

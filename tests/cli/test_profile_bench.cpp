@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: Apache-2.0
+// mnet bench --json: a header, then one result per batch x threads configuration. No timing thresholds.
+#include <catch2/catch.hpp>
+
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "test_profile_common.h"
+
+using nlohmann::json;
+
+namespace mnet::test {
+
+TEST_CASE("bench --json: a header and one object per configuration", "[cli][bench]") {
+    const CommandResult r =
+        run_mnet("bench --json -n 3 --warmup 1 -b 1 2 -t 1 2 -m " + quoted(mobilenet_v2_manifest()));
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    std::vector<json> lines;
+    std::istringstream in(r.out);
+    for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
+    REQUIRE(lines.size() == 1 + 4);
+
+    const json& header = lines[0];
+    CHECK(header.at("type") == "header");
+    for (const char* key : {"mnet_version", "onednn_version", "cpu_isa", "cpu_model", "model"}) {
+        CAPTURE(key);
+        CHECK_FALSE(header.at(key).get<std::string>().empty());
+    }
+    CHECK(header.at("threads") == json({1, 2}));
+    CHECK(header.at("model") == "mobilenet_v2_1.0_224_quant");
+    CHECK(header.at("model_macs") == 300'775'552);
+
+    std::set<std::pair<int, int>> configs;
+    for (size_t i = 1; i < lines.size(); ++i) {
+        const json& c = lines[i];
+        CAPTURE(c.dump());
+        CHECK(c.at("type") == "result");
+        const int batch = c.at("batch"), threads = c.at("threads");
+        configs.insert({batch, threads});
+        const json& lat = c.at("latency_ms");
+        CHECK(lat.at("min").get<double>() > 0);
+        CHECK(lat.at("min") <= lat.at("median"));
+        CHECK(lat.at("median") <= lat.at("p90"));
+        CHECK(lat.at("p90") <= lat.at("p99"));
+        CHECK(lat.at("p99") <= lat.at("max"));
+        CHECK(c.at("runs") == 3);
+        CHECK(c.at("macs") == int64_t{300'775'552} * batch);
+        CHECK(c.at("throughput_ips").get<double>() ==
+              Approx(1000.0 * batch / lat.at("median").get<double>()).epsilon(1e-9));
+        CHECK(c.at("gflops").get<double>() > 0);
+        CHECK(c.at("peak_gflops").get<double>() > 0);
+        CHECK(c.at("percent_of_peak").get<double>() > 0);
+        CHECK(c.at("load_ms").get<double>() > 0);
+        CHECK(c.at("first_inference_ms").get<double>() >= c.at("first_run_ms").get<double>());
+        CHECK(c.at("peak_rss_bytes").get<int64_t>() > 0);
+    }
+    CHECK(configs == std::set<std::pair<int, int>>{{1, 1}, {1, 2}, {2, 1}, {2, 2}});
+}
+
+TEST_CASE("bench --precision int8 is refused as a usage error", "[cli][bench]") {
+    const CommandResult int8 = run_mnet("bench --precision int8 -n 1");
+    CHECK(int8.status == 2);
+    CHECK(int8.out.empty());
+    CHECK(int8.err.find("not yet supported") != std::string::npos);
+
+    const CommandResult bogus = run_mnet("bench --precision fp64 -n 1");
+    CHECK(bogus.status == 2);
+}
+
+}  // namespace mnet::test
