@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// mnet-convert: a TensorFlow Lite model (.tflite, schema v3) -> an mnet model (NAME.json + NAME.bin).
+// mnet-convert: a TensorFlow Lite model (.tflite, schema v3) or a Keras model (.h5, TF.js layers model.json)
+// -> an mnet model (NAME.json + NAME.bin).
 // Errors are one line on stderr, `mnet-convert: error: <file>: <what>`; exit statuses as `mnet` (cli/exit_codes.h).
 #include <CLI/CLI.hpp>
 
@@ -13,6 +14,9 @@
 #include "mnet/error.h"
 #include "mnet_version.h"
 #include "tflite_importer.h"
+#ifdef MNET_HAVE_KERAS
+#include "keras_importer.h"
+#endif
 
 namespace {
 
@@ -50,22 +54,43 @@ const char* kind_name(mnet::OutputKind kind) {
     return "?";
 }
 
+// Picks the importer by file type: Keras (.h5, a TF.js model.json or its folder), else TFLite.
+mnet::ModelDef convert(const std::string& input, const std::string& output,
+                       const mnet::importer::TfliteImportOptions& options) {
+#ifdef MNET_HAVE_KERAS
+    if (mnet::importer::is_keras_model(input)) {
+        mnet::importer::KerasImportOptions keras;
+        keras.labels_path = options.labels_path;
+        if (options.background != mnet::importer::BackgroundClass::Auto) {
+            keras.background = options.background == mnet::importer::BackgroundClass::Yes;
+        }
+        keras.mean = options.mean;
+        keras.std = options.std;
+        keras.crop = options.crop;
+        keras.name = options.name;
+        return mnet::importer::convert_keras_file(input, output, keras);
+    }
+#endif
+    return mnet::importer::convert_tflite_file(input, output, options);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"Converts a TensorFlow Lite model (.tflite) to the mnet model format (models/FORMAT.md).", kProgram};
+    CLI::App app{"Converts a TensorFlow Lite (.tflite) or Keras (.h5, TF.js layers model.json) model to the mnet "
+                 "model format (models/FORMAT.md).", kProgram};
     std::string input, output, labels, background = "auto", mean, std_dev, name;
     double crop = 0;
-    app.add_option("input", input, "the .tflite file")->required();
+    app.add_option("input", input, "the .tflite file, Keras .h5 file, or TF.js model.json (or its folder)")->required();
     app.add_option("-o,--output", output, "the manifest to write, NAME.json; NAME.bin is written beside it")
         ->required();
     app.add_option("--labels", labels, "label file, one class name per line (UTF-8)");
     app.add_option("--background-class", background,
                    "whether label 0 is TF-slim's 'background' (auto: when labels[0] is \"background\")")
         ->check(CLI::IsMember({"auto", "yes", "no"}));
-    app.add_option("--mean", mean, "pixel mean, one value or R,G,B (default: the input's zero point)");
-    app.add_option("--std", std_dev, "pixel std, one value or R,G,B (default: 1 / the input's scale)");
-    auto* crop_opt = app.add_option("--crop", crop, "central crop fraction in (0, 1] (default 0.875)");
+    app.add_option("--mean", mean, "pixel mean, one value or R,G,B (default: the input's zero point; Keras: 127.5)");
+    app.add_option("--std", std_dev, "pixel std, one value or R,G,B (default: 1 / the input's scale; Keras: 127.5)");
+    auto* crop_opt = app.add_option("--crop", crop, "central crop fraction in (0, 1] (default 0.875; Keras: 1)");
     app.add_option("--name", name, "model name (default: the input file's stem)");
     app.set_version_flag("--version", MNET_VERSION_STRING);
     try {
@@ -88,7 +113,7 @@ int main(int argc, char** argv) {
         options.name = name;
 
         const auto start = std::chrono::steady_clock::now();
-        const mnet::ModelDef def = mnet::importer::convert_tflite_file(input, output, options);
+        const mnet::ModelDef def = convert(input, output, options);
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
         int64_t params = 0;

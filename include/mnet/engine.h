@@ -19,6 +19,7 @@ struct SessionOptions {
     bool profile = false;  // record per-layer timings (adds one clock read per layer)
     bool fuse_dw = false;  // fuse pointwise 1x1 + following depthwise (oneDNN append_dw) where a real kernel exists
     bool fuse_add = true;  // sum a convolution into the residual it is added to (oneDNN sum post-op)
+    bool fuse_activation = true;  // run an activation node as post-ops of the op before it
 };
 
 // Time spent in one executed step: a node, a group of fused nodes, or a layout reorder.

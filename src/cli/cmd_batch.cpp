@@ -34,7 +34,7 @@ struct BatchOptions {
     std::string output;
     std::string format;  // "jsonl" or "csv"; empty: from the output's extension
     int batch = kDefaultBatch;
-    int threads = 0;
+    int threads = -1;  // see inference_threads()
     int decode_workers = 0;
     bool recursive = false;
     bool all_files = false;
@@ -231,7 +231,7 @@ void setup_batch(CLI::App& app, int& status) {
                     "Images per inference run (default " + std::to_string(kDefaultBatch) +
                         "; the last partial batch is zero-padded), e.g. -b 16")
         ->check(CLI::Range(1, kMaxBatch));
-    add_threads_option(sub, opt->threads);
+    add_threads_option(sub, opt->threads)->description(kPipelineThreadsHelp);
     sub->add_option("-j,--decode-workers", opt->decode_workers,
                     "Threads decoding and preprocessing images while the model runs (0 = min(4, cores/2), "
                     "at least 1), e.g. -j 2")

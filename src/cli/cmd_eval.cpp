@@ -28,7 +28,7 @@ constexpr int kTop5 = 5;
 struct EvalOptions {
     std::string model;
     int batch = kDefaultBatch;
-    int threads = 0;
+    int threads = -1;  // see inference_threads()
     int decode_workers = 0;
     std::string labels_csv;
     std::string per_class_csv;
@@ -247,7 +247,7 @@ void setup_eval(CLI::App& app, int& status) {
     sub->add_option("-b,--batch", opt->batch,
                     "Images per inference run (default " + std::to_string(kDefaultBatch) + "), e.g. -b 16")
         ->check(CLI::Range(1, 4096));
-    add_threads_option(sub, opt->threads);
+    add_threads_option(sub, opt->threads)->description(kPipelineThreadsHelp);
     sub->add_option("-j,--decode-workers", opt->decode_workers,
                     "Threads decoding images while the model runs (0 = min(4, cores/2), at least 1), e.g. -j 2")
         ->check(CLI::Range(0, 256));

@@ -119,14 +119,20 @@ void print_table(const Model& model, const std::vector<SeparableBlock>& blocks) 
     std::printf("model         %s\n", model.name().c_str());
     std::printf("file          %s\n", model.path().c_str());
     std::printf("input         %s float32, NCHW\n", shape_str(model.input_shape()).c_str());
-    std::printf("preprocess    central crop %g of each side, area resize to %dx%d, %s, x = (pixel - %s) / %s\n",
-                pp.crop, pp.width, pp.height, color_name(pp.color), triple(pp.mean).c_str(), triple(pp.std).c_str());
+    std::printf("preprocess    central %g%% of each side, area resize to %dx%d, %s, x = (pixel - mean) / std, mean %s, "
+                "std %s\n",
+                100.0 * pp.crop, pp.width, pp.height, pp.color == ColorOrder::RGB ? "RGB" : "BGR",
+                triple(pp.mean).c_str(), triple(pp.std).c_str());
     for (size_t i = 0; i < model.outputs().size(); ++i) {
         const OutputInfo& o = model.outputs()[i];
         std::printf("%-14s%s %s (%s)\n", i == 0 ? "outputs" : "", shape_str(o.shape).c_str(), kind_name(o.kind),
                     display_name(o.name).c_str());
     }
-    std::printf("labels        %zu\n", model.labels().size());
+    if (model.labels().empty()) {
+        std::printf("labels        none\n");
+    } else {
+        std::printf("labels        %zu\n", model.labels().size());
+    }
     std::printf("quantization  %s\n", model.has_quantization()
                                            ? "in the source model; runs in float32 with saturated activations"
                                            : "none");
@@ -185,7 +191,7 @@ void print_table(const Model& model, const std::vector<SeparableBlock>& blocks) 
     std::printf("%9s  %5s  %5s  %3s  %7s  %13s  %11s  %11s  %11s  %7.4f\n", "total", "", "", "", "",
                 grouped(standard).c_str(), "", "", grouped(separable).c_str(),
                 static_cast<double>(separable) / static_cast<double>(standard));
-    std::printf("\n%zu blocks: %s MACs instead of %s, %.1fx fewer\n", blocks.size(),
+    std::printf("\n%zu block%s: %s MACs instead of %s, %.1fx fewer\n", blocks.size(), blocks.size() == 1 ? "" : "s",
                 human_count(static_cast<double>(separable)).c_str(), human_count(static_cast<double>(standard)).c_str(),
                 static_cast<double>(standard) / static_cast<double>(separable));
 }

@@ -217,6 +217,15 @@ int default_decode_workers() {
     return std::clamp(hw / 2, 1, kMaxDecodeWorkers);
 }
 
+int inference_threads(int threads, int decode_workers) {
+    if (threads >= 0) return threads;
+    const int hw = static_cast<int>(std::thread::hardware_concurrency());
+    return std::max(1, hw - decode_workers);
+}
+
+const char* const kPipelineThreadsHelp =
+    "Inference threads (default: the cores the decode workers leave, at least 1; 0 = all cores), e.g. -t 2";
+
 bool stderr_is_terminal() { return isatty(STDERR_FILENO) == 1; }
 
 int exit_code_for_signal(int signal) { return 128 + signal; }
@@ -238,7 +247,7 @@ PipelineStats run_pipeline(const std::shared_ptr<const Model>& model, const std:
     Workers threads(ring, workers);  // decoding starts while the Session is built
     SessionOptions session_options;
     session_options.batch = options.batch;
-    session_options.threads = options.threads;
+    session_options.threads = inference_threads(options.threads, workers);
     Session session(model, session_options);
     stats.setup_seconds = seconds_since(start);
 

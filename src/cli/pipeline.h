@@ -19,7 +19,7 @@ constexpr int kDefaultBatch = 8;  // see docs/batch.md "Performance": within a f
 
 struct PipelineOptions {
     int batch = kDefaultBatch;  // images per Session run; the last partial batch is zero-padded
-    int threads = 0;            // inference threads, 0 = all cores
+    int threads = -1;           // inference threads: 0 = all cores, -1 = the cores the decode workers leave
     int decode_workers = 0;     // decode/preprocess threads, 0 = default_decode_workers()
     bool progress = false;      // draw a progress bar on stderr (callers pass stderr_is_terminal())
     bool report_errors = true;  // one "mnet: error: ..." line on stderr per failed file
@@ -60,6 +60,14 @@ PipelineStats run_pipeline(const std::shared_ptr<const Model>& model, const std:
 
 // min(4, hardware threads / 2), at least 1: decoding a camera JPEG takes about as long as classifying it.
 int default_decode_workers();
+
+// The inference threads for `threads` (PipelineOptions::threads) next to `decode_workers` workers: -1 gives
+// hardware threads - workers, at least 1. OpenMP threads spin at their barriers, so one preempted by a decode
+// worker stalls the others: on 2 cores, 2 inference threads + 1 worker ran at a fraction of 1 + 1.
+int inference_threads(int threads, int decode_workers);
+
+// Help text of -t for batch and eval.
+extern const char* const kPipelineThreadsHelp;
 
 bool stderr_is_terminal();
 

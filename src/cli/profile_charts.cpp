@@ -34,7 +34,9 @@ constexpr int kTargetTicks = 6;
 // Tableau 10: distinguishable, and readable for the common colour-vision deficiencies.
 constexpr const char* kPalette[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
                                     "#edc948", "#b07aa1", "#ff9da7", "#9c755f"};
-constexpr const char* kReorderColour = "#bab0ac";  // layout plumbing stays grey, whatever else is on the chart
+// Layout plumbing stays grey, whatever else is on the chart.
+constexpr const char* kReorderColour = "#bab0ac";
+constexpr const char* kOutputCopyColour = "#79706e";
 
 std::string xml_escape(const std::string& s) {
     std::string out;
@@ -130,7 +132,11 @@ std::string profile_svg(const ProfileResult& r) {
     for (const StepProfile& s : r.steps) {
         if (!colour.count(s.kind)) {
             kinds.push_back(s.kind);
-            colour[s.kind] = s.is_reorder() ? kReorderColour : kPalette[next++ % std::size(kPalette)];
+            if (s.is_reorder()) {
+                colour[s.kind] = s.kind == "reorder" ? kReorderColour : kOutputCopyColour;
+            } else {
+                colour[s.kind] = kPalette[next++ % std::size(kPalette)];
+            }
         }
         kind_ms[s.kind] += s.stats.median;
         max_ms = std::max(max_ms, s.stats.median);

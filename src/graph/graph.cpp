@@ -78,6 +78,7 @@ public:
         for (const OutputDef& o : def_.outputs) {
             auto it = value_ids_.find(o.name);
             if (it == value_ids_.end()) fail("output '" + o.name + "' is not produced by any node");
+            if (it->second == graph_.input) fail("output '" + o.name + "' is the graph input, not produced by any node");
             if (std::count(graph_.outputs.begin(), graph_.outputs.end(), it->second)) {
                 fail("output '" + o.name + "' is listed twice");
             }
@@ -169,6 +170,7 @@ private:
             fail("preprocess: size " + std::to_string(def_.preprocess.height) + "x" +
                  std::to_string(def_.preprocess.width) + " does not match the input shape " + shape_str(s));
         }
+        if (def_.input.quant) check_quant(*def_.input.quant, s, "input");
         add_value(def_.input.name, s, -1, "input");
         graph_.input = 0;
     }

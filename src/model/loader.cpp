@@ -88,7 +88,8 @@ std::shared_ptr<const Model> finish(std::unique_ptr<Model::Impl> impl, const std
     const Graph& g = impl->graph;
 
     if (!impl->def.labels.empty()) {
-        const int64_t classes = g.values[g.outputs[0]].shape.back();
+        // Elements per image: the classes of [1, C] and of [1, C, 1, 1] alike.
+        const int64_t classes = shape_numel(g.values[g.outputs[0]].shape);
         if (static_cast<int64_t>(impl->def.labels.size()) != classes) {
             throw Error(ErrorCode::ModelFormat, impl->path + ": " + std::to_string(impl->def.labels.size()) +
                                                     " labels for an output of " + std::to_string(classes) + " classes");

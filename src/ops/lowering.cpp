@@ -150,6 +150,10 @@ void Lowering::add_step(dnnl::primitive prim, const dnnl::primitive_desc_base& p
     step.fixed = std::move(fixed);
     step.info.name = name;
     step.info.op = op;
+    if (follower_ && op != "reorder") {  // an absorbed activation node shows in the profile with its host
+        step.info.name += "+" + follower_->name;
+        step.info.op += std::string("+") + op_name(follower_->op);
+    }
     step.info.impl = pd.impl_info_str();
     step.info.dst_shape = dst_shape;
     step.info.macs = macs;
@@ -177,10 +181,6 @@ memory Lowering::constant(const std::vector<float>& values, const memory::desc& 
     return mem;
 }
 
-void Lowering::set_output(const Node& n, const View& view) {
-    values_[n.output].view = view;
-}
-
 void Lowering::lower_all() {
     values_.resize(graph_.values.size());
     for (size_t i = 0; i < graph_.values.size(); ++i) values_[i].shape = batched(graph_.values[i].shape);
@@ -204,6 +204,7 @@ void Lowering::lower_all() {
 }
 
 void Lowering::lower(const Node& n, size_t index) {
+    follower_ = nullptr;
     switch (n.op) {
         case OpKind::Conv2d: {
             // pw 1x1 -> dw 3x3 (its only consumer) may run as one oneDNN primitive with a depthwise post-op.
@@ -219,12 +220,12 @@ void Lowering::lower(const Node& n, size_t index) {
                 fused_[add] = true;
                 return;
             }
-            conv2d(n);
+            with_follower(index, [&] { conv2d(n); });
             return;
         }
-        case OpKind::FullyConnected: fully_connected(n); return;
+        case OpKind::FullyConnected: with_follower(index, [&] { fully_connected(n); }); return;
         case OpKind::Add:
-        case OpKind::Mul: binary(n); return;
+        case OpKind::Mul: with_follower(index, [&] { binary(n); }); return;
         case OpKind::AvgPool:
         case OpKind::MaxPool: pool(n); return;
         case OpKind::GlobalAvgPool: global_avg_pool(n); return;
@@ -233,6 +234,58 @@ void Lowering::lower(const Node& n, size_t index) {
         case OpKind::Identity: eltwise(n); return;
         case OpKind::Softmax: softmax(n); return;
     }
+}
+
+// oneDNN 2.6's jit post-op injector computes a chain holding the same eltwise algorithm twice with different
+// parameters wrongly (seen: conv jit_1x1:avx2 with clip, hardswish, clip is off by up to 1/6; clip, clip by
+// 0.7), so such chains are never built.
+static bool has_repeated_algorithm(const std::vector<Eltwise>& chain) {
+    for (size_t i = 0; i < chain.size(); ++i) {
+        for (size_t j = i + 1; j < chain.size(); ++j) {
+            if (chain[i].alg == chain[j].alg) return true;
+        }
+    }
+    return false;
+}
+
+// Lowers a node whose primitive takes eltwise post-ops together with the activation node right after it, when
+// that node reads only its output (V3's separate hard-swish ops, a quantize's saturation): one pass over memory
+// instead of two. Falls back to lowering the node alone if oneDNN refuses the longer post-op chain.
+template <typename LowerFn>
+void Lowering::with_follower(size_t index, LowerFn lower_node) {
+    const Node& n = graph_.nodes[index];
+    const Value& out = graph_.values[n.output];
+    const bool is_output = std::find(graph_.outputs.begin(), graph_.outputs.end(), n.output) != graph_.outputs.end();
+    if (options_.fuse_activation && out.consumers.size() == 1 && out.consumers[0] == static_cast<int>(index) + 1 &&
+        !is_output) {
+        const Node& next = graph_.nodes[index + 1];
+        if (next.op == OpKind::Activation || next.op == OpKind::Identity) follower_ = &next;
+    }
+    if (follower_ && has_repeated_algorithm(post_chain(n))) follower_ = nullptr;
+    if (follower_) {
+        try {
+            lower_node();
+            fused_[index + 1] = true;
+            return;
+        } catch (const dnnl::error&) {
+            follower_ = nullptr;
+        }
+    }
+    lower_node();
+}
+
+// The post-op chain of `n`: its activation and saturation, then those of an absorbed follower.
+std::vector<Eltwise> Lowering::post_chain(const Node& n) const {
+    std::vector<Eltwise> chain = eltwise_chain(n.activation, n.saturate);
+    if (follower_) {
+        for (const Eltwise& e : eltwise_chain(follower_->activation, follower_->saturate)) chain.push_back(e);
+    }
+    return chain;
+}
+
+void Lowering::set_output(const Node& n, const View& view) {
+    values_[n.output].view = view;
+    if (follower_) values_[follower_->output].view = view;
 }
 
 // The add node a convolution's result can be summed into in place (oneDNN's sum post-op), or -1. The add's
@@ -272,7 +325,7 @@ bool Lowering::conv2d(const Node& n, const Node* add) {
     const memory::desc bias_md({OC}, dt::f32, tag::a);
     const memory::dims strides{w.stride_h, w.stride_w}, dilates{w.dilation_h - 1, w.dilation_w - 1};
     const memory::dims pad_l{w.pad_t, w.pad_l}, pad_r{w.pad_b, w.pad_r};
-    dnnl::primitive_attr attr = attr_with(eltwise_chain(n.activation, n.saturate));
+    dnnl::primitive_attr attr = attr_with(post_chain(n));
     int skip = -1;
     if (add) {
         skip = add->inputs[0] == n.output ? add->inputs[1] : add->inputs[0];
@@ -389,7 +442,7 @@ void Lowering::fully_connected(const Node& n) {
     const memory::desc bias_md({OC}, dt::f32, tag::a);
     dnnl::inner_product_forward::desc d(dnnl::prop_kind::forward_inference, src_md,
                                         memory::desc({OC, K}, dt::f32, tag::any), bias_md, plain_md(os));
-    dnnl::inner_product_forward::primitive_desc pd(d, attr_with(eltwise_chain(n.activation, n.saturate)), engine_);
+    dnnl::inner_product_forward::primitive_desc pd(d, attr_with(post_chain(n)), engine_);
     const View src = ensure(n.inputs[0], pd.src_desc());
     const View dst = new_view(pd.dst_desc());
     std::unordered_map<int, memory> fixed;
@@ -428,7 +481,7 @@ void Lowering::binary(const Node& n) {
     const View dst = new_view(act_md(os));
     views.emplace_back(DNNL_ARG_DST, dst);
     dnnl::binary::desc d(alg, src0.md, src1_md, dst.md);
-    dnnl::binary::primitive_desc pd(d, attr_with(eltwise_chain(n.activation, n.saturate)), engine_);
+    dnnl::binary::primitive_desc pd(d, attr_with(post_chain(n)), engine_);
     add_step(dnnl::binary(pd), pd, std::move(views), std::move(fixed), n.name, op_name(n.op), os, 0);
     set_output(n, dst);
 }

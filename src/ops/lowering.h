@@ -50,6 +50,9 @@ private:
     void global_avg_pool(const Node& n);
     void softmax(const Node& n);
     void add_outputs();
+    template <typename LowerFn>
+    void with_follower(size_t index, LowerFn lower_node);
+    std::vector<Eltwise> post_chain(const Node& n) const;
 
     Shape batched(const Shape& s) const;
     dnnl::memory::desc act_md(const Shape& s) const;
@@ -77,6 +80,7 @@ private:
     std::vector<Step>& steps_;
     std::vector<ValueState> values_;
     std::vector<bool> fused_;  // nodes already lowered as part of an earlier node
+    const Node* follower_ = nullptr;  // an activation node absorbed into the node being lowered
     dnnl::memory::format_tag act_tag_;
     int input_slot_ = -1;
     std::vector<Tensor> outputs_;

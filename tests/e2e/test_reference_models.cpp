@@ -107,3 +107,33 @@ TEST_CASE("photos through the front end and the engine give the reference top-5"
         }
     }
 }
+
+TEST_CASE("each fusion changes no result of a real model beyond 1e-5", "[e2e][fuse]") {
+    constexpr double kFusionTolerance = 1e-5;
+    for (const SharedModel& m : shared_tflite_models()) {
+        auto model = Model::load(converted_manifest(m));
+        const int batch = GENERATE(1, 3);
+        SessionOptions plain{batch, 0, false, false};
+        plain.fuse_add = false;
+        plain.fuse_activation = false;
+        SessionOptions dw = plain, add = plain, act = plain, all = plain;
+        dw.fuse_dw = true;
+        add.fuse_add = true;
+        act.fuse_activation = true;
+        all.fuse_dw = all.fuse_add = all.fuse_activation = true;
+        Shape shape = model->input_shape();
+        shape[0] = batch;
+        Tensor input(shape);
+        const auto one = read_f32_file(m.images[0].input_path);
+        for (int b = 0; b < batch; ++b) std::copy(one.begin(), one.end(), input.data.begin() + b * static_cast<std::ptrdiff_t>(one.size()));
+        Session base(model, plain);
+        base.run(input);
+        for (const auto& [name, options] : {std::pair{"fuse_dw", dw}, {"fuse_add", add}, {"fuse_activation", act}, {"all", all}}) {
+            CAPTURE(m.name, batch, name);
+            Session fused(model, options);
+            fused.run(input);
+            const auto& expected = base.output(0).data;
+            CHECK(max_abs_diff(fused.output(0).data.data(), expected) <= kFusionTolerance);
+        }
+    }
+}

@@ -169,9 +169,11 @@ ModelFiles refresh_checksum(ModelFiles m) {
     return m;
 }
 
-Outcome load_outcome(const ModelFiles& m) {
-    return capture([&] { return load_model_from_memory(m.manifest, m.weights, kWhere); });
+Outcome load_outcome(const std::string& manifest, const std::vector<uint8_t>& weights) {
+    return capture([&] { return load_model_from_memory(manifest, weights, kWhere); });
 }
+
+Outcome load_outcome(const ModelFiles& m) { return load_outcome(m.manifest, m.weights); }
 
 Outcome load_outcome_from_file(const std::string& manifest_path) {
     return capture([&] { return Model::load(manifest_path); });
@@ -192,9 +194,14 @@ void require_rejected(const ModelFiles& m, ErrorCode code, const std::string& su
     require_rejected(load_outcome(m), code, substring);
 }
 
+void require_rejected(const std::string& manifest, const std::vector<uint8_t>& weights, ErrorCode code,
+                      const std::string& substring) {
+    require_rejected(load_outcome(manifest, weights), code, substring);
+}
+
 void require_rejected(const json& manifest, const std::vector<uint8_t>& weights, ErrorCode code,
                       const std::string& substring) {
-    require_rejected(ModelFiles{manifest.dump(1), weights}, code, substring);
+    require_rejected(load_outcome(manifest.dump(1), weights), code, substring);
 }
 
 namespace {

@@ -49,6 +49,7 @@ struct Outcome {
 };
 
 // Loads from memory as kWhere. Any exception other than mnet::Error is a test failure.
+Outcome load_outcome(const std::string& manifest, const std::vector<uint8_t>& weights);
 Outcome load_outcome(const ModelFiles& m);
 Outcome load_outcome_from_file(const std::string& manifest_path);
 
@@ -56,6 +57,8 @@ Outcome load_outcome_from_file(const std::string& manifest_path);
 void require_rejected(const Outcome& o, ErrorCode code, const std::string& substring,
                       const std::string& names = kWhere);
 void require_rejected(const ModelFiles& m, ErrorCode code, const std::string& substring);
+void require_rejected(const std::string& manifest, const std::vector<uint8_t>& weights, ErrorCode code,
+                      const std::string& substring);
 void require_rejected(const json& manifest, const std::vector<uint8_t>& weights, ErrorCode code,
                       const std::string& substring);
 

@@ -15,6 +15,7 @@
 
 #include "keras_source.h"
 #include "keras_topology.h"
+#include "mnet/error.h"
 #include "model/writer.h"
 
 namespace mnet::importer::keras {
@@ -89,9 +90,11 @@ private:
     bool fusable(int tensor) const;
     // Appends a node named `name` (made unique) writing an activation of the same name; returns its index.
     int emit(NodeDef nd, const std::string& name);
-    // Applies `act` to node `src`'s output (`fusable`: the node may take it as its activation attribute).
-    // Returns the node whose output is the result.
-    int activate(const FlatLayer& l, int src, const Act& act, const Shape& shape, bool fusable);
+    // Applies `act` to `src_name`, written by node `src` (-1 for the graph input); `can_fuse`: that node may take it
+    // as its activation attribute. New nodes end in one named `name`. Returns the node whose output is the result.
+    int activate(const FlatLayer& l, const std::string& src_name, int src, const Act& act, const Shape& shape,
+                 bool can_fuse, const std::string& name);
+    static bool act_nonneg(const Act& act);
     void bind(int tensor, int node, Shape shape, bool nonneg);
     void alias(int tensor, int src);
     std::string add_constant(const std::string& base, Shape shape, std::vector<float> values);

@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "keras_importer.h"
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "keras_graph.h"
+#include "keras_source.h"
+#include "keras_topology.h"
+#include "mnet/model.h"
+#include "mnet_version.h"
+
+namespace mnet::importer {
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace keras;
+
+// The HDF5 superblock signature (at offset 0 unless the file has a user block) and a zip's local file header,
+// which is what a Keras 3 .keras archive is.
+constexpr char kHdf5Signature[] = "\x89HDF\r\n\x1a\n";
+constexpr char kZipSignature[] = "PK\x03\x04";
+constexpr size_t kSignatureBytes = 8;
+// keras.applications MobileNet preprocessing: x / 127.5 - 1.
+constexpr float kKerasPixelMean = 127.5f;
+constexpr float kKerasPixelStd = 127.5f;
+constexpr size_t kMaxLabelFileBytes = size_t{64} << 20;
+
+std::string first_bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    char buf[kSignatureBytes] = {};
+    in.read(buf, sizeof buf);
+    return std::string(buf, static_cast<size_t>(std::max<std::streamsize>(in.gcount(), 0)));
+}
+
+std::string extension(const std::string& path) {
+    std::string ext = fs::path(path).extension().string();
+    for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return ext;
+}
+
+bool valid_label(const std::string& s) {
+    for (size_t i = 0; i < s.size();) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        const size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+        if (len == 0 || i + len > s.size() || (len == 1 && c < 0x20 && c != '\t')) return false;
+        for (size_t k = 1; k < len; ++k) {
+            if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+        }
+        i += len;
+    }
+    return true;
+}
+
+// One label per line (UTF-8); a byte-order mark, CR line ends and a final newline are tolerated.
+std::vector<std::string> read_labels(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(ErrorCode::Io, path + ": cannot open: " + std::strerror(errno));
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in.bad()) throw Error(ErrorCode::Io, path + ": read error");
+    if (text.size() > kMaxLabelFileBytes) throw Error(ErrorCode::InvalidArgument, path + ": too large for a label file");
+    if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);
+    std::vector<std::string> labels;
+    for (size_t start = 0; start < text.size();) {
+        size_t end = text.find('\n', start);
+        if (end == std::string::npos) end = text.size();
+        std::string line = text.substr(start, end - start);
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (!valid_label(line)) {
+            throw Error(ErrorCode::InvalidArgument,
+                        path + ": line " + std::to_string(labels.size() + 1) + " is not valid UTF-8 text");
+        }
+        labels.push_back(std::move(line));
+        start = end + 1;
+    }
+    if (labels.empty()) throw Error(ErrorCode::InvalidArgument, path + ": no labels");
+    return labels;
+}
+
+std::array<float, 3> checked_channels(const std::array<float, 3>& v, const char* flag, bool positive) {
+    for (float x : v) {
+        if (!std::isfinite(x) || (positive && !(x > 0))) {
+            throw Error(ErrorCode::InvalidArgument, std::string(flag) + (positive ? " must be finite and > 0" : " must be finite"));
+        }
+    }
+    return v;
+}
+
+}  // namespace
+
+bool is_keras_model(const std::string& path) {
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) return fs::is_regular_file(fs::path(path) / "model.json", ec);
+    const std::string ext = extension(path);
+    if (ext == ".h5" || ext == ".hdf5" || ext == ".keras" || ext == ".json") return true;
+    const std::string head = first_bytes(path);
+    return head.rfind(std::string(kHdf5Signature, kSignatureBytes), 0) == 0 || (!head.empty() && head[0] == '{');
+}
+
+ModelWriter import_keras(const std::string& given_path, const KerasImportOptions& options) {
+    std::error_code ec;
+    const std::string path =
+        fs::is_directory(given_path, ec) ? (fs::path(given_path) / "model.json").string() : given_path;
+    const std::string head = first_bytes(path);
+    if (head.empty() && !fs::is_regular_file(path, ec)) throw Error(ErrorCode::Io, path + ": cannot open");
+    if (head.rfind(kZipSignature, 0) == 0) {
+        throw Error(ErrorCode::Unsupported, path + ": a Keras 3 .keras archive; save the model as .h5 "
+                                                   "(model.save(\"model.h5\")) or as a TF.js layers model");
+    }
+    const bool hdf5 = head.rfind(std::string(kHdf5Signature, kSignatureBytes), 0) == 0 || extension(path) == ".h5" ||
+                      extension(path) == ".hdf5";
+    const KerasSource src = hdf5 ? read_keras_h5(path) : read_tfjs_layers(path);
+
+    const FlatGraph graph = flatten_topology(src.topology, path);
+    const bool keras3 = src.keras_version.rfind("3.", 0) == 0;
+    Translator translator(graph, src.weights, path, keras3);
+    translator.run();
+
+    ModelDef def;
+    const fs::path p(path);
+    def.name = options.name;
+    if (def.name.empty()) {
+        def.name = p.stem().string();
+        if (def.name == "model" && p.has_parent_path()) def.name = fs::absolute(p).parent_path().filename().string();
+    }
+    const std::vector<int64_t> hwc = translator.input_hwc();
+    Preprocess& pre = def.preprocess;
+    pre.height = static_cast<int>(hwc[0]);
+    pre.width = static_cast<int>(hwc[1]);
+    pre.color = ColorOrder::RGB;
+    pre.crop = options.crop.value_or(1.0);
+    if (!(pre.crop > 0.0 && pre.crop <= 1.0)) {
+        throw Error(ErrorCode::InvalidArgument, "--crop " + std::to_string(pre.crop) + " is outside (0, 1]");
+    }
+    const bool raw_pixels = translator.input_feeds_rescaling();
+    const float mean = raw_pixels ? 0.0f : kKerasPixelMean, std_dev = raw_pixels ? 1.0f : kKerasPixelStd;
+    pre.mean = checked_channels(options.mean.value_or(std::array<float, 3>{mean, mean, mean}), "--mean", false);
+    pre.std = checked_channels(options.std.value_or(std::array<float, 3>{std_dev, std_dev, std_dev}), "--std", true);
+
+    const int64_t classes = translator.classes();
+    if (!options.labels_path.empty()) {
+        def.labels = read_labels(options.labels_path);
+        if (static_cast<int64_t>(def.labels.size()) != classes) {
+            throw Error(ErrorCode::InvalidArgument, options.labels_path + ": " + std::to_string(def.labels.size()) +
+                                                        " labels, but the model's output has " +
+                                                        std::to_string(classes) + " classes");
+        }
+    } else if (!src.labels.empty()) {
+        def.labels = src.labels;
+        if (static_cast<int64_t>(def.labels.size()) != classes) {
+            throw Error(ErrorCode::ModelFormat, (p.parent_path() / "metadata.json").string() + ": " +
+                                                    std::to_string(def.labels.size()) + " labels, but the model's output has " +
+                                                    std::to_string(classes) + " classes");
+        }
+        for (const std::string& label : def.labels) {
+            if (!valid_label(label)) throw Error(ErrorCode::ModelFormat, path + ": metadata.json: a label holds control characters");
+        }
+    }
+    def.background_class = options.background.value_or(!def.labels.empty() && def.labels[0] == "background");
+    if (def.background_class && def.labels.empty()) {
+        throw Error(ErrorCode::InvalidArgument, "--background-class yes needs labels");
+    }
+
+    def.source = src.format + " " + p.filename().string() +
+                 (src.keras_version.empty() ? "" : " (" + src.keras_version + ")") +
+                 ", converted by mnet-convert " MNET_VERSION_STRING
+                 ": NHWC to NCHW, BatchNormalization folded, ZeroPadding2D folded into the next window";
+    ModelWriter writer(std::move(def));
+    translator.write(writer);
+    return writer;
+}
+
+ModelDef convert_keras_file(const std::string& path, const std::string& json_path, const KerasImportOptions& options) {
+    ModelWriter writer = import_keras(path, options);
+    writer.write(json_path);
+    // A model that converts must also load; one that does not is removed rather than left behind.
+    try {
+        Model::load(json_path);
+    } catch (const Error& e) {
+        std::error_code ignored;
+        fs::remove(fs::path(json_path).replace_extension(".bin"), ignored);
+        fs::remove(json_path, ignored);
+        throw Error(e.code(), path + ": the converted model does not load: " + e.what());
+    }
+    return writer.def();
+}
+
+}  // namespace mnet::importer

@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: Apache-2.0
+// The layer translations of Translator (keras_graph.h): one Keras layer class each, NHWC -> NCHW.
+#include <algorithm>
+#include <cmath>
+
+#include "keras_config.h"
+#include "keras_graph.h"
+
+namespace mnet::importer::keras {
+
+namespace {
+
+using json = nlohmann::json;
+
+// Layers that compute nothing at inference.
+const char* const kIdentityLayers[] = {"Dropout",       "SpatialDropout2D", "GaussianDropout",
+                                       "GaussianNoise", "AlphaDropout",     "ActivityRegularization"};
+
+}  // namespace
+
+void Translator::translate(const FlatLayer& l) {
+    const std::string& cls = l.class_name;
+    const size_t inputs = l.inputs.size();
+    if ((cls == "Add" || cls == "Multiply") ? inputs < 2 : inputs != 1) {
+        fail(l, ErrorCode::ModelFormat, "called on " + std::to_string(inputs) + " tensors");
+    }
+    if (cls == "Conv2D" || cls == "Convolution2D" || cls == "DepthwiseConv2D" || cls == "SeparableConv2D" ||
+        cls == "SeparableConvolution2D") {
+        conv(l);
+    } else if (cls == "Dense") {
+        dense(l);
+    } else if (cls == "BatchNormalization") {
+        batch_norm(l);
+    } else if (cls == "MaxPooling2D" || cls == "MaxPool2D") {
+        pool(l, false);
+    } else if (cls == "AveragePooling2D" || cls == "AvgPool2D") {
+        pool(l, true);
+    } else if (cls == "GlobalAveragePooling2D" || cls == "GlobalAvgPool2D") {
+        global_pool(l, true);
+    } else if (cls == "GlobalMaxPooling2D" || cls == "GlobalMaxPool2D") {
+        global_pool(l, false);
+    } else if (cls == "ZeroPadding2D") {
+        zero_padding(l);
+    } else if (cls == "Flatten") {
+        flatten(l);
+    } else if (cls == "Reshape") {
+        reshape(l);
+    } else if (cls == "Add" || cls == "Multiply") {
+        merge(l, cls == "Add");
+    } else if (cls == "ReLU") {
+        relu(l);
+    } else if (cls == "Activation") {
+        const json& a = (*l.config).contains("activation") ? (*l.config)["activation"] : json();
+        if (!a.is_string()) fail(l, ErrorCode::Unsupported, "the activation is not given by name");
+        activation_layer(l, a.get<std::string>());
+    } else if (cls == "Softmax") {
+        const json& axis = (*l.config).contains("axis") ? (*l.config)["axis"] : json(-1);
+        if (!(axis == json(-1) || axis == json::array({-1}))) fail(l, ErrorCode::Unsupported, "softmax over an axis other than the last");
+        activation_layer(l, "softmax");
+    } else if (cls == "Rescaling") {
+        rescaling(l);
+    } else if (std::find(std::begin(kIdentityLayers), std::end(kIdentityLayers), cls) != std::end(kIdentityLayers)) {
+        alias(l.output, l.inputs[0]);
+    } else {
+        fail(l, ErrorCode::Unsupported,
+             "mnet-convert cannot translate this layer class (it handles InputLayer, Conv2D, DepthwiseConv2D, "
+             "SeparableConv2D, Dense, BatchNormalization, ReLU, Activation, Softmax, MaxPooling2D, "
+             "AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, ZeroPadding2D, Add, Multiply, Flatten, "
+             "Reshape, Rescaling, Dropout and nested Sequential/Functional models)");
+    }
+}
+
+void Translator::conv(const FlatLayer& l) {
+    const Config c{*l.config, [&](const std::string& w) { fail(l, ErrorCode::ModelFormat, w); }};
+    const bool depthwise = l.class_name == "DepthwiseConv2D";
+    const bool separable = l.class_name.rfind("Separable", 0) == 0;
+    if (c.string("data_format", "channels_last") != "channels_last") {
+        fail(l, ErrorCode::Unsupported, "data_format channels_first");
+    }
+    const Value v = raw_operand(l, 0);  // a copy: materialize() below may change the table
+    if (v.shape.size() != 3) fail(l, ErrorCode::Unsupported, "input " + shape_text(v.shape) + " is not an [H, W, C] map");
+    const int64_t H = v.shape[0], W = v.shape[1], C = v.shape[2];
+    const auto [KH, KW] = c.pair("kernel_size");
+    const auto [SH, SW] = c.pair("strides", 1);
+    const auto [DH, DW] = c.pair("dilation_rate", 1);
+    const std::string padding = c.string("padding", "valid");
+    if (padding != "valid" && padding != "same") fail(l, ErrorCode::Unsupported, "padding '" + padding + "'");
+    int64_t t = 0, b = 0, left = 0, r = 0;
+    if (padding == "same") {
+        same_padding(H, KH, SH, DH, t, b);
+        same_padding(W, KW, SW, DW, left, r);
+    }
+    const int64_t OH = (H + t + b - (KH - 1) * DH - 1) / SH + 1, OW = (W + left + r - (KW - 1) * DW - 1) / SW + 1;
+    if (H + t + b < (KH - 1) * DH + 1 || W + left + r < (KW - 1) * DW + 1) {
+        fail(l, ErrorCode::ModelFormat, "the kernel does not fit the " + shape_text(v.shape) + " input");
+    }
+    if (v.padded) t += v.pad[0], left += v.pad[1], b += v.pad[2], r += v.pad[3];  // ZeroPadding2D folded in
+    const Act act = parse_activation(l, c.string("activation", "linear"));
+    const bool bias = c.boolean("use_bias", true);
+    const int64_t M = (depthwise || separable) ? c.integer("depth_multiplier", 1) : 1;
+    const int64_t G = (depthwise || separable) ? C : c.integer("groups", 1);
+    if (M < 1 || G < 1 || C % G != 0) fail(l, ErrorCode::ModelFormat, "bad depth_multiplier or groups");
+
+    NodeDef nd;
+    nd.op = "conv2d";
+    nd.inputs = {v.name};
+    nd.attrs["stride"] = std::vector<int64_t>{SH, SW};
+    nd.attrs["dilation"] = std::vector<int64_t>{DH, DW};
+    nd.attrs["pad"] = std::vector<int64_t>{t, left, b, r};
+    nd.attrs["groups"] = G;
+    int64_t F = 0;
+    if (depthwise || separable) {
+        // [KH, KW, C, M] -> [C*M, 1, KH, KW]; output channel c*M + m reads input channel c.
+        const WeightArray& k = weight(l, "depthwise_kernel", {KH, KW, C, M});
+        std::vector<float> w(k.values.size());
+        for (int64_t y = 0; y < KH * KW; ++y) {
+            for (int64_t cm = 0; cm < C * M; ++cm) w[size_t(cm * KH * KW + y)] = k.values[size_t(y * C * M + cm)];
+        }
+        nd.weights["weights"] = add_constant(l.name + "/depthwise_kernel", {C * M, 1, KH, KW}, std::move(w));
+        F = C * M;
+    } else {
+        // [KH, KW, C/G, F] -> [F, C/G, KH, KW]
+        F = c.integer("filters");
+        if (F < 1 || F % G != 0) fail(l, ErrorCode::ModelFormat, "filters must be a positive multiple of groups");
+        const int64_t CG = C / G;
+        const WeightArray& k = weight(l, "kernel", {KH, KW, CG, F});
+        std::vector<float> w(k.values.size());
+        for (int64_t y = 0; y < KH * KW; ++y) {
+            for (int64_t ci = 0; ci < CG; ++ci) {
+                for (int64_t f = 0; f < F; ++f) w[size_t((f * CG + ci) * KH * KW + y)] = k.values[size_t((y * CG + ci) * F + f)];
+            }
+        }
+        nd.weights["weights"] = add_constant(l.name + "/kernel", {F, CG, KH, KW}, std::move(w));
+    }
+    int node = -1;
+    if (separable) {
+        node = emit(std::move(nd), l.name + "/depthwise");
+        const int64_t CM = F;
+        F = c.integer("filters");
+        if (F < 1) fail(l, ErrorCode::ModelFormat, "filters must be positive");
+        // [1, 1, C*M, F] -> [F, C*M, 1, 1]
+        const WeightArray& k = weight(l, "pointwise_kernel", {1, 1, CM, F});
+        std::vector<float> w(k.values.size());
+        for (int64_t ci = 0; ci < CM; ++ci) {
+            for (int64_t f = 0; f < F; ++f) w[size_t(f * CM + ci)] = k.values[size_t(ci * F + f)];
+        }
+        NodeDef pw;
+        pw.op = "conv2d";
+        pw.inputs = {nodes_[size_t(node)].output};
+        pw.weights["weights"] = add_constant(l.name + "/pointwise_kernel", {F, CM, 1, 1}, std::move(w));
+        nd = std::move(pw);
+    }
+    if (bias) nd.weights["bias"] = add_constant(l.name + "/bias", {F}, weight(l, "bias", {F}).values);
+    node = emit(std::move(nd), l.name);
+    node = activate(l, nodes_[size_t(node)].output, node, act, {OH, OW, F}, true, l.name + "/activation");
+    bind(l.output, node, {OH, OW, F}, act_nonneg(act));
+}
+
+void Translator::dense(const FlatLayer& l) {
+    const Config c{*l.config, [&](const std::string& w) { fail(l, ErrorCode::ModelFormat, w); }};
+    const Value v = operand(l, 0);
+    const int64_t units = c.integer("units");
+    if (units < 1) fail(l, ErrorCode::ModelFormat, "units must be positive");
+    const Act act = parse_activation(l, c.string("activation", "linear"));
+    NodeDef nd;
+    nd.inputs = {v.name};
+    Shape out;
+    if (v.shape.size() == 3) {  // Dense acts on the last axis: a 1x1 convolution
+        const int64_t C = v.shape[2];
+        const WeightArray& k = weight(l, "kernel", {C, units});
+        std::vector<float> w(k.values.size());
+        for (int64_t ci = 0; ci < C; ++ci) {
+            for (int64_t u = 0; u < units; ++u) w[size_t(u * C + ci)] = k.values[size_t(ci * units + u)];
+        }
+        nd.op = "conv2d";
+        nd.weights["weights"] = add_constant(l.name + "/kernel", {units, C, 1, 1}, std::move(w));
+        out = {v.shape[0], v.shape[1], units};
+    } else if (v.shape.size() == 1) {
+        // [K, units] -> [units, K]; a flattened map arrives in our NCHW order, Keras' kernel rows are NHWC.
+        const int64_t K = v.shape[0];
+        const WeightArray& k = weight(l, "kernel", {K, units});
+        std::vector<int64_t> row(static_cast<size_t>(K));  // our input index -> Keras kernel row
+        for (int64_t i = 0; i < K; ++i) row[size_t(i)] = i;
+        if (!v.nhwc_flat.empty()) {
+            const int64_t H = v.nhwc_flat[0], W = v.nhwc_flat[1], C = v.nhwc_flat[2];
+            for (int64_t ci = 0; ci < C; ++ci) {
+                for (int64_t p = 0; p < H * W; ++p) row[size_t(ci * H * W + p)] = p * C + ci;
+            }
+        }
+        std::vector<float> w(k.values.size());
+        for (int64_t u = 0; u < units; ++u) {
+            for (int64_t i = 0; i < K; ++i) w[size_t(u * K + i)] = k.values[size_t(row[size_t(i)] * units + u)];
+        }
+        nd.op = "fully_connected";
+        nd.weights["weights"] = add_constant(l.name + "/kernel", {units, K}, std::move(w));
+        out = {units};
+    } else {
+        fail(l, ErrorCode::Unsupported, "input " + shape_text(v.shape) + " is not a vector or an [H, W, C] map");
+    }
+    if (c.boolean("use_bias", true)) nd.weights["bias"] = add_constant(l.name + "/bias", {units}, weight(l, "bias", {units}).values);
+    int node = emit(std::move(nd), l.name);
+    node = activate(l, nodes_[size_t(node)].output, node, act, out, true, l.name + "/activation");
+    bind(l.output, node, out, act_nonneg(act));
+}
+
+void Translator::batch_norm(const FlatLayer& l) {
+    const Config c{*l.config, [&](const std::string& w) { fail(l, ErrorCode::ModelFormat, w); }};
+    const int in = l.inputs[0];
+    const Value v = operand(l, 0);
+    const int64_t rank = int64_t(v.shape.size()) + 1;  // with the batch
+    const json axis = (*l.config).contains("axis") ? (*l.config)["axis"] : json(-1);
+    const int64_t a = axis.is_array() && axis.size() == 1 ? axis[0].get<int64_t>() : (axis.is_number_integer() ? axis.get<int64_t>() : 0);
+    if (!(a == -1 || a == rank - 1) || (rank != 2 && rank != 4)) {
+        fail(l, ErrorCode::Unsupported, "normalizes axis " + axis.dump() + " of a rank-" + std::to_string(rank) +
+                                            " tensor; mnet folds only the channel (last) axis");
+    }
+    const int64_t C = v.shape.back();
+    const double eps = c.number("epsilon", 1e-3);
+    const std::vector<float>& mean = weight(l, "moving_mean", {C}).values;
+    const std::vector<float>& var = weight(l, "moving_variance", {C}).values;
+    const std::vector<float>* gamma = c.boolean("scale", true) ? &weight(l, "gamma", {C}).values : nullptr;
+    const std::vector<float>* beta = c.boolean("center", true) ? &weight(l, "beta", {C}).values : nullptr;
+    // y = gamma * (x - mean) / sqrt(var + eps) + beta = x * scale + shift, in double.
+    std::vector<double> scale(static_cast<size_t>(C)), shift(static_cast<size_t>(C));
+    for (size_t i = 0; i < size_t(C); ++i) {
+        if (!(var[i] + eps > 0)) fail(l, ErrorCode::ModelFormat, "moving_variance + epsilon is not positive");
+        scale[i] = (gamma ? (*gamma)[i] : 1.0) / std::sqrt(double(var[i]) + eps);
+        shift[i] = (beta ? (*beta)[i] : 0.0) - double(mean[i]) * scale[i];
+    }
+    if (fusable(in)) {
+        NodeDef& n = nodes_[size_t(v.producer)];
+        auto act = n.attrs.find("activation");
+        const bool linear = act == n.attrs.end() || std::get<std::string>(act->second) == "none";
+        if ((n.op == "conv2d" || n.op == "fully_connected") && linear) {
+            // Fold: scale each output channel's weights, and shift its bias.
+            Constant& w = constant(n.weights.at("weights"));
+            const size_t per = w.values.size() / size_t(C);
+            for (size_t o = 0; o < size_t(C); ++o) {
+                for (size_t k = 0; k < per; ++k) w.values[o * per + k] = float(w.values[o * per + k] * scale[o]);
+            }
+            std::vector<float> bias(size_t(C), 0.0f);
+            if (n.weights.count("bias")) bias = constant(n.weights.at("bias")).values;
+            for (size_t o = 0; o < size_t(C); ++o) bias[o] = float(bias[o] * scale[o] + shift[o]);
+            if (n.weights.count("bias")) {
+                constant(n.weights.at("bias")).values = std::move(bias);
+            } else {
+                n.weights["bias"] = add_constant(n.name + "/bias", {C}, std::move(bias));
+            }
+            alias(l.output, in);
+            values_[size_t(l.output)].nonneg = false;
+            return;
+        }
+    }
+    // Not after a linear convolution: x * scale + shift as two nodes.
+    NodeDef mul;
+    mul.op = "mul";
+    mul.inputs = {v.name};
+    mul.weights["b"] = channel_constant(l.name + "/scale", v, std::vector<float>(scale.begin(), scale.end()));
+    const int m = emit(std::move(mul), l.name + "/mul");
+    NodeDef add;
+    add.op = "add";
+    add.inputs = {nodes_[size_t(m)].output};
+    add.weights["b"] = channel_constant(l.name + "/shift", v, std::vector<float>(shift.begin(), shift.end()));
+    bind(l.output, emit(std::move(add), l.name), v.shape, false);
+    values_[size_t(l.output)].nhwc_flat = v.nhwc_flat;
+}
+
+}  // namespace mnet::importer::keras
