@@ -54,7 +54,9 @@ public:
             fd_ = STDOUT_FILENO;
         } else {
             fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-            if (fd_ < 0) throw Error(ErrorCode::Io, path + ": cannot create output file (" + std::strerror(errno) + ")");
+            if (fd_ < 0) {
+                throw Error(ErrorCode::Io, path + ": cannot create output file (" + std::strerror(errno) + ")");
+            }
             owned_ = true;
         }
         struct stat st {};
@@ -144,7 +146,28 @@ std::string plural(size_t n, const char* word) { return std::to_string(n) + " " 
 int run_batch(const BatchOptions& opt) {
     const bool csv = opt.format.empty() ? (opt.output.size() > 4 && opt.output.substr(opt.output.size() - 4) == ".csv")
                                         : opt.format == "csv";
+    const Shard shard = resolve_shard(opt.shard, opt.shard_count);  // flag and environment errors first
     const FileList list = list_files(opt.inputs, ListOptions{opt.recursive, opt.all_files});
+    if (list.files.empty()) {
+        const std::string hint = list.skipped_subfolders ? " (add -r for subfolders)" : "";
+        throw Error(ErrorCode::InvalidArgument, "no image files to classify in the arguments given" + hint);
+    }
+    const auto [first, last] = shard_range(list.files.size(), shard);
+    const std::vector<InputFile> files(list.files.begin() + static_cast<std::ptrdiff_t>(first),
+                                       list.files.begin() + static_cast<std::ptrdiff_t>(last));
+
+    // Writing to a closed pipe must be an error we see (EPIPE), not a silent death by SIGPIPE.
+    std::signal(SIGPIPE, SIG_IGN);
+    Output out(opt.output);
+    const auto model = load_model(opt.model);
+    if (csv && !out.write(csv_header(opt.top))) {
+        std::fprintf(stderr, "mnet: error: %s\n", out.error().c_str());
+        return kExitIo;
+    }
+    if (!shard.source.empty()) {
+        std::fprintf(stderr, "mnet: batch: shard %zu/%zu (from %s): sorted list entries [%zu, %zu) of %zu (%zu files)\n",
+                     shard.index, shard.count, shard.source.c_str(), first, last, list.files.size(), files.size());
+    }
     if (!opt.quiet && list.skipped_extension > 0) {
         std::fprintf(stderr, "mnet: batch: skipped %s without an image extension, e.g. %s (--all-files tries them)\n",
                      plural(list.skipped_extension, "file").c_str(), list.skipped_example.c_str());
@@ -153,27 +176,6 @@ int run_batch(const BatchOptions& opt) {
         std::fprintf(stderr, "mnet: batch: %s not searched (-r descends into them)\n",
                      plural(list.skipped_subfolders, "subfolder").c_str());
     }
-    if (list.files.empty()) {
-        throw Error(ErrorCode::InvalidArgument, "no image files to classify in the arguments given" +
-                                                    std::string(list.skipped_subfolders ? " (add -r for subfolders)" : ""));
-    }
-    const Shard shard = resolve_shard(opt.shard, opt.shard_count);
-    const auto [first, last] = shard_range(list.files.size(), shard);
-    const std::vector<InputFile> files(list.files.begin() + static_cast<std::ptrdiff_t>(first),
-                                       list.files.begin() + static_cast<std::ptrdiff_t>(last));
-    if (!shard.source.empty()) {
-        std::fprintf(stderr, "mnet: batch: shard %zu/%zu (from %s): files %zu to %zu of %zu (%zu files)\n", shard.index,
-                     shard.count, shard.source.c_str(), first, last, list.files.size(), files.size());
-    }
-
-    // Writing to a closed pipe must be an error we see (EPIPE), not a silent death by SIGPIPE.
-    std::signal(SIGPIPE, SIG_IGN);
-    Output out(opt.output);
-    if (csv && !out.write(csv_header(opt.top))) {
-        std::fprintf(stderr, "mnet: error: %s\n", out.error().c_str());
-        return kExitIo;
-    }
-    const auto model = load_model(opt.model);
 
     PipelineOptions popt;
     popt.batch = opt.batch;
@@ -217,6 +219,7 @@ void setup_batch(CLI::App& app, int& status) {
         "  e.g. mnet batch -r -o results.jsonl photos/\n"
         "       mnet batch -r --format csv -k 1 photos/ > top1.csv\n"
         "       mnet batch -r --shard 2/8 -o part2.jsonl /data/images    (one of 8 cluster jobs)");
+    sub->footer(kPipelineExitHelp);
     add_model_option(sub, opt->model);
     sub->add_option("-o,--output", opt->output,
                     "Write results to this file instead of standard output (a .csv name selects --format csv), "

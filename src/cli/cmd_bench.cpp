@@ -35,6 +35,7 @@ struct BenchOptions {
     std::string precision = "fp32";
     bool json = false;
     uint32_t seed = 1;
+    bool fuse_dw = SessionOptions{}.fuse_dw;
 };
 
 struct BenchResult {
@@ -69,6 +70,7 @@ BenchResult bench_one(const std::shared_ptr<const Model>& model, int batch, int 
     SessionOptions so;
     so.batch = batch;
     so.threads = threads;
+    so.fuse_dw = opt.fuse_dw;
     const auto session_start = Clock::now();
     Session session(model, so);
     r.session_ms = ms_since(session_start);
@@ -102,6 +104,7 @@ json header_json(const Model& model, const BenchOptions& opt, const std::vector<
             {"model_path", model.path()},
             {"model_macs", model.total_macs()},
             {"precision", opt.precision},
+            {"fuse_dw", opt.fuse_dw},
             {"runs", opt.runs},
             {"warmup", opt.warmup},
             {"load_ms", load_ms}};
@@ -188,9 +191,9 @@ int run_bench(const BenchOptions& opt) {
         }
     }
     if (!opt.json) {
-        std::printf("\nlatency per run of `batch` images; images/s and GFLOP/s at the median; peak = a large oneDNN 1x1 "
-                    "convolution with the same threads;\nfloor = the model's MACs at that peak; first infer. = session "
-                    "creation + first run (ms)\n");
+        std::printf("\nlatency per run of `batch` images; images/s and GFLOP/s at the median; peak = a large "
+                    "oneDNN 1x1 convolution with the same threads;\nfloor = the model's MACs at that peak; first "
+                    "infer. = session creation + first run (ms)\n");
     }
     return kExitOk;
 }
@@ -220,6 +223,7 @@ void setup_bench(CLI::App& app, int& status) {
     sub->add_flag("--json", opt->json,
                   "JSON lines: a header (versions, CPU, ISA, threads, model), then one object per configuration");
     sub->add_option("--seed", opt->seed, "Seed of the random input (default 1)");
+    add_fuse_dw_flag(sub, opt->fuse_dw);
     sub->callback([opt, &status] { status = run_bench(*opt); });
 }
 

@@ -243,6 +243,7 @@ void setup_eval(CLI::App& app, int& status) {
         "file,label. Streams like batch; the report goes to stdout (docs/batch.md)\n"
         "  e.g. mnet eval -m mobilenet_v1_0.75_192_quant val/\n"
         "       mnet eval --csv val_labels.csv --misclassified wrong.csv images/");
+    sub->footer(kPipelineExitHelp);
     add_model_option(sub, opt->model);
     sub->add_option("-b,--batch", opt->batch,
                     "Images per inference run (default " + std::to_string(kDefaultBatch) + "), e.g. -b 16")

@@ -156,11 +156,12 @@ void print_table(const Model& model, const std::vector<SeparableBlock>& blocks) 
             kernel = std::to_string(l.kernel_h) + "x" + std::to_string(l.kernel_w) + "/" + std::to_string(l.stride_h);
             if (l.groups > 1) kernel += l.groups == l.in_channels ? " dw" : " g" + std::to_string(l.groups);
         }
-        std::printf("%4zu  %-*s  %-*s  %-9s  %-*s  %-*s  %11s  %13s\n", i + 1, nw, shorten(display_name(l.name)).c_str(),
-                    ow, l.op.c_str(), kernel.c_str(), aw, l.activation.c_str(), sw, shape_str(l.dst_shape).c_str(),
+        std::printf("%4zu  %-*s  %-*s  %-9s  %-*s  %-*s  %11s  %13s\n", i + 1, nw,
+                    shorten(display_name(l.name)).c_str(), ow, l.op.c_str(), kernel.c_str(), aw, l.activation.c_str(), sw, shape_str(l.dst_shape).c_str(),
                     grouped(l.params).c_str(), grouped(l.macs).c_str());
     }
-    std::printf("%4s  %-*s  %11s  %13s\n", "", nw + ow + aw + sw + 9 + 8, "total", grouped(model.total_params()).c_str(),
+    const int span = nw + ow + aw + sw + 9 + 8;  // the columns from layer to output, with their separators
+    std::printf("%4s  %-*s  %11s  %13s\n", "", span, "total", grouped(model.total_params()).c_str(),
                 grouped(model.total_macs()).c_str());
     std::printf("\n%zu layers, %s parameters, %s MACs per image (kernel column: KHxKW/stride, dw = depthwise)\n",
                 layers.size(), human_count(static_cast<double>(model.total_params())).c_str(),
@@ -252,7 +253,8 @@ json info_json(const Model& model, const std::vector<SeparableBlock>& blocks) {
             {"labels", model.labels().size()},
             {"quantized_source", model.has_quantization()},
             {"layers", layers},
-            {"totals", {{"layers", model.layers().size()}, {"params", model.total_params()}, {"macs", model.total_macs()}}},
+            {"totals",
+             {{"layers", model.layers().size()}, {"params", model.total_params()}, {"macs", model.total_macs()}}},
             {"separable_blocks", separable},
             {"separable_totals", {{"blocks", blocks.size()},
                                   {"standard_macs", standard_total},

@@ -31,6 +31,7 @@ struct ProfileOptions {
     std::string svg;
     std::string image;
     uint32_t seed = 1;
+    bool fuse_dw = SessionOptions{}.fuse_dw;
 };
 
 // A step's kind for the chart's colours: convolutions told apart by shape, since that is where MobileNet's time
@@ -77,6 +78,7 @@ ProfileResult measure(const ProfileOptions& opt) {
     r.threads = resolve_threads(opt.threads);
     r.runs = opt.runs;
     r.warmup = opt.warmup;
+    r.fuse_dw = opt.fuse_dw;
     r.macs = model->total_macs() * opt.batch;
     const Tensor input = make_input(*model, opt.batch, opt.image, opt.seed);
     std::map<std::string, const LayerInfo*> layers;
@@ -94,6 +96,7 @@ ProfileResult measure(const ProfileOptions& opt) {
     SessionOptions so;
     so.batch = opt.batch;
     so.threads = r.threads;
+    so.fuse_dw = opt.fuse_dw;
     {
         so.profile = true;
         const auto session_start = Clock::now();
@@ -158,6 +161,8 @@ int run_profile(const ProfileOptions& opt) {
     if (!opt.svg.empty() && is_stdout(opt.svg) && is_stdout(opt.output)) {
         throw Error(ErrorCode::InvalidArgument, "--svg -: standard output already receives the profile; give -o FILE");
     }
+    check_writable(opt.output);
+    if (!opt.svg.empty()) check_writable(opt.svg);
     const ProfileResult r = measure(opt);
     std::string text;
     if (opt.format == "csv") {
@@ -188,7 +193,8 @@ void setup_profile(CLI::App& app, int& status) {
     sub->add_option("-n,--runs", opt->runs, "Timed runs (default 50), e.g. -n 200")->check(CLI::Range(1, 1000000));
     sub->add_option("--warmup", opt->warmup, "Untimed runs before them, after the first run (default 5)")
         ->check(CLI::Range(0, 1000000));
-    sub->add_option("-b,--batch", opt->batch, "Images per run (default 1), e.g. -b 16")->check(CLI::Range(1, kMaxBatch));
+    sub->add_option("-b,--batch", opt->batch, "Images per run (default 1), e.g. -b 16")
+        ->check(CLI::Range(1, kMaxBatch));
     add_threads_option(sub, opt->threads);
     sub->add_option("--format", opt->format,
                     "table (default); csv (one row per step); json (one document: steps and totals); trace "
@@ -197,6 +203,7 @@ void setup_profile(CLI::App& app, int& status) {
     sub->add_option("-o,--output", opt->output, "Write the result to this file instead of standard output");
     sub->add_option("--svg", opt->svg, "Also draw the median time per step as an SVG bar chart, e.g. --svg steps.svg");
     sub->add_option("--seed", opt->seed, "Seed of the random input (default 1)");
+    add_fuse_dw_flag(sub, opt->fuse_dw);
     sub->add_option("image", opt->image, "Run on this image (repeated to fill the batch) instead of random input");
     sub->callback([opt, &status] { status = run_profile(*opt); });
 }

@@ -52,8 +52,8 @@ void check_names(const std::set<std::string>& names, const ClassMatcher& matcher
     };
     std::string msg = where + ": ";
     if (!unknown.empty()) {
-        msg += std::to_string(unknown.size()) + " " + what + (unknown.size() == 1 ? "" : "s") +
-               " match no class of the model: " + join(unknown);
+        msg += std::to_string(unknown.size()) + " " + what + (unknown.size() == 1 ? " matches" : "s match") +
+               " no class of the model: " + join(unknown);
     }
     if (!ambiguous.empty()) {
         msg += std::string(unknown.empty() ? "" : "; ") + std::to_string(ambiguous.size()) + " " + what +

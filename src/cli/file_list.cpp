@@ -77,7 +77,8 @@ void walk(const fs::path& root, const ListOptions& options, FileList& out) {
 
 void sort_unique(std::vector<InputFile>& files) {
     // std::string compares as unsigned bytes (char_traits<char>::lt), so this is the byte-wise order.
-    std::stable_sort(files.begin(), files.end(), [](const InputFile& a, const InputFile& b) { return a.path < b.path; });
+    std::stable_sort(files.begin(), files.end(),
+                     [](const InputFile& a, const InputFile& b) { return a.path < b.path; });
     files.erase(std::unique(files.begin(), files.end(),
                             [](const InputFile& a, const InputFile& b) { return a.path == b.path; }),
                 files.end());

@@ -26,6 +26,13 @@ constexpr int kMaxPixel = 255;          // 8-bit images
 
 }  // namespace
 
+CLI::Option* add_fuse_dw_flag(CLI::App* sub, bool& fuse_dw) {
+    return sub->add_flag("--fuse-dw,!--no-fuse-dw", fuse_dw,
+                         std::string("Fuse a pointwise 1x1 conv with the depthwise conv after it where oneDNN has "
+                                     "a real fused kernel (default: ") +
+                             (fuse_dw ? "on" : "off") + ")");
+}
+
 int64_t peak_rss_bytes() {
     rusage usage{};
     if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;
@@ -131,6 +138,12 @@ std::string human_bytes(int64_t bytes) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
     return buf;
+}
+
+void check_writable(const std::string& path) {
+    if (is_stdout(path)) return;
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error(ErrorCode::Io, path + ": cannot open for writing (" + std::strerror(errno) + ")");
 }
 
 void write_text(const std::string& path, const std::string& text) {

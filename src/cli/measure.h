@@ -3,6 +3,8 @@
 // run, and number formatting for their tables.
 #pragma once
 
+#include <CLI/CLI.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -17,6 +19,10 @@ using Clock = std::chrono::steady_clock;
 inline double ms_since(Clock::time_point start) {
     return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
+
+// `--fuse-dw` / `--no-fuse-dw`: SessionOptions::fuse_dw, so profile and bench can compare the two paths.
+// `fuse_dw` holds the engine's default until a flag is given.
+CLI::Option* add_fuse_dw_flag(CLI::App* sub, bool& fuse_dw);
 
 // Peak resident set size of this process in bytes (getrusage ru_maxrss): a high-water mark since the process
 // started, or since the last successful reset_peak_rss().
@@ -48,6 +54,10 @@ std::string shape_str(const Shape& shape);
 std::string human_count(double n);
 // 89128960 -> "85.0 MiB".
 std::string human_bytes(int64_t bytes);
+
+// Fails early, before minutes of measuring, when `path` (unless standard output) cannot be created or written:
+// creates or truncates it. Throws Io naming the file.
+void check_writable(const std::string& path);
 
 // Writes `text` to `path`, or to stdout when is_stdout(path). Throws Io naming the file.
 void write_text(const std::string& path, const std::string& text);

@@ -6,15 +6,18 @@
 // decoding of the next batch overlaps inference of this one.
 #include "cli/pipeline.h"
 
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -36,9 +39,12 @@ constexpr double kRedrawSeconds = 0.1;
 constexpr int kDefaultTerminalWidth = 80;
 constexpr int kMaxDecodeWorkers = 4;
 
-volatile std::sig_atomic_t g_signal = 0;
+// Written by the signal handler, read by every pipeline thread: a lock-free atomic is both async-signal-safe
+// and free of data races, which volatile sig_atomic_t is not across threads.
+std::atomic<int> g_signal{0};
+static_assert(std::atomic<int>::is_always_lock_free, "the signal flag must be lock-free");
 
-void on_signal(int signo) { g_signal = signo; }
+void on_signal(int signo) { g_signal.store(signo); }
 
 // Catches SIGINT and SIGTERM while a pipeline runs. SA_RESETHAND restores the default action after the first
 // signal, so a second Ctrl-C kills a run that is slow to stop.
@@ -210,21 +216,54 @@ private:
     std::vector<std::thread> threads_;
 };
 
+// The CPU quota of the process's cgroup in cores (rounded up), or 0 when there is none: a Kubernetes CPU limit
+// is a CFS quota, invisible to the affinity mask. cgroup v2 first (cpu.max "QUOTA PERIOD"), then v1.
+int cgroup_cpu_limit() {
+    double quota = -1, period = 0;
+    if (FILE* f = std::fopen("/sys/fs/cgroup/cpu.max", "r")) {
+        char q[32] = {};
+        if (std::fscanf(f, "%31s %lf", q, &period) == 2 && std::strcmp(q, "max") != 0) quota = std::atof(q);
+        std::fclose(f);
+    } else if (FILE* fq = std::fopen("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "r")) {
+        if (std::fscanf(fq, "%lf", &quota) != 1) quota = -1;
+        std::fclose(fq);
+        if (FILE* fp = std::fopen("/sys/fs/cgroup/cpu/cpu.cfs_period_us", "r")) {
+            if (std::fscanf(fp, "%lf", &period) != 1) period = 0;
+            std::fclose(fp);
+        }
+    }
+    if (quota <= 0 || period <= 0) return 0;
+    return std::max(1, static_cast<int>(std::ceil(quota / period)));
+}
+
 }  // namespace
 
-int default_decode_workers() {
-    const int hw = static_cast<int>(std::thread::hardware_concurrency());
-    return std::clamp(hw / 2, 1, kMaxDecodeWorkers);
+int available_cores() {
+    // The affinity mask is what Slurm (cpusets) and taskset grant; hardware_concurrency() would count the node.
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    int cores = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
+                                                             : static_cast<int>(std::thread::hardware_concurrency());
+    const int limit = cgroup_cpu_limit();
+    if (limit > 0) cores = std::min(cores, limit);
+    return std::max(1, cores);
 }
+
+int default_decode_workers() { return std::clamp(available_cores() / 2, 1, kMaxDecodeWorkers); }
 
 int inference_threads(int threads, int decode_workers) {
     if (threads >= 0) return threads;
-    const int hw = static_cast<int>(std::thread::hardware_concurrency());
-    return std::max(1, hw - decode_workers);
+    return std::max(1, available_cores() - decode_workers);
 }
 
 const char* const kPipelineThreadsHelp =
     "Inference threads (default: the cores the decode workers leave, at least 1; 0 = all cores), e.g. -t 2";
+
+const char* const kPipelineExitHelp =
+    "Exit status: 0 every file classified; 1 some files failed (each named with its reason on stderr and in the "
+    "results); 2 bad flags or arguments; 3 a file could not be read or written (e.g. the output, or a closed pipe); "
+    "4 bad or unsupported model; 5 backend or internal error; 130 / 143 stopped by SIGINT / SIGTERM (the results "
+    "finished so far are complete). See docs/batch.md.";
 
 bool stderr_is_terminal() { return isatty(STDERR_FILENO) == 1; }
 
@@ -241,7 +280,9 @@ PipelineStats run_pipeline(const std::shared_ptr<const Model>& model, const std:
     const size_t image_floats = static_cast<size_t>(shape_numel(in_shape));
     const size_t batch = static_cast<size_t>(options.batch);
     const int workers = options.decode_workers > 0 ? options.decode_workers : default_decode_workers();
-    const size_t capacity = 2 * batch + 2 * static_cast<size_t>(workers);
+    // One batch ahead (decoded while the current one runs, since the consumer frees slots as it copies them
+    // into the batch tensor) plus two images per worker in flight.
+    const size_t capacity = batch + 2 * static_cast<size_t>(workers);
 
     Ring ring(inputs, model->preprocess(), capacity, image_floats);
     Workers threads(ring, workers);  // decoding starts while the Session is built
@@ -325,7 +366,7 @@ PipelineStats run_pipeline(const std::shared_ptr<const Model>& model, const std:
     }
     progress.update(stats.processed, stats.failed, true);
     progress.clear();
-    stats.signal = g_signal;
+    stats.signal = g_signal.load();
     stats.seconds = seconds_since(start) - stats.setup_seconds;
     return stats;
 }

@@ -51,23 +51,28 @@ struct PipelineStats {
 
 // Runs `inputs` through `model`. Results reach `sink` on the calling thread, batch by batch, strictly in input
 // order, so output written from the sink is deterministic whatever the worker timing. Memory is bounded by
-// about 2 * batch + 2 * workers preprocessed images, however long the list.
+// 2 * batch + 2 * workers preprocessed images (the ring and the batch tensor), however long the list.
 // SIGINT and SIGTERM are caught for the duration: no new file is started, the batch being inferred is
 // delivered, and the stats name the signal (a second signal kills the process as usual).
 // Throws mnet::Error from Session creation or inference (Backend); per-file decode failures are results.
 PipelineStats run_pipeline(const std::shared_ptr<const Model>& model, const std::vector<InputFile>& inputs,
                            const PipelineOptions& options, const BatchSink& sink);
 
-// min(4, hardware threads / 2), at least 1: decoding a camera JPEG takes about as long as classifying it.
+// The cores this process may use: its affinity mask (Slurm cpusets, taskset), capped by a cgroup CPU quota
+// (Kubernetes limits), at least 1.
+int available_cores();
+
+// min(4, available_cores() / 2), at least 1: decoding a camera JPEG takes about as long as classifying it.
 int default_decode_workers();
 
 // The inference threads for `threads` (PipelineOptions::threads) next to `decode_workers` workers: -1 gives
-// hardware threads - workers, at least 1. OpenMP threads spin at their barriers, so one preempted by a decode
+// available_cores() - workers, at least 1. OpenMP threads spin at their barriers, so one preempted by a decode
 // worker stalls the others: on 2 cores, 2 inference threads + 1 worker ran at a fraction of 1 + 1.
 int inference_threads(int threads, int decode_workers);
 
-// Help text of -t for batch and eval.
+// Help texts shared by batch and eval: -t, and the exit statuses.
 extern const char* const kPipelineThreadsHelp;
+extern const char* const kPipelineExitHelp;
 
 bool stderr_is_terminal();
 

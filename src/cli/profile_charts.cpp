@@ -25,7 +25,7 @@ constexpr size_t kMaxLabelChars = 48;
 constexpr double kMargin = 12;
 constexpr double kRowHeight = 15;
 constexpr double kBarHeight = 11;
-constexpr double kTitleHeight = 24;
+constexpr double kTitleHeight = 50;  // a title and a subtitle line
 constexpr double kLegendRowHeight = 18;
 constexpr double kValueWidth = 110;  // room right of the longest bar for its value
 constexpr double kAxisHeight = 28;
@@ -115,7 +115,8 @@ std::string profile_trace(const ProfileResult& r) {
     }
     const json other = {{"model", r.model},          {"batch", r.batch},
                         {"threads", r.threads},      {"runs", r.runs},
-                        {"warmup", r.warmup},        {"mnet_version", mnet_version()},
+                        {"warmup", r.warmup},        {"fuse_dw", r.fuse_dw},
+                        {"mnet_version", mnet_version()},
                         {"onednn_version", onednn_version()}, {"cpu_isa", cpu_isa()}};
     out += "\n],\"displayTimeUnit\":\"ms\",\"otherData\":" + other.dump() + "}\n";
     return out;
@@ -173,9 +174,12 @@ std::string profile_svg(const ProfileResult& r) {
                       num(height, 0) + "\" viewBox=\"0 0 " + num(kChartWidth, 0) + " " + num(height, 0) +
                       "\" font-family=\"monospace\" font-size=\"11\" style=\"background:#fff\">\n";
     out += "<text x=\"" + num(kMargin) + "\" y=\"" + num(kMargin + 12) + "\" font-size=\"14\" font-weight=\"bold\">" +
-           xml_escape(r.model + ": median time per step, batch " + std::to_string(r.batch) + ", " +
-                      std::to_string(r.threads) + " threads, " + std::to_string(r.runs) + " runs; steps add up to " +
-                      num(r.layer_sum_ms, 3) + " ms, end-to-end " + num(r.end_to_end.median, 3) + " ms") +
+           xml_escape(r.model + ": median time per step") + "</text>\n";
+    out += "<text x=\"" + num(kMargin) + "\" y=\"" + num(kMargin + 30) + "\">" +
+           xml_escape("batch " + std::to_string(r.batch) + ", " + std::to_string(r.threads) +
+                      (r.threads == 1 ? " thread, " : " threads, ") + std::to_string(r.runs) +
+                      " runs; steps add up to " + num(r.layer_sum_ms, 3) + " ms, end-to-end (profiling off) " +
+                      num(r.end_to_end.median, 3) + " ms") +
            "</text>\n";
     out += legend;
     // Gridlines and their labels (ms).

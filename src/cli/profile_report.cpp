@@ -17,6 +17,7 @@ using json = nlohmann::json;
 
 constexpr size_t kMaxNameWidth = 48;  // longer step names keep their tail, the part that tells layers apart
 constexpr double kMacsPerMega = 1e6;
+constexpr double kBusyMachineRatio = 1.15;  // clock reads between steps cost far less than 15%
 
 std::string format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 std::string format(const char* fmt, ...) {
@@ -54,9 +55,9 @@ std::string profile_table(const ProfileResult& r) {
     }
     const int nw = static_cast<int>(name_w), ow = static_cast<int>(op_w), sw = static_cast<int>(shape_w),
               iw = static_cast<int>(impl_w);
-    std::string out = format("%s: batch %d, %d thread%s, %s input, %d runs after %d warm-up (times in ms)\n\n",
+    std::string out = format("%s: batch %d, %d thread%s, %s input, %d runs after %d warm-up%s (times in ms)\n\n",
                              r.model.c_str(), r.batch, r.threads, r.threads == 1 ? "" : "s", r.input.c_str(), r.runs,
-                             r.warmup);
+                             r.warmup, r.fuse_dw ? ", --fuse-dw" : "");
     out += format("%4s  %-*s  %-*s  %-*s  %-*s  %9s  %8s  %8s  %8s  %8s  %6s  %7s\n", "#", nw, "step", ow, "op", sw,
                   "output", iw, "impl", "MMACs", "median", "p90", "min", "max", "share", "GFLOP/s");
     for (size_t i = 0; i < r.steps.size(); ++i) {
@@ -97,6 +98,14 @@ std::string profile_table(const ProfileResult& r) {
                   human_count(static_cast<double>(r.macs)).c_str());
     out += format("model load            %8.3f ms,  session creation %.3f ms\n", r.load_ms, r.session_ms);
     out += format("peak RSS              %s\n", human_bytes(r.peak_rss).c_str());
+    // A step's median skips the runs in which the OS preempted it; a whole run rarely escapes every preemption.
+    // When the two disagree this much, the machine was busy and the end-to-end figures are inflated.
+    if (r.profiled_run.median > kBusyMachineRatio * r.layer_sum_ms) {
+        out += format("\nnote: whole profiled runs took %.0f%% longer than their steps' medians add up to: other "
+                      "processes\n      were competing for the CPUs, so run-level times (end-to-end, overhead) are "
+                      "inflated. Check `uptime` and repeat.\n",
+                      percent(r.profiled_run.median - r.layer_sum_ms, r.layer_sum_ms));
+    }
     return out;
 }
 
@@ -152,6 +161,7 @@ std::string profile_json(const ProfileResult& r) {
                 {"threads", r.threads},
                 {"runs", r.runs},
                 {"warmup", r.warmup},
+                {"fuse_dw", r.fuse_dw},
                 {"mnet_version", mnet_version()},
                 {"onednn_version", onednn_version()},
                 {"cpu_isa", cpu_isa()},

@@ -75,13 +75,14 @@ public:
         add_input();
         for (const NodeDef& nd : def_.nodes) add_node(nd);
         if (def_.outputs.empty()) fail("outputs: the model declares no output");
+        std::set<int> listed;  // a set, not a search of graph_.outputs: a hostile list may be long
         for (const OutputDef& o : def_.outputs) {
             auto it = value_ids_.find(o.name);
             if (it == value_ids_.end()) fail("output '" + o.name + "' is not produced by any node");
-            if (it->second == graph_.input) fail("output '" + o.name + "' is the graph input, not produced by any node");
-            if (std::count(graph_.outputs.begin(), graph_.outputs.end(), it->second)) {
-                fail("output '" + o.name + "' is listed twice");
+            if (it->second == graph_.input) {
+                fail("output '" + o.name + "' is the graph input, not produced by any node");
             }
+            if (!listed.insert(it->second).second) fail("output '" + o.name + "' is listed twice");
             graph_.outputs.push_back(it->second);
         }
         return std::move(graph_);
@@ -439,7 +440,8 @@ private:
             return v > kMax ? std::numeric_limits<float>::infinity()
                             : v < -kMax ? -std::numeric_limits<float>::infinity() : static_cast<float>(v);
         };
-        return Range{bound(static_cast<double>(qmin - zero_point) * s), bound(static_cast<double>(qmax - zero_point) * s)};
+        return Range{bound(static_cast<double>(qmin - zero_point) * s),
+                     bound(static_cast<double>(qmax - zero_point) * s)};
     }
 
     const ModelDef& def_;

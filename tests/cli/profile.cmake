@@ -8,6 +8,7 @@ mnet_test(test_cli_profile
     ${CMAKE_CURRENT_LIST_DIR}/test_profile_bench.cpp
     ${CMAKE_CURRENT_LIST_DIR}/test_info.cpp
     ${CMAKE_CURRENT_LIST_DIR}/../e2e/shared_models.cpp
+    ${PROJECT_SOURCE_DIR}/src/cli/stats.cpp
   LIBS mnet_model nlohmann_json::nlohmann_json)
 target_include_directories(test_cli_profile PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../e2e)
 target_compile_definitions(test_cli_profile PRIVATE MNET_CONVERT_PATH="$<TARGET_FILE:mnet-convert>")

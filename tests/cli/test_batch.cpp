@@ -75,10 +75,11 @@ const Fixture& mixed_folder() {
     return f;
 }
 
-std::string batch_cmd(const std::string& flags) {
-    // The tests must not inherit a scheduler's shard from the environment they run in.
-    return "env -u SLURM_ARRAY_TASK_ID -u JOB_COMPLETION_INDEX -u MNET_SHARD_COUNT " + mnet() + " batch -m " +
-           quote(test_model()) + " " + flags;
+// `vars` ("NAME=value ...") are set after the scheduler variables the test may run under are removed.
+std::string batch_cmd(const std::string& flags, const std::string& vars = "") {
+    return "env -u SLURM_ARRAY_TASK_ID -u SLURM_ARRAY_TASK_MIN -u SLURM_ARRAY_TASK_STEP -u SLURM_ARRAY_TASK_COUNT "
+           "-u JOB_COMPLETION_INDEX -u MNET_SHARD_COUNT " + vars + " " + mnet() + " batch -m " + quote(test_model()) +
+           " " + flags;
 }
 
 std::string relative(const std::string& path) {
@@ -207,7 +208,7 @@ TEST_CASE("batch argument and usage errors are one line with a documented status
     CHECK(bad_shard.status == 2);
     CHECK(bad_shard.err.find("--shard 3/3") != std::string::npos);
 
-    const RunResult no_count = run_shell("JOB_COMPLETION_INDEX=1 " + batch_cmd(quote(f.dir)));
+    const RunResult no_count = run_shell(batch_cmd(quote(f.dir), "JOB_COMPLETION_INDEX=1"));
     CHECK(no_count.status == 2);
     CHECK(no_count.err.find("--shard-count") != std::string::npos);
 
@@ -243,20 +244,20 @@ TEST_CASE("the union of --shard K/3 outputs is the unsharded output", "[cli][bat
     CHECK(seen.size() == lines_of(full.out).size());
 
     SECTION("Slurm array variables select the shard") {
-        const RunResult s = run_shell("SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=3 " + batch_cmd(args));
+        const RunResult s = run_shell(batch_cmd(args, "SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=3"));
         CHECK(s.out == shard_out[1]);
         CHECK(s.err.find("SLURM_ARRAY_TASK_ID") != std::string::npos);
-        const RunResult one_based = run_shell("SLURM_ARRAY_TASK_ID=3 SLURM_ARRAY_TASK_MIN=1 SLURM_ARRAY_TASK_COUNT=3 " +
-                                              batch_cmd(args));
+        const RunResult one_based =
+            run_shell(batch_cmd(args, "SLURM_ARRAY_TASK_ID=3 SLURM_ARRAY_TASK_MIN=1 SLURM_ARRAY_TASK_COUNT=3"));
         CHECK(one_based.out == shard_out[2]);
-        const RunResult flag_wins = run_shell("SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=3 " +
-                                              batch_cmd("--shard 0/3 " + args));
+        const RunResult flag_wins =
+            run_shell(batch_cmd("--shard 0/3 " + args, "SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=3"));
         CHECK(flag_wins.out == shard_out[0]);
     }
     SECTION("a Kubernetes completion index with the count from the flag or the environment") {
-        const RunResult flag = run_shell("JOB_COMPLETION_INDEX=2 " + batch_cmd("--shard-count 3 " + args));
+        const RunResult flag = run_shell(batch_cmd("--shard-count 3 " + args, "JOB_COMPLETION_INDEX=2"));
         CHECK(flag.out == shard_out[2]);
-        const RunResult env = run_shell("JOB_COMPLETION_INDEX=0 MNET_SHARD_COUNT=3 " + batch_cmd(args));
+        const RunResult env = run_shell(batch_cmd(args, "JOB_COMPLETION_INDEX=0 MNET_SHARD_COUNT=3"));
         CHECK(env.out == shard_out[0]);
     }
 }

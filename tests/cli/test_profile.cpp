@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/stats.h"
 #include "support/test_data.h"
 #include "test_profile_common.h"
 
@@ -28,6 +29,22 @@ json profile_json(const std::string& extra) {
 }
 
 }  // namespace
+
+TEST_CASE("summarize: percentiles interpolate between ranks as numpy.percentile does", "[cli][unit]") {
+    // numpy.percentile(range(1, 11), [50, 90, 99]) == [5.5, 9.1, 9.91]
+    const cli::Summary s = cli::summarize({10, 3, 1, 2, 4, 5, 6, 7, 8, 9});
+    CHECK(s.count == 10);
+    CHECK(s.min == 1);
+    CHECK(s.max == 10);
+    CHECK(s.mean == Approx(5.5));
+    CHECK(s.median == Approx(5.5));
+    CHECK(s.p90 == Approx(9.1));
+    CHECK(s.p99 == Approx(9.91));
+    const cli::Summary one = cli::summarize({2.5});
+    CHECK(one.median == 2.5);
+    CHECK(one.p99 == 2.5);
+    CHECK(cli::summarize({}).count == 0);
+}
 
 TEST_CASE("profile --format json has one sane entry per step", "[cli][profile]") {
     const json doc = profile_json("-n 3 --warmup 1");

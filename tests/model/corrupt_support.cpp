@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <stdexcept>
 #include <typeinfo>
@@ -54,13 +55,24 @@ NodeDef node(const std::string& name, const std::string& op, std::vector<std::st
 
 using Ints = std::vector<int64_t>;
 
+// How many cases the process tried, for the log: the suite's size is part of its evidence.
+struct Tally {
+    int loaded = 0, rejected = 0;
+    ~Tally() {
+        std::printf("corrupt-model suite: %d loads, %d refused with mnet::Error\n", loaded + rejected, rejected);
+    }
+};
+Tally tally;
+
 template <class F>
 Outcome capture(F&& load) {
     Outcome o;
     try {
         o.model = load();
         o.loaded = true;
+        ++tally.loaded;
     } catch (const Error& e) {
+        ++tally.rejected;
         o.code = e.code();
         o.message = e.what();
     } catch (const std::exception& e) {
@@ -92,7 +104,8 @@ ModelFiles small_model() {
     def.background_class = true;
     def.outputs = {OutputDef{"prob_out", OutputKind::Probabilities}};
     ModelWriter w(def);
-    w.add_f32("conv1/weights", {8, 3, 3, 3}, ramp(216, 0.3f), quant(DType::U8, std::vector<double>(8, 0.01), Ints(8, 128), 0));
+    w.add_f32("conv1/weights", {8, 3, 3, 3}, ramp(216, 0.3f),
+              quant(DType::U8, std::vector<double>(8, 0.01), Ints(8, 128), 0));
     w.add_f32("conv1/bias", {8}, ramp(8, 0.1f));
     w.add_f32("dw/weights", {8, 1, 3, 3}, ramp(72, 0.4f));
     w.add_f32("dw/bias", {8}, ramp(8, 0.1f));

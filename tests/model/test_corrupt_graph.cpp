@@ -57,7 +57,8 @@ TEST_CASE("unknown ops, attributes and weight roles", "[model][corrupt]") {
         {"/nodes/0/op", erase(), kFormat, "node 'conv1': missing key 'op'"},
         {"/nodes/0/attrs/strides", {1, 1}, kFormat, "node 'conv1' (conv2d): unknown attribute 'strides'"},
         {"/nodes/12/attrs", {{"axis", 1}}, kFormat, "node 'prob' (softmax): unknown attribute 'axis'"},
-        {"/nodes/6/attrs", {{"activation", "relu"}}, kFormat, "node 'ident' (identity): unknown attribute 'activation'"},
+        {"/nodes/6/attrs", {{"activation", "relu"}}, kFormat,
+         "node 'ident' (identity): unknown attribute 'activation'"},
         {"/nodes/7/attrs/dilation", {1, 1}, kFormat, "node 'maxpool' (max_pool): unknown attribute 'dilation'"},
         {"/nodes/0/weights/kernel", "conv1/weights", kFormat, "unknown weight role 'kernel'"},
         {"/nodes/7/weights", {{"weights", "conv1/weights"}}, kFormat, "(max_pool): unknown weight role 'weights'"},
@@ -69,7 +70,8 @@ TEST_CASE("unknown ops, attributes and weight roles", "[model][corrupt]") {
 
 TEST_CASE("attributes of the wrong type or out of range", "[model][corrupt]") {
     require_edits_rejected(small_model(), {
-        {"/nodes/0/attrs/stride", "2", kFormat, "node 'conv1' (conv2d): attribute 'stride' must be an array of integers"},
+        {"/nodes/0/attrs/stride", "2", kFormat,
+         "node 'conv1' (conv2d): attribute 'stride' must be an array of integers"},
         {"/nodes/0/attrs/stride", 2, kFormat, "attribute 'stride' must be an array of integers"},
         {"/nodes/0/attrs/stride", {1.5, 1}, kFormat, "attribute 'stride' must be an array of integers"},
         {"/nodes/0/attrs/stride", {1}, kFormat, "attribute 'stride' has 1 values, expected 2"},
@@ -106,7 +108,8 @@ TEST_CASE("attributes of the wrong type or out of range", "[model][corrupt]") {
         {"/nodes/0/attrs/groups", 1.5, kFormat, "attribute 'groups' must be an integer"},
         {"/nodes/0/attrs/groups", "1", kFormat, "attribute 'groups' must be an integer"},
         {"/nodes/0/attrs/groups", {1}, kFormat, "attribute 'groups' must be an integer"},
-        {"/nodes/1/attrs/groups", 4, kFormat, "node 'dw': weights shape [8,1,3,3] expects 4 input channels, the input has 8"},
+        {"/nodes/1/attrs/groups", 4, kFormat,
+         "node 'dw': weights shape [8,1,3,3] expects 4 input channels, the input has 8"},
         {"/nodes/1/attrs/groups", 1, kFormat, "expects 1 input channels, the input has 8"},
         {"/nodes/1/attrs/groups", 16, kFormat, "groups 16 must divide the input channels 8"},
         {"/nodes/0/attrs/activation", "relu7", kFormat, "node 'conv1': unknown activation 'relu7'"},
@@ -125,7 +128,8 @@ TEST_CASE("attributes of the wrong type or out of range", "[model][corrupt]") {
         {"/nodes/7/attrs/kernel", {5, 5}, kFormat, "kernel extent 5 exceeds the padded input 4"},
         {"/nodes/7/attrs/kernel", {2}, kFormat, "attribute 'kernel' has 1 values, expected 2"},
         {"/nodes/7/attrs/stride", {64, 65}, kFormat, "stride and dilation must be in [1, 64]"},
-        {"/nodes/8/attrs/pad", {2, 0, 0, 0}, kFormat, "node 'avgpool': pooling padding must be smaller than the kernel"},
+        {"/nodes/8/attrs/pad", {2, 0, 0, 0}, kFormat,
+         "node 'avgpool': pooling padding must be smaller than the kernel"},
         {"/nodes/8/attrs/pad", {0, 0, 64, 64}, kFormat, "pooling padding must be smaller than the kernel"},
         {"/nodes/9/attrs/keepdims", 2, kFormat, "node 'gap': keepdims must be 0 or 1"},
         {"/nodes/9/attrs/keepdims", -1, kFormat, "keepdims must be 0 or 1"},
@@ -182,7 +186,8 @@ TEST_CASE("cycles, inputs defined later and missing inputs", "[model][corrupt]")
                      "node 'prob': input 'fc_out' is not defined by an earlier node");
     require_rejected(nodes_reordered(good, {0, 1, 3, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12}), small.weights, kFormat,
                      "node 'add': input 'pw_out' is not defined by an earlier node");
-    require_rejected(nodes_reordered(good, {}), small.weights, kFormat, "output 'prob_out' is not produced by any node");
+    require_rejected(nodes_reordered(good, {}), small.weights, kFormat,
+                     "output 'prob_out' is not produced by any node");
 }
 
 TEST_CASE("duplicate node names, outputs and tensor names", "[model][corrupt]") {
@@ -192,7 +197,8 @@ TEST_CASE("duplicate node names, outputs and tensor names", "[model][corrupt]") 
         {"/nodes/2/output", "dw_out", kFormat, "node 'pw': activation 'dw_out' is defined twice"},
         {"/nodes/12/output", "fc_out", kFormat, "node 'prob': activation 'fc_out' is defined twice"},
         {"/nodes/0/output", "input", kFormat, "node 'conv1': activation 'input' is defined twice"},
-        {"/nodes/0/output", "conv1/bias", kFormat, "node 'conv1': activation 'conv1/bias' has the name of a constant tensor"},
+        {"/nodes/0/output", "conv1/bias", kFormat,
+         "node 'conv1': activation 'conv1/bias' has the name of a constant tensor"},
         {"/nodes/0/output", 5, kFormat, "node 'conv1'.output: must be a string"},
         {"/nodes/0/output", json::array({"conv1_out"}), kFormat, "node 'conv1'.output: must be a string"},
         {"/nodes/0/name", 5, kFormat, "nodes[0].name: must be a string"},
@@ -207,8 +213,10 @@ TEST_CASE("weights whose shapes do not fit the op", "[model][corrupt]") {
         {"/nodes/0/weights/weights", erase(), kFormat, "node 'conv1': missing weight 'weights'"},
         {"/nodes/11/weights", erase(), kFormat, "node 'fc': missing weight 'weights'"},
         // conv weights whose IC is not C / groups.
-        {"/nodes/0/weights/weights", "dw/weights", kFormat, "weights shape [8,1,3,3] expects 1 input channels, the input has 3"},
-        {"/nodes/2/weights/weights", "conv1/weights", kFormat, "node 'pw': weights shape [8,3,3,3] expects 3 input channels, the input has 8"},
+        {"/nodes/0/weights/weights", "dw/weights", kFormat,
+         "weights shape [8,1,3,3] expects 1 input channels, the input has 3"},
+        {"/nodes/2/weights/weights", "conv1/weights", kFormat,
+         "node 'pw': weights shape [8,3,3,3] expects 3 input channels, the input has 8"},
         {"/nodes/0/weights/weights", "fc/weights", kFormat, "weights shape [5,8] is not [OC, C/groups, KH, KW]"},
         {"/nodes/0/weights/weights", "conv1/bias", kFormat, "weights shape [8] is not [OC, C/groups, KH, KW]"},
         // bias of the wrong length or rank.
@@ -222,7 +230,8 @@ TEST_CASE("weights whose shapes do not fit the op", "[model][corrupt]") {
         // add/mul operands that do not broadcast, or with both or neither second operand.
         {"/nodes/4/weights/b", "fc/bias", kFormat, "node 'mul': operand shapes [1,8,4,4] and [5] do not broadcast"},
         {"/nodes/4/weights/b", "conv1/weights", kFormat, "operand shapes [1,8,4,4] and [8,3,3,3] do not broadcast"},
-        {"/nodes/3/inputs/1", "conv1_out", kFormat, "node 'add': operand shapes [1,8,4,4] and [1,8,8,8] do not broadcast"},
+        {"/nodes/3/inputs/1", "conv1_out", kFormat,
+         "node 'add': operand shapes [1,8,4,4] and [1,8,8,8] do not broadcast"},
         {"/nodes/4/inputs", {"add_out", "add_out"}, kFormat, "exactly one of them"},
         {"/nodes/4/weights", erase(), kFormat, "exactly one of them"},
         {"/nodes/3/inputs", {"dw_out"}, kFormat, "node 'add': the second operand must be either a second input"},
@@ -260,7 +269,8 @@ TEST_CASE("absurd kernels, strides and paddings", "[model][corrupt]") {
     require_rejected(one_conv({1, 3, 65, 65}, 80, 80), kFormat, "node 'conv': kernel size 65 outside [1, 64]");
     require_rejected(one_conv({1, 3, 100000, 1}, 100001, 1), kFormat, "kernel size 100000 outside [1, 64]");
     require_rejected(one_conv({1, 3, 1, 3}, 4, 2), kFormat, "kernel extent 3 exceeds the padded input 2");
-    require_rejected(one_conv({1, 3, 3, 3}, 4, 4, {{"pad", Ints{64, 64, 64, 65}}}), kFormat, "padding must be in [0, 64]");
+    require_rejected(one_conv({1, 3, 3, 3}, 4, 4, {{"pad", Ints{64, 64, 64, 65}}}), kFormat,
+                     "padding must be in [0, 64]");
     require_rejected(one_conv({1, 3, 3, 3}, 4, 4, {{"stride", Ints{1, 100000}}}), kFormat, "stride and dilation");
     require_rejected(one_conv({1, 3, 3, 3}, 4, 4, {{"dilation", Ints{2, 2}}}), kFormat, "kernel extent 5 exceeds");
     require_rejected(one_conv({1, 3, 1, 1}, 4, 4, {{"groups", int64_t{0}}}), kFormat, "groups 0 must divide");

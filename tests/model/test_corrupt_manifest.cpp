@@ -119,7 +119,8 @@ TEST_CASE("documents that are not manifests are refused", "[model][corrupt]") {
 TEST_CASE("the format name and version are checked first", "[model][corrupt]") {
     for (const ModelFiles* base : {&real_model()}) {
         const json good = parse(*base);
-        for (const json& name : {json("mnet-modelx"), json("MNET-MODEL"), json(""), json("onnx"), json("mnet-model ")}) {
+        for (const json& name :
+             {json("mnet-modelx"), json("MNET-MODEL"), json(""), json("onnx"), json("mnet-model ")}) {
             CAPTURE(name);
             json j = good;
             j["format"] = name;

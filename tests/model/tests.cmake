@@ -8,6 +8,7 @@ mnet_test(test_model_corrupt
     ${CMAKE_CURRENT_LIST_DIR}/test_corrupt_weights.cpp
     ${CMAKE_CURRENT_LIST_DIR}/test_corrupt_manifest.cpp
     ${CMAKE_CURRENT_LIST_DIR}/test_corrupt_fields.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/test_corrupt_values.cpp
     ${CMAKE_CURRENT_LIST_DIR}/test_corrupt_graph.cpp
     ${CMAKE_CURRENT_LIST_DIR}/test_corrupt_flips.cpp
     ${CMAKE_CURRENT_SOURCE_DIR}/e2e/shared_models.cpp

@@ -100,10 +100,10 @@ Result check_model(const std::string& name, const std::string& source, const imp
     return r;
 }
 
-// Runs a command, returning its exit status and standard output.
+// Runs a command, returning its exit status and standard output (standard error passes through).
 int run(const std::string& command, std::string& out) {
     out.clear();
-    FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+    FILE* pipe = popen(command.c_str(), "r");
     REQUIRE(pipe);
     char buf[4096];
     size_t n;

@@ -258,7 +258,7 @@ Array run_layer(const Layer& l, const std::vector<Array>& in) {
 
 }  // namespace
 
-Array run_naive(const Model& m, const Array& input) {
+Array run_naive(const KerasModel& m, const Array& input) {
     std::map<std::string, Array> values = {{m.input_name, input}};
     std::string previous = m.input_name;
     for (const Layer& l : m.layers) {

@@ -18,7 +18,7 @@ namespace mnet::test::keras {
 
 namespace {
 
-json layer_json(const Layer& l, bool functional, const Model& m, const std::string& previous,
+json layer_json(const Layer& l, bool functional, const KerasModel& m, const std::string& previous,
                 const std::vector<int64_t>* input_shape) {
     json cfg = l.config;
     cfg["name"] = l.name;
@@ -76,9 +76,9 @@ Array Builder::random(std::vector<int64_t> shape, double lo, double hi) {
 Layer Builder::conv(const std::string& name, int64_t in_c, int64_t filters, int64_t k, int64_t stride,
                     const std::string& padding, bool bias, const std::string& activation) {
     const double scale = std::sqrt(3.0 / static_cast<double>(k * k * in_c));
-    Layer l{"Conv2D", name, {{"filters", filters}, {"kernel_size", {k, k}}, {"strides", {stride, stride}},
+    Layer l = simple("Conv2D", name, {{"filters", filters}, {"kernel_size", {k, k}}, {"strides", {stride, stride}},
                              {"padding", padding}, {"data_format", "channels_last"}, {"dilation_rate", {1, 1}},
-                             {"activation", activation}, {"use_bias", bias}}};
+                             {"activation", activation}, {"use_bias", bias}});
     l.weights.emplace_back("kernel", random({k, k, in_c, filters}, -scale, scale));
     if (bias) l.weights.emplace_back("bias", random({filters}, -0.2, 0.2));
     return l;
@@ -87,8 +87,8 @@ Layer Builder::conv(const std::string& name, int64_t in_c, int64_t filters, int6
 Layer Builder::depthwise(const std::string& name, int64_t in_c, int64_t k, int64_t stride, const std::string& padding,
                          int64_t multiplier, bool bias) {
     const double scale = std::sqrt(3.0 / static_cast<double>(k * k));
-    Layer l{"DepthwiseConv2D", name, {{"kernel_size", {k, k}}, {"strides", {stride, stride}}, {"padding", padding},
-                                      {"depth_multiplier", multiplier}, {"activation", "linear"}, {"use_bias", bias}}};
+    Layer l = simple("DepthwiseConv2D", name, {{"kernel_size", {k, k}}, {"strides", {stride, stride}}, {"padding", padding},
+                                      {"depth_multiplier", multiplier}, {"activation", "linear"}, {"use_bias", bias}});
     l.weights.emplace_back("depthwise_kernel", random({k, k, in_c, multiplier}, -scale, scale));
     if (bias) l.weights.emplace_back("bias", random({in_c * multiplier}, -0.2, 0.2));
     return l;
@@ -97,9 +97,9 @@ Layer Builder::depthwise(const std::string& name, int64_t in_c, int64_t k, int64
 Layer Builder::separable(const std::string& name, int64_t in_c, int64_t filters, int64_t k, const std::string& padding,
                          bool bias) {
     const double dw = std::sqrt(3.0 / static_cast<double>(k * k)), pw = std::sqrt(3.0 / static_cast<double>(in_c));
-    Layer l{"SeparableConv2D", name, {{"filters", filters}, {"kernel_size", {k, k}}, {"strides", {1, 1}},
+    Layer l = simple("SeparableConv2D", name, {{"filters", filters}, {"kernel_size", {k, k}}, {"strides", {1, 1}},
                                       {"padding", padding}, {"depth_multiplier", 1}, {"activation", "linear"},
-                                      {"use_bias", bias}}};
+                                      {"use_bias", bias}});
     l.weights.emplace_back("depthwise_kernel", random({k, k, in_c, 1}, -dw, dw));
     l.weights.emplace_back("pointwise_kernel", random({1, 1, in_c, filters}, -pw, pw));
     if (bias) l.weights.emplace_back("bias", random({filters}, -0.2, 0.2));
@@ -107,7 +107,7 @@ Layer Builder::separable(const std::string& name, int64_t in_c, int64_t filters,
 }
 
 Layer Builder::batch_norm(const std::string& name, int64_t channels, double epsilon) {
-    Layer l{"BatchNormalization", name, {{"axis", -1}, {"epsilon", epsilon}, {"center", true}, {"scale", true}}};
+    Layer l = simple("BatchNormalization", name, {{"axis", -1}, {"epsilon", epsilon}, {"center", true}, {"scale", true}});
     l.weights.emplace_back("gamma", random({channels}, 0.5, 1.5));
     l.weights.emplace_back("beta", random({channels}, -0.3, 0.3));
     l.weights.emplace_back("moving_mean", random({channels}, -0.3, 0.3));
@@ -117,23 +117,36 @@ Layer Builder::batch_norm(const std::string& name, int64_t channels, double epsi
 
 Layer Builder::dense(const std::string& name, int64_t in, int64_t units, const std::string& activation, bool bias) {
     const double scale = std::sqrt(3.0 / static_cast<double>(in));
-    Layer l{"Dense", name, {{"units", units}, {"activation", activation}, {"use_bias", bias}}};
+    Layer l = simple("Dense", name, {{"units", units}, {"activation", activation}, {"use_bias", bias}});
     l.weights.emplace_back("kernel", random({in, units}, -scale, scale));
     if (bias) l.weights.emplace_back("bias", random({units}, -0.2, 0.2));
     return l;
 }
 
 Layer relu(const std::string& name, const json& max_value) {
-    return Layer{"ReLU", name, {{"max_value", max_value}, {"negative_slope", 0}, {"threshold", 0}}};
+    return simple("ReLU", name, {{"max_value", max_value}, {"negative_slope", 0}, {"threshold", 0}});
 }
 
-Layer activation(const std::string& name, const std::string& kind) { return Layer{"Activation", name, {{"activation", kind}}}; }
+Layer activation(const std::string& name, const std::string& kind) {
+    return simple("Activation", name, {{"activation", kind}});
+}
 
 Layer simple(const std::string& cls, const std::string& name, json config, std::vector<std::string> inputs) {
-    return Layer{cls, name, std::move(config), std::move(inputs), {}, {}};
+    Layer l;
+    l.cls = cls;
+    l.name = name;
+    l.config = std::move(config);
+    l.inputs = std::move(inputs);
+    return l;
 }
 
-json topology(const Model& m) {
+Layer sequential(const std::string& name, std::vector<Layer> layers) {
+    Layer l = simple("Sequential", name);
+    l.layers = std::move(layers);
+    return l;
+}
+
+json topology(const KerasModel& m) {
     if (m.cls == "Sequential") {
         json layers = json::array();
         for (size_t i = 0; i < m.layers.size(); ++i) {
@@ -158,20 +171,23 @@ json topology(const Model& m) {
                         {"output_layers", {{out, 0, 0}}}}}};
 }
 
-void write_tfjs(Model& m, const std::string& dir, const TfjsOptions& options) {
+void write_tfjs(KerasModel& m, const std::string& dir, const TfjsOptions& options) {
     std::vector<std::pair<std::string, Array*>> weights;
     collect(m.layers, weights);
     json specs = json::array();
     std::vector<uint8_t> bytes;
     for (auto& [name, a] : weights) {
         json spec = {{"name", name}, {"shape", a->shape}, {"dtype", "float32"}};
-        if (options.quantize_uint8) {
+        if (!options.quantize.empty()) {
+            const bool wide = options.quantize == "uint16";
+            const double levels = wide ? 65535.0 : 255.0;
             const double lo = *std::min_element(a->v.begin(), a->v.end()), hi = *std::max_element(a->v.begin(), a->v.end());
-            const double scale = hi > lo ? (hi - lo) / 255.0 : 1.0;
-            spec["quantization"] = {{"dtype", "uint8"}, {"min", lo}, {"scale", scale}};
+            const double scale = hi > lo ? (hi - lo) / levels : 1.0;
+            spec["quantization"] = {{"dtype", options.quantize}, {"min", lo}, {"scale", scale}};
             for (double& x : a->v) {
-                const auto q = static_cast<uint8_t>(std::lround((x - lo) / scale));
-                bytes.push_back(q);
+                const auto q = static_cast<uint16_t>(std::lround((x - lo) / scale));
+                bytes.push_back(static_cast<uint8_t>(q & 0xFF));
+                if (wide) bytes.push_back(static_cast<uint8_t>(q >> 8));
                 x = static_cast<float>(q * scale + lo);  // what TF.js (and the reference) will see
             }
         } else {
@@ -201,7 +217,7 @@ void write_tfjs(Model& m, const std::string& dir, const TfjsOptions& options) {
     if (!options.metadata.is_null()) write_text_file(dir + "/metadata.json", options.metadata.dump());
 }
 
-void write_h5(const Model& m, const std::string& path) {
+void write_h5(const KerasModel& m, const std::string& path) {
     const hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (file < 0) throw std::runtime_error("cannot create " + path);
     auto string_attr = [](hid_t loc, const char* name, const std::string& text) {
@@ -245,7 +261,7 @@ void write_h5(const Model& m, const std::string& path) {
 std::vector<Tensor> convert_and_run(const std::string& src, const std::string& dir, const Array& input) {
     const std::string manifest = dir + "/model.json";
     importer::convert_keras_file(src, manifest, importer::KerasImportOptions{});
-    auto model = Model::load(manifest);
+    auto model = mnet::Model::load(manifest);
     SessionOptions options;
     options.threads = 1;
     Session session(model, options);

@@ -33,7 +33,7 @@ struct Layer {
     std::vector<Layer> layers;        // the layers of a nested "Sequential"
 };
 
-struct Model {
+struct KerasModel {
     std::string cls = "Functional";   // or "Sequential"
     std::string name = "model";
     std::string input_name = "input_1";
@@ -67,22 +67,23 @@ Layer relu(const std::string& name, const json& max_value = nullptr);
 Layer activation(const std::string& name, const std::string& kind);
 Layer simple(const std::string& cls, const std::string& name, json config = json::object(),
              std::vector<std::string> inputs = {});
+Layer sequential(const std::string& name, std::vector<Layer> layers);
 
 // The Keras topology JSON ({"class_name", "config"}).
-json topology(const Model& m);
+json topology(const KerasModel& m);
 
 struct TfjsOptions {
-    bool quantize_uint8 = false;  // store weights as uint8 with {min, scale}; `m`'s weights become the dequantized ones
+    std::string quantize;  // "uint8" or "uint16": store weights so, with {min, scale}; `m` gets the dequantized values
     int shards = 1;               // split the weights over this many .bin files
     json metadata;                // written as metadata.json when not null
 };
 // Writes dir/model.json and its weight files.
-void write_tfjs(Model& m, const std::string& dir, const TfjsOptions& options = {});
+void write_tfjs(KerasModel& m, const std::string& dir, const TfjsOptions& options = {});
 // Writes a Keras 2 style .h5: root attribute model_config, datasets model_weights/<layer>/<layer>/<name>:0.
-void write_h5(const Model& m, const std::string& path);
+void write_h5(const KerasModel& m, const std::string& path);
 
 // The naive NHWC reference: runs `m` on an [H, W, C] input and returns the output in Keras layout.
-Array run_naive(const Model& m, const Array& input);
+Array run_naive(const KerasModel& m, const Array& input);
 
 // Converts `src` (a TF.js folder or .h5) with the importer into dir/model.json, runs it with mnet::Session on
 // `input` and returns every output in our layout (NCHW maps), with the batch dimension.

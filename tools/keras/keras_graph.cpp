@@ -270,7 +270,8 @@ std::string Translator::channel_constant(const std::string& base, const Value& v
         }
         values = std::move(ours);
     }
-    return add_constant(base, {1, int64_t(values.size())}, std::move(values));
+    const int64_t K = int64_t(values.size());
+    return add_constant(base, {1, K}, std::move(values));
 }
 
 std::string Translator::unique(const std::string& base) {

@@ -77,6 +77,8 @@ private:
     void merge(const FlatLayer& l, bool is_add);
     void relu(const FlatLayer& l);
     void activation_layer(const FlatLayer& l, const std::string& keras_name);
+    void softmax_layer(const FlatLayer& l);
+    std::string activation_name(const FlatLayer& l) const;  // an Activation layer's activation
     void rescaling(const FlatLayer& l);
 
     // Graph helpers (keras_graph.cpp).

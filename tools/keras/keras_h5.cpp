@@ -18,6 +18,8 @@ namespace {
 
 // A generous bound for the JSON text of a model's topology (MobileNets need well under 1 MB).
 constexpr hsize_t kMaxConfigBytes = hsize_t{64} << 20;
+// Far more objects than any model's weights group holds (a MobileNet has a few hundred).
+constexpr size_t kMaxLinks = 1000000;
 
 // Owns an HDF5 identifier and closes it with the matching H5*close.
 class Handle {
@@ -157,12 +159,15 @@ private:
         // Collect every link first: the visit callback must not throw through HDF5's C frames.
         std::vector<std::pair<std::string, H5L_type_t>> links;
         auto collect = [](hid_t, const char* name, const H5L_info_t* info, void* out) -> herr_t {
-            static_cast<std::vector<std::pair<std::string, H5L_type_t>>*>(out)->emplace_back(name, info->type);
+            auto* list = static_cast<std::vector<std::pair<std::string, H5L_type_t>>*>(out);
+            if (list->size() >= kMaxLinks) return 1;  // stop: reported below
+            list->emplace_back(name, info->type);
             return 0;
         };
         if (H5Lvisit(group, H5_INDEX_NAME, H5_ITER_INC, collect, &links) < 0) {
             fail(ErrorCode::ModelFormat, "cannot list 'model_weights'");
         }
+        if (links.size() >= kMaxLinks) fail(ErrorCode::Unsupported, "'model_weights' holds over a million objects");
         int64_t total_bytes = 0;
         for (const auto& [name, type] : links) {
             const std::string where = "model_weights/" + name;

@@ -2,6 +2,7 @@
 // The layer translations of Translator (keras_graph.h): one Keras layer class each, NHWC -> NCHW.
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "keras_config.h"
 #include "keras_graph.h"
@@ -12,62 +13,70 @@ namespace {
 
 using json = nlohmann::json;
 
-// Layers that compute nothing at inference.
-const char* const kIdentityLayers[] = {"Dropout",       "SpatialDropout2D", "GaussianDropout",
-                                       "GaussianNoise", "AlphaDropout",     "ActivityRegularization"};
-
 }  // namespace
 
 void Translator::translate(const FlatLayer& l) {
-    const std::string& cls = l.class_name;
-    const size_t inputs = l.inputs.size();
-    if ((cls == "Add" || cls == "Multiply") ? inputs < 2 : inputs != 1) {
-        fail(l, ErrorCode::ModelFormat, "called on " + std::to_string(inputs) + " tensors");
-    }
-    if (cls == "Conv2D" || cls == "Convolution2D" || cls == "DepthwiseConv2D" || cls == "SeparableConv2D" ||
-        cls == "SeparableConvolution2D") {
-        conv(l);
-    } else if (cls == "Dense") {
-        dense(l);
-    } else if (cls == "BatchNormalization") {
-        batch_norm(l);
-    } else if (cls == "MaxPooling2D" || cls == "MaxPool2D") {
-        pool(l, false);
-    } else if (cls == "AveragePooling2D" || cls == "AvgPool2D") {
-        pool(l, true);
-    } else if (cls == "GlobalAveragePooling2D" || cls == "GlobalAvgPool2D") {
-        global_pool(l, true);
-    } else if (cls == "GlobalMaxPooling2D" || cls == "GlobalMaxPool2D") {
-        global_pool(l, false);
-    } else if (cls == "ZeroPadding2D") {
-        zero_padding(l);
-    } else if (cls == "Flatten") {
-        flatten(l);
-    } else if (cls == "Reshape") {
-        reshape(l);
-    } else if (cls == "Add" || cls == "Multiply") {
-        merge(l, cls == "Add");
-    } else if (cls == "ReLU") {
-        relu(l);
-    } else if (cls == "Activation") {
-        const json& a = (*l.config).contains("activation") ? (*l.config)["activation"] : json();
-        if (!a.is_string()) fail(l, ErrorCode::Unsupported, "the activation is not given by name");
-        activation_layer(l, a.get<std::string>());
-    } else if (cls == "Softmax") {
-        const json& axis = (*l.config).contains("axis") ? (*l.config)["axis"] : json(-1);
-        if (!(axis == json(-1) || axis == json::array({-1}))) fail(l, ErrorCode::Unsupported, "softmax over an axis other than the last");
-        activation_layer(l, "softmax");
-    } else if (cls == "Rescaling") {
-        rescaling(l);
-    } else if (std::find(std::begin(kIdentityLayers), std::end(kIdentityLayers), cls) != std::end(kIdentityLayers)) {
-        alias(l.output, l.inputs[0]);
-    } else {
+    using Fn = void (*)(Translator&, const FlatLayer&);
+    static const std::map<std::string, Fn> kLayers = {
+        {"Conv2D", [](Translator& t, const FlatLayer& x) { t.conv(x); }},
+        {"Convolution2D", [](Translator& t, const FlatLayer& x) { t.conv(x); }},
+        {"DepthwiseConv2D", [](Translator& t, const FlatLayer& x) { t.conv(x); }},
+        {"SeparableConv2D", [](Translator& t, const FlatLayer& x) { t.conv(x); }},
+        {"SeparableConvolution2D", [](Translator& t, const FlatLayer& x) { t.conv(x); }},
+        {"Dense", [](Translator& t, const FlatLayer& x) { t.dense(x); }},
+        {"BatchNormalization", [](Translator& t, const FlatLayer& x) { t.batch_norm(x); }},
+        {"MaxPooling2D", [](Translator& t, const FlatLayer& x) { t.pool(x, false); }},
+        {"MaxPool2D", [](Translator& t, const FlatLayer& x) { t.pool(x, false); }},
+        {"AveragePooling2D", [](Translator& t, const FlatLayer& x) { t.pool(x, true); }},
+        {"AvgPool2D", [](Translator& t, const FlatLayer& x) { t.pool(x, true); }},
+        {"GlobalAveragePooling2D", [](Translator& t, const FlatLayer& x) { t.global_pool(x, true); }},
+        {"GlobalAvgPool2D", [](Translator& t, const FlatLayer& x) { t.global_pool(x, true); }},
+        {"GlobalMaxPooling2D", [](Translator& t, const FlatLayer& x) { t.global_pool(x, false); }},
+        {"GlobalMaxPool2D", [](Translator& t, const FlatLayer& x) { t.global_pool(x, false); }},
+        {"ZeroPadding2D", [](Translator& t, const FlatLayer& x) { t.zero_padding(x); }},
+        {"Flatten", [](Translator& t, const FlatLayer& x) { t.flatten(x); }},
+        {"Reshape", [](Translator& t, const FlatLayer& x) { t.reshape(x); }},
+        {"Add", [](Translator& t, const FlatLayer& x) { t.merge(x, true); }},
+        {"Multiply", [](Translator& t, const FlatLayer& x) { t.merge(x, false); }},
+        {"ReLU", [](Translator& t, const FlatLayer& x) { t.relu(x); }},
+        {"Activation", [](Translator& t, const FlatLayer& x) { t.activation_layer(x, t.activation_name(x)); }},
+        {"Softmax", [](Translator& t, const FlatLayer& x) { t.softmax_layer(x); }},
+        {"Rescaling", [](Translator& t, const FlatLayer& x) { t.rescaling(x); }},
+        // No computation at inference.
+        {"Dropout", [](Translator& t, const FlatLayer& x) { t.alias(x.output, x.inputs[0]); }},
+        {"SpatialDropout2D", [](Translator& t, const FlatLayer& x) { t.alias(x.output, x.inputs[0]); }},
+        {"GaussianDropout", [](Translator& t, const FlatLayer& x) { t.alias(x.output, x.inputs[0]); }},
+        {"GaussianNoise", [](Translator& t, const FlatLayer& x) { t.alias(x.output, x.inputs[0]); }},
+        {"AlphaDropout", [](Translator& t, const FlatLayer& x) { t.alias(x.output, x.inputs[0]); }},
+        {"ActivityRegularization", [](Translator& t, const FlatLayer& x) { t.alias(x.output, x.inputs[0]); }},
+    };
+    const auto it = kLayers.find(l.class_name);
+    if (it == kLayers.end()) {
         fail(l, ErrorCode::Unsupported,
              "mnet-convert cannot translate this layer class (it handles InputLayer, Conv2D, DepthwiseConv2D, "
              "SeparableConv2D, Dense, BatchNormalization, ReLU, Activation, Softmax, MaxPooling2D, "
              "AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, ZeroPadding2D, Add, Multiply, Flatten, "
              "Reshape, Rescaling, Dropout and nested Sequential/Functional models)");
     }
+    const bool merge = l.class_name == "Add" || l.class_name == "Multiply";
+    if (merge ? l.inputs.size() < 2 : l.inputs.size() != 1) {
+        fail(l, ErrorCode::ModelFormat, "called on " + std::to_string(l.inputs.size()) + " tensors");
+    }
+    it->second(*this, l);
+}
+
+std::string Translator::activation_name(const FlatLayer& l) const {
+    const json& a = (*l.config).contains("activation") ? (*l.config)["activation"] : json();
+    if (!a.is_string()) fail(l, ErrorCode::Unsupported, "the activation is not given by name");
+    return a.get<std::string>();
+}
+
+void Translator::softmax_layer(const FlatLayer& l) {
+    const json& axis = (*l.config).contains("axis") ? (*l.config)["axis"] : json(-1);
+    if (!(axis == json(-1) || axis == json::array({-1}))) {
+        fail(l, ErrorCode::Unsupported, "softmax over an axis other than the last");
+    }
+    activation_layer(l, "softmax");
 }
 
 void Translator::conv(const FlatLayer& l) {
