@@ -45,7 +45,7 @@ std::string step_kind(const LayerTiming& t, const std::map<std::string, const La
     const LayerInfo& l = *it->second;
     const std::string window = std::to_string(l.kernel_h) + "x" + std::to_string(l.kernel_w);
     if (l.groups > 1 && l.groups == l.in_channels) return "depthwise conv " + window;
-    if (t.op == "conv2d+dw") return "conv " + window + " + depthwise";
+    if (t.op.rfind("conv2d+dw", 0) == 0) return "conv " + window + " + depthwise";  // pw + dw (+ activation)
     return (l.groups > 1 ? "grouped conv " : "conv ") + window;
 }
 
@@ -65,6 +65,21 @@ void check_same_steps(const std::vector<LayerTiming>& timings, const std::vector
     bool same = timings.size() == steps.size();
     for (size_t i = 0; same && i < steps.size(); ++i) same = timings[i].name == steps[i].step.name;
     if (!same) throw Error(ErrorCode::Internal, "profile: the executed steps changed between runs");
+}
+
+// Profiling off: no clock reads and no stream waits between steps, the time a user's run takes.
+Summary time_unprofiled(const std::shared_ptr<const Model>& model, const SessionOptions& so, const Tensor& input,
+                        const ProfileOptions& opt) {
+    Session session(model, so);
+    session.run(input);
+    for (int i = 0; i < opt.warmup; ++i) session.run(input);
+    std::vector<double> wall;
+    for (int run = 0; run < opt.runs; ++run) {
+        const auto start = Clock::now();
+        session.run(input);
+        wall.push_back(ms_since(start));
+    }
+    return summarize(std::move(wall));
 }
 
 ProfileResult measure(const ProfileOptions& opt) {
@@ -130,20 +145,8 @@ ProfileResult measure(const ProfileOptions& opt) {
         }
         r.profiled_run = summarize(wall);
     }
-    {
-        // Profiling off: no clock reads and no stream waits between steps, the time a user's run takes.
-        so.profile = false;
-        Session session(model, so);
-        session.run(input);
-        for (int i = 0; i < opt.warmup; ++i) session.run(input);
-        std::vector<double> wall;
-        for (int run = 0; run < opt.runs; ++run) {
-            const auto start = Clock::now();
-            session.run(input);
-            wall.push_back(ms_since(start));
-        }
-        r.end_to_end = summarize(wall);
-    }
+    so.profile = false;
+    r.end_to_end = time_unprofiled(model, so, input, opt);
 
     for (StepProfile& s : r.steps) {
         s.stats = summarize(s.ms);

@@ -9,7 +9,7 @@
 
 namespace mnet::cli {
 
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;  // keys in the documented order: file first
 
 std::vector<Prediction> top_k(const Model& model, const float* scores, int64_t count, int k) {
     std::vector<float> probs(scores, scores + count);

@@ -103,7 +103,7 @@ TEST_CASE("byte flips in the small model's weights", "[model][corrupt][flips]") 
 TEST_CASE("byte flips in the real model's manifest", "[model][corrupt][flips][slow]") {
     Sweep sweep{"real manifest", 10.0};
     manifest_sweep(real_model(), sweep);
-    CHECK(sweep.done >= 50);
+    CHECK(sweep.done >= 30);  // about 300 in a Release build, fewer under sanitizers or load
 }
 
 TEST_CASE("byte flips in the real model's weights", "[model][corrupt][flips][slow]") {
@@ -127,9 +127,9 @@ TEST_CASE("byte flips in the real model's weights", "[model][corrupt][flips][slo
                                                                                          : "checksum mismatch");
             weights[at] = real.weights[at];
         }
-        CHECK(sweep.done >= 50);
+        CHECK(sweep.done >= 16);  // every header byte
     }
     Sweep sweep{"real weights, checksum restated", 8.0};
     weights_sweep(real, sweep);
-    CHECK(sweep.done >= 20);
+    CHECK(sweep.done >= 10);
 }
