@@ -19,7 +19,7 @@ namespace mnet::cli {
 
 namespace {
 
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;  // keys in the order written: the documented order
 
 constexpr int kDefaultRuns = 50;
 constexpr int kDefaultWarmup = 5;

@@ -17,7 +17,7 @@ namespace mnet::cli {
 
 namespace {
 
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;  // keys in the order written: the documented order
 
 constexpr size_t kMaxNameWidth = 48;
 

@@ -14,7 +14,7 @@ namespace mnet::cli {
 
 namespace {
 
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;  // keys in the order written: the documented order
 
 constexpr double kUsPerMs = 1000.0;  // trace-event timestamps and durations are in microseconds
 
@@ -82,7 +82,8 @@ std::string profile_trace(const ProfileResult& r) {
                                {"args", {{"name", "mnet profile " + r.model}}}};
     const json meta_thread = {{"name", "thread_name"}, {"ph", "M"}, {"pid", 1}, {"tid", 1},
                               {"args", {{"name", "batch " + std::to_string(r.batch) + ", " +
-                                                     std::to_string(r.threads) + " threads"}}}};
+                                                     std::to_string(r.threads) +
+                                                     (r.threads == 1 ? " thread" : " threads")}}}};
     out += meta_process.dump() + ",\n" + meta_thread.dump();
     // Each run starts when it really started (so gaps between runs show), steps follow back to back: the
     // engine runs them in order on one stream, and the clock reads between them are all that separates them.

@@ -13,7 +13,7 @@ namespace mnet::cli {
 
 namespace {
 
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;  // keys in the order written: the documented order
 
 constexpr size_t kMaxNameWidth = 48;  // longer step names keep their tail, the part that tells layers apart
 constexpr double kMacsPerMega = 1e6;
