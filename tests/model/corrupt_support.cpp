@@ -148,9 +148,21 @@ ModelFiles small_model() {
 }
 
 std::string real_manifest_path() {
+    // The conversion is 10 MB and CTest runs a process per test case: it goes when the process does.
+    struct RemoveAtExit {
+        std::string dir;
+        ~RemoveAtExit() {
+            std::error_code ec;
+            if (!dir.empty()) fs::remove_all(dir, ec);
+        }
+    };
+    static RemoveAtExit converted;
     static const std::string path = [] {
         for (const SharedModel& m : shared_tflite_models()) {
-            if (m.name == kRealModel) return converted_manifest(m);
+            if (m.name != kRealModel) continue;
+            const std::string manifest = converted_manifest(m);
+            converted.dir = fs::path(manifest).parent_path().parent_path().string();  // the per-process folder
+            return manifest;
         }
         throw std::runtime_error(std::string("shared model ") + kRealModel + " not found");
     }();

@@ -195,6 +195,7 @@ TEST_CASE("weights.file must be a plain name inside the manifest's folder", "[mo
     CHECK(inside.loaded);
     fs::create_directory_symlink(dir, root + "/model-link");
     CHECK(load_outcome_from_file(root + "/model-link/model.json").loaded);
+    fs::remove_all(root);  // three copies of the real weights
 }
 
 TEST_CASE("missing, special and oversized files are refused", "[model][corrupt]") {
@@ -218,6 +219,7 @@ TEST_CASE("missing, special and oversized files are refused", "[model][corrupt]"
     fs::resize_file(dir + "/huge.json", (64u << 20) + 1);  // sparse: costs no disk
     require_rejected(load_outcome_from_file(dir + "/huge.json"), ErrorCode::ModelFormat, "larger than 64 MiB",
                      "huge.json");
+    fs::remove_all(dir);
 }
 
 TEST_CASE("a FIFO as the weights file is refused without blocking", "[model][corrupt]") {
@@ -237,6 +239,7 @@ TEST_CASE("a FIFO as the weights file is refused without blocking", "[model][cor
         FAIL("Model::load blocked on a FIFO named as the weights file");
     }
     require_rejected(result.get(), ErrorCode::Io, "not a regular file", "pipe.bin");
+    fs::remove_all(dir);
 }
 
 TEST_CASE("truncated weights on disk are refused by Model::load", "[model][corrupt]") {
@@ -251,4 +254,5 @@ TEST_CASE("truncated weights on disk are refused by Model::load", "[model][corru
         require_rejected(load_outcome_from_file(manifest), ErrorCode::ModelFormat,
                          "size is " + std::to_string(cut) + " bytes", "/model.bin");
     }
+    fs::remove_all(dir);
 }
