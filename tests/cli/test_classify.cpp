@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: Apache-2.0
+// `mnet classify` as a user runs it, on every shared photo with every shared TFLite model, against reference.json.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "../e2e/shared_models.h"
+#include "support/test_data.h"
+#include "test_batch_support.h"
+
+using namespace mnet::test;
+using json = nlohmann::json;
+
+TEST_CASE("mnet classify --json gives the reference top-5 labels, order and probabilities", "[cli][e2e]") {
+    constexpr double kProbTolerance = 1e-4;
+    for (const SharedModel& m : shared_tflite_models()) {
+        std::ifstream in(shared_dir() + "/testdata/reference/" + m.name + "/reference.json");
+        const json ref = json::parse(in);
+        std::string args;
+        for (const ReferenceImage& img : m.images) args += " " + quote(img.image_path);
+        const RunResult r = run_shell(mnet::test::mnet() + " classify --json -k 5 -m " + quote(converted_manifest(m)) + args);
+        CAPTURE(m.name, r.err);
+        REQUIRE(r.status == 0);
+        const auto lines = lines_of(r.out);
+        REQUIRE(lines.size() == m.images.size());
+        for (size_t i = 0; i < lines.size(); ++i) {
+            const json got = json::parse(lines[i]);
+            const json& want = ref.at("images").at(i).at("top5_float");
+            CAPTURE(lines[i]);
+            REQUIRE(got.at("file") == m.images[i].image_path);
+            REQUIRE(got.at("predictions").size() == 5);
+            for (size_t k = 0; k < 5; ++k) {
+                const json& p = got["predictions"][k];
+                // Ranks may swap only between classes whose reference probabilities are within the tolerance.
+                CHECK(std::abs(p.at("probability").get<double>() - want[k].at("prob").get<double>()) <= kProbTolerance);
+                if (p.at("index") != want[k].at("index")) continue;
+                CHECK(p.at("label") == want[k].at("label"));
+            }
+        }
+    }
+}
