@@ -185,7 +185,7 @@ TEST_CASE("corrupt or hostile TF.js folders are errors", "[keras][errors]") {
     expect(zip, ErrorCode::Unsupported, "Keras 3 .keras archive");
 }
 
-TEST_CASE("labels: a count mismatch is an error; metadata.json labels are used", "[keras][errors]") {
+TEST_CASE("labels: metadata.json labels are used, a count mismatch is an error", "[keras][errors]") {
     Builder b(5);
     KerasModel m;
     m.input_hwc = {8, 8, 3};
