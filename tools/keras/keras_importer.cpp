@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "keras_importer.h"
+#include "labels.h"
 
 #include <cmath>
 #include <cstring>
@@ -27,7 +28,6 @@ constexpr size_t kSignatureBytes = 8;
 // keras.applications MobileNet preprocessing: x / 127.5 - 1.
 constexpr float kKerasPixelMean = 127.5f;
 constexpr float kKerasPixelStd = 127.5f;
-constexpr size_t kMaxLabelFileBytes = size_t{64} << 20;
 
 std::string first_bytes(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -40,44 +40,6 @@ std::string extension(const std::string& path) {
     std::string ext = fs::path(path).extension().string();
     for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     return ext;
-}
-
-bool valid_label(const std::string& s) {
-    for (size_t i = 0; i < s.size();) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        const size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-        if (len == 0 || i + len > s.size() || (len == 1 && c < 0x20 && c != '\t')) return false;
-        for (size_t k = 1; k < len; ++k) {
-            if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
-        }
-        i += len;
-    }
-    return true;
-}
-
-// One label per line (UTF-8); a byte-order mark, CR line ends and a final newline are tolerated.
-std::vector<std::string> read_labels(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(ErrorCode::Io, path + ": cannot open: " + std::strerror(errno));
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad()) throw Error(ErrorCode::Io, path + ": read error");
-    if (text.size() > kMaxLabelFileBytes) throw Error(ErrorCode::InvalidArgument, path + ": too large for a label file");
-    if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);
-    std::vector<std::string> labels;
-    for (size_t start = 0; start < text.size();) {
-        size_t end = text.find('\n', start);
-        if (end == std::string::npos) end = text.size();
-        std::string line = text.substr(start, end - start);
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        if (!valid_label(line)) {
-            throw Error(ErrorCode::InvalidArgument,
-                        path + ": line " + std::to_string(labels.size() + 1) + " is not valid UTF-8 text");
-        }
-        labels.push_back(std::move(line));
-        start = end + 1;
-    }
-    if (labels.empty()) throw Error(ErrorCode::InvalidArgument, path + ": no labels");
-    return labels;
 }
 
 std::array<float, 3> checked_channels(const std::array<float, 3>& v, const char* flag, bool positive) {
@@ -156,7 +118,7 @@ ModelWriter import_keras(const std::string& given_path, const KerasImportOptions
                                                     std::to_string(classes) + " classes");
         }
         for (const std::string& label : def.labels) {
-            if (!valid_label(label)) throw Error(ErrorCode::ModelFormat, path + ": metadata.json: a label holds control characters");
+            if (!valid_label_text(label)) throw Error(ErrorCode::ModelFormat, path + ": metadata.json: a label holds control characters");
         }
     }
     def.background_class = options.background.value_or(!def.labels.empty() && def.labels[0] == "background");

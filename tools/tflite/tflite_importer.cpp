@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "tflite_importer.h"
+#include "labels.h"
 
 #include <cerrno>
 #include <cmath>
@@ -33,43 +34,6 @@ std::vector<uint8_t> read_all(const std::string& path) {
     return bytes;
 }
 
-bool valid_utf8(const std::string& s) {
-    for (size_t i = 0; i < s.size();) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        const size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-        if (len == 0 || i + len > s.size() || (len == 1 && c < 0x20 && c != '\t')) return false;
-        for (size_t k = 1; k < len; ++k) {
-            if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
-        }
-        i += len;
-    }
-    return true;
-}
-
-// One label per line; a UTF-8 byte-order mark, CR line ends and a final newline are tolerated.
-std::vector<std::string> read_labels(const std::string& path) {
-    std::vector<uint8_t> bytes = read_all(path);
-    std::string text(bytes.begin(), bytes.end());
-    if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);
-    std::vector<std::string> labels;
-    size_t start = 0;
-    while (start < text.size()) {
-        size_t end = text.find('\n', start);
-        if (end == std::string::npos) end = text.size();
-        std::string line = text.substr(start, end - start);
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        if (!valid_utf8(line)) {
-            throw Error(ErrorCode::InvalidArgument,
-                        path + ": line " + std::to_string(labels.size() + 1) + " is not valid UTF-8 text");
-        }
-        labels.push_back(std::move(line));
-        start = end + 1;
-    }
-    if (labels.empty()) throw Error(ErrorCode::InvalidArgument, path + ": no labels");
-    return labels;
-}
-
-// FORMAT.md has an optional `source`, but ModelDef may not carry it yet: set it when the field exists.
 std::optional<QuantParams> per_tensor(const std::optional<QuantParams>& q) {
     if (!q || q->scale.size() != 1 || !(q->scale[0] > 0)) return std::nullopt;
     QuantParams out = *q;
