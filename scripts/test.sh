@@ -4,4 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# ctest runs tests side by side, so their OpenMP threads outnumber the cores: threads that sleep while waiting,
+# instead of spinning, keep an oversubscribed two-thread test from running a hundred times slower.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 ctest --test-dir build --output-on-failure -j"$(nproc)" "$@"

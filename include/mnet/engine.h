@@ -13,13 +13,24 @@
 
 namespace mnet {
 
+// The arithmetic a session runs in. Int8 needs a model carrying quantization parameters.
+enum class Precision { Fp32, Int8 };
+
+// How a batch runs. Latency: one pass over the whole batch, every layer split across all threads. Throughput:
+// one single-threaded stream per thread, each taking the batch's images a small chunk at a time, so the working
+// set stays in its core's caches and no layer waits for the other threads (docs/performance.md measures both).
+// Auto: throughput when the batch has more than one image and at least one per thread, else latency.
+enum class BatchMode { Auto, Latency, Throughput };
+
 struct SessionOptions {
     int batch = 1;         // images per run
     int threads = 0;       // compute threads; 0 = all the process may use
     bool profile = false;  // record per-layer timings (adds one clock read per layer)
-    bool fuse_dw = false;  // fuse pointwise 1x1 + following depthwise (oneDNN append_dw) where a real kernel exists
+    bool fuse_dw = true;   // fuse pointwise 1x1 + following depthwise (oneDNN append_dw) where a real kernel exists
     bool fuse_add = true;  // sum a convolution into the residual it is added to (oneDNN sum post-op)
     bool fuse_activation = true;  // run an activation node as post-ops of the op before it
+    BatchMode mode = BatchMode::Auto;  // profiling always runs in latency mode: its timings are of one pass
+    Precision precision = Precision::Fp32;
 };
 
 // Time spent in one executed step: a node, a group of fused nodes, or a layout reorder.
@@ -48,7 +59,7 @@ public:
     const Tensor& output(size_t i = 0) const;  // in Model::outputs() order, with the batch dimension
     size_t output_count() const;
     const std::vector<LayerTiming>& timings() const;  // of the last run; empty unless options.profile
-    const SessionOptions& options() const;
+    const SessionOptions& options() const;  // as resolved: threads is never 0, mode never Auto
     const Model& model() const;
 
     struct Impl;
@@ -60,6 +71,9 @@ private:
 // The machine's measured fp32 peak in GFLOP/s: a large 1x1 convolution (oneDNN's most efficient kernel) timed
 // for about `seconds` with `threads` threads (0 = all). A yardstick for benchmark reports, not a promise.
 double measure_fp32_peak_gflops(int threads, double seconds = 0.5);
+
+// The same for int8: the convolution on u8 activations and s8 weights, in GOP/s (two per multiply-accumulate).
+double measure_int8_peak_gops(int threads, double seconds = 0.5);
 
 // The instruction set oneDNN dispatches to on this machine, e.g. "avx2" or "avx512_core".
 std::string cpu_isa();

@@ -35,6 +35,7 @@ struct BatchOptions {
     std::string format;  // "jsonl" or "csv"; empty: from the output's extension
     int batch = kDefaultBatch;
     int threads = -1;  // see inference_threads()
+    std::string precision;  // empty: the model's default
     int decode_workers = 0;
     bool recursive = false;
     bool all_files = false;
@@ -42,6 +43,7 @@ struct BatchOptions {
     std::string shard;
     long shard_count = 0;
     bool quiet = false;
+    int64_t max_pixels = 0;  // set by add_max_pixels_option
     std::vector<std::string> inputs;
 };
 
@@ -62,7 +64,10 @@ public:
         struct stat st {};
         regular_ = fstat(fd_, &st) == 0 && S_ISREG(st.st_mode);
         if (regular_) {
-            const off_t pos = lseek(fd_, 0, SEEK_CUR);
+            // `>> results.jsonl` opens with O_APPEND at offset 0, yet every write lands at the end: what is
+            // already there must survive a truncation.
+            const int flags = fcntl(fd_, F_GETFL);
+            const off_t pos = flags >= 0 && (flags & O_APPEND) ? st.st_size : lseek(fd_, 0, SEEK_CUR);
             good_ = pos < 0 ? 0 : pos;
         }
     }
@@ -123,11 +128,12 @@ std::string csv_header(int top) {
         const std::string n = std::to_string(r);
         line += ",top" + n + "_index,top" + n + "_label,top" + n + "_probability";
     }
-    return line + ",error\n";
+    return line + ",error,precision\n";
 }
 
 // One row per file: the file, k (index, label, probability) triples, then the error (empty on success).
-std::string csv_row(const std::string& file, const std::vector<Prediction>& preds, int top, const std::string& error) {
+std::string csv_row(const std::string& file, const std::vector<Prediction>& preds, int top, const std::string& error,
+                    const char* precision) {
     std::string line = csv_field(file);
     for (size_t r = 0; r < static_cast<size_t>(top); ++r) {
         if (r < preds.size()) {
@@ -138,7 +144,7 @@ std::string csv_row(const std::string& file, const std::vector<Prediction>& pred
             line += ",,,";
         }
     }
-    return line + "," + csv_field(error) + "\n";
+    return line + "," + csv_field(error) + "," + precision + "\n";
 }
 
 std::string plural(size_t n, const char* word) { return std::to_string(n) + " " + word + (n == 1 ? "" : "s"); }
@@ -156,10 +162,13 @@ int run_batch(const BatchOptions& opt) {
     const std::vector<InputFile> files(list.files.begin() + static_cast<std::ptrdiff_t>(first),
                                        list.files.begin() + static_cast<std::ptrdiff_t>(last));
 
-    // Writing to a closed pipe must be an error we see (EPIPE), not a silent death by SIGPIPE.
+    // Writing to a closed pipe must be an error we see (EPIPE), not a silent death by SIGPIPE; likewise a file
+    // size limit (ulimit -f) must be EFBIG, not SIGXFSZ killing us with half a line written.
     std::signal(SIGPIPE, SIG_IGN);
+    std::signal(SIGXFSZ, SIG_IGN);
     Output out(opt.output);
     const auto model = load_model(opt.model);
+    const Precision precision = resolve_precision(opt.precision, *model);
     if (csv && !out.write(csv_header(opt.top))) {
         std::fprintf(stderr, "mnet: error: %s\n", out.error().c_str());
         return kExitIo;
@@ -182,6 +191,8 @@ int run_batch(const BatchOptions& opt) {
     popt.threads = opt.threads;
     popt.decode_workers = opt.decode_workers;
     popt.progress = !opt.quiet && stderr_is_terminal();
+    popt.limits.max_pixels = opt.max_pixels;
+    popt.precision = precision;
     std::string text;
     const PipelineStats stats = run_pipeline(model, files, popt, [&](const std::vector<ItemResult>& results) {
         text.clear();
@@ -189,9 +200,10 @@ int run_batch(const BatchOptions& opt) {
             std::vector<Prediction> preds;
             if (r.error.empty()) preds = top_k(*model, r.scores, r.count, opt.top);
             if (csv) {
-                text += csv_row(*r.path, preds, opt.top, r.error);
+                text += csv_row(*r.path, preds, opt.top, r.error, precision_name(precision));
             } else {
-                text += r.error.empty() ? predictions_json(*r.path, preds) : error_json(*r.path, r.error);
+                text += r.error.empty() ? predictions_json(*r.path, preds, precision_name(precision))
+                                        : error_json(*r.path, r.error);
                 text += '\n';
             }
         }
@@ -235,6 +247,7 @@ void setup_batch(CLI::App& app, int& status) {
                         "; the last partial batch is zero-padded), e.g. -b 16")
         ->check(CLI::Range(1, kMaxBatch));
     add_threads_option(sub, opt->threads)->description(kPipelineThreadsHelp);
+    add_precision_option(sub, opt->precision);
     sub->add_option("-j,--decode-workers", opt->decode_workers,
                     "Threads decoding and preprocessing images while the model runs (0 = min(4, cores/2), "
                     "at least 1), e.g. -j 2")
@@ -254,6 +267,7 @@ void setup_batch(CLI::App& app, int& status) {
         ->check(CLI::Range(1L, 1000000000L));
     sub->add_flag("-q,--quiet", opt->quiet,
                   "No progress bar, notes or summary on stderr; failed files are still reported");
+    add_max_pixels_option(sub, opt->max_pixels);
     sub->add_option("inputs", opt->inputs,
                     "Folders (their images; with -r also those of subfolders) and image files")
         ->required();

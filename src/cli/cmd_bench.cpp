@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // mnet bench: end-to-end latency and throughput for each batch size and thread count, against the machine's
-// measured fp32 peak, with what it takes to reproduce the numbers.
+// measured fp32 (or int8) peak, with what it takes to reproduce the numbers.
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -32,21 +32,31 @@ struct BenchOptions {
     std::vector<int> threads{0};
     int runs = kDefaultRuns;
     int warmup = kDefaultWarmup;
-    std::string precision = "fp32";
+    std::string precision;  // empty: the model's default; run_bench resolves it to "int8" or "fp32"
     bool json = false;
     uint32_t seed = 1;
     bool fuse_dw = SessionOptions{}.fuse_dw;
+    BatchMode mode = BatchMode::Auto;
 };
+
+const std::map<std::string, BatchMode> kModes = {
+    {"auto", BatchMode::Auto}, {"latency", BatchMode::Latency}, {"throughput", BatchMode::Throughput}};
+
+const char* mode_name(BatchMode m) {
+    return m == BatchMode::Latency ? "latency" : m == BatchMode::Throughput ? "throughput" : "auto";
+}
 
 struct BenchResult {
     int batch = 1;
     int threads = 1;
+    BatchMode mode = BatchMode::Auto;  // as the session resolved it
     Summary latency;       // ms per run of `batch` images
     double session_ms = 0; // creating the Session: primitives built, weights reordered
     double first_run_ms = 0;
     int64_t macs = 0;      // per run
     double gflops = 0;     // at the median latency
-    double peak_gflops = 0;
+    double peak_gflops = 0;  // of the precision that ran (GOP/s for int8)
+    double peak_fp32_gflops = 0, peak_int8_gops = 0;
     int64_t peak_rss = 0;
     bool rss_per_config = false;  // peak RSS of this configuration alone, not of the whole process so far
 
@@ -57,11 +67,14 @@ struct BenchResult {
 };
 
 BenchResult bench_one(const std::shared_ptr<const Model>& model, int batch, int threads, const BenchOptions& opt,
-                      double peak_gflops) {
+                      std::pair<double, double> peaks) {
     BenchResult r;
     r.batch = batch;
     r.threads = threads;
-    r.peak_gflops = peak_gflops;
+    const bool int8 = opt.precision == "int8";
+    r.peak_fp32_gflops = peaks.first;
+    r.peak_int8_gops = peaks.second;
+    r.peak_gflops = int8 ? peaks.second : peaks.first;
     r.macs = model->total_macs() * batch;
     const Tensor input = make_input(*model, batch, "", opt.seed);
     // The peak measurement and earlier configurations must not count toward this one's memory.
@@ -71,9 +84,12 @@ BenchResult bench_one(const std::shared_ptr<const Model>& model, int batch, int 
     so.batch = batch;
     so.threads = threads;
     so.fuse_dw = opt.fuse_dw;
+    so.mode = opt.mode;
+    so.precision = int8 ? Precision::Int8 : Precision::Fp32;
     const auto session_start = Clock::now();
     Session session(model, so);
     r.session_ms = ms_since(session_start);
+    r.mode = session.options().mode;
     const auto first_start = Clock::now();
     session.run(input);
     r.first_run_ms = ms_since(first_start);
@@ -116,6 +132,7 @@ json result_json(const Model& model, const BenchOptions& opt, const BenchResult&
             {"precision", opt.precision},
             {"batch", r.batch},
             {"threads", r.threads},
+            {"mode", mode_name(r.mode)},
             {"runs", opt.runs},
             {"warmup", opt.warmup},
             {"latency_ms",
@@ -129,6 +146,8 @@ json result_json(const Model& model, const BenchOptions& opt, const BenchResult&
             {"macs", r.macs},
             {"gflops", r.gflops},
             {"peak_gflops", r.peak_gflops},
+            {"peak_fp32_gflops", r.peak_fp32_gflops},
+            {"peak_int8_gops", r.peak_int8_gops},
             {"percent_of_peak", r.percent_of_peak()},
             {"floor_ms", r.floor_ms()},
             {"load_ms", load_ms},
@@ -146,7 +165,7 @@ void print_table_header(const Model& model, const BenchOptions& opt, double load
     std::printf("mnet %s, oneDNN %s (%s), %s, %d CPUs\n", mnet_version().c_str(), onednn_version().c_str(),
                 cpu_isa().c_str(), cpu_model_name().c_str(), resolve_threads(0));
     std::printf("model load %.1f ms\n\n", load_ms);
-    std::printf("%5s %7s  %8s %8s %8s %8s %8s  %9s  %7s %7s %6s %7s  %12s  %9s\n", "batch", "threads", "median",
+    std::printf("%5s %7s %-10s  %8s %8s %8s %8s %8s  %9s  %7s %7s %6s %7s  %12s  %9s\n", "batch", "threads", "mode", "median",
                 "p90", "p99", "min", "max", "images/s", "GFLOP/s", "peak", "%peak", "floor", "first infer.",
                 "peak RSS");
 }
@@ -154,20 +173,19 @@ void print_table_header(const Model& model, const BenchOptions& opt, double load
 void print_table_row(const BenchResult& r) {
     char first[32];
     std::snprintf(first, sizeof first, "%.1f+%.1f", r.session_ms, r.first_run_ms);
-    std::printf("%5d %7d  %8.3f %8.3f %8.3f %8.3f %8.3f  %9.1f  %7.1f %7.1f %5.1f%% %7.3f  %12s  %9s\n", r.batch,
-                r.threads, r.latency.median, r.latency.p90, r.latency.p99, r.latency.min, r.latency.max,
+    std::printf("%5d %7d %-10s  %8.3f %8.3f %8.3f %8.3f %8.3f  %9.1f  %7.1f %7.1f %5.1f%% %7.3f  %12s  %9s\n",
+                r.batch, r.threads, mode_name(r.mode), r.latency.median, r.latency.p90, r.latency.p99, r.latency.min, r.latency.max,
                 r.images_per_s(), r.gflops, r.peak_gflops, r.percent_of_peak(), r.floor_ms(), first,
                 human_bytes(r.peak_rss).c_str());
     std::fflush(stdout);
 }
 
-int run_bench(const BenchOptions& opt) {
-    if (opt.precision != "fp32") {
-        throw Error(ErrorCode::InvalidArgument, "--precision " + opt.precision + ": not yet supported (only fp32)");
-    }
+int run_bench(const BenchOptions& flags) {
     const auto load_start = Clock::now();
-    const std::shared_ptr<const Model> model = load_model(opt.model);
+    const std::shared_ptr<const Model> model = load_model(flags.model);
     const double load_ms = ms_since(load_start);
+    BenchOptions opt = flags;
+    opt.precision = precision_name(resolve_precision(flags.precision, *model));
     std::vector<int> threads;
     for (int t : opt.threads) threads.push_back(resolve_threads(t));
 
@@ -177,10 +195,11 @@ int run_bench(const BenchOptions& opt) {
     } else {
         print_table_header(*model, opt, load_ms);
     }
-    std::map<int, double> peak;  // by thread count: measured once, right before its first configuration
+    // By thread count, fp32 GFLOP/s and int8 GOP/s: measured once, right before its first configuration.
+    std::map<int, std::pair<double, double>> peak;
     for (int batch : opt.batches) {
         for (int t : threads) {
-            if (!peak.count(t)) peak[t] = measure_fp32_peak_gflops(t, kPeakSeconds);
+            if (!peak.count(t)) peak[t] = {measure_fp32_peak_gflops(t, kPeakSeconds), measure_int8_peak_gops(t, kPeakSeconds)};
             const BenchResult r = bench_one(model, batch, t, opt, peak[t]);
             if (opt.json) {
                 std::printf("%s\n", result_json(*model, opt, r, load_ms).dump().c_str());
@@ -191,9 +210,16 @@ int run_bench(const BenchOptions& opt) {
         }
     }
     if (!opt.json) {
+        std::printf("\n");
+        for (const auto& [t, p] : peak) {
+            std::printf("machine peak, %d thread%s: fp32 %.1f GFLOP/s, int8 %.1f GOP/s (int8/fp32 %.2fx)\n", t,
+                        t == 1 ? "" : "s", p.first, p.second, p.first > 0 ? p.second / p.first : 0.0);
+        }
         std::printf("\nlatency per run of `batch` images; images/s and GFLOP/s at the median; peak = a large "
-                    "oneDNN 1x1 convolution with the same threads;\nfloor = the model's MACs at that peak; first "
-                    "infer. = session creation + first run (ms)\n");
+                    "oneDNN 1x1 convolution with the same threads\n(in int8: u8 x s8, GOP/s); floor = the model's MACs "
+                    "at that peak; first "
+                    "infer. = session creation + first run (ms);\nmode: latency = one pass over the batch on all "
+                    "threads, throughput = one single-threaded stream per thread, a few images at a time\n");
     }
     return kExitOk;
 }
@@ -218,12 +244,16 @@ void setup_bench(CLI::App& app, int& status) {
     sub->add_option("-n,--runs", opt->runs, "Timed runs per configuration (default 50)")->check(CLI::Range(1, 1000000));
     sub->add_option("--warmup", opt->warmup, "Untimed runs before them, after the first (default 5)")
         ->check(CLI::Range(0, 1000000));
-    sub->add_option("--precision", opt->precision, "Arithmetic: fp32 (default; int8 is not yet supported)")
-        ->check(CLI::IsMember({"fp32", "int8"}));
+    add_precision_option(sub, opt->precision);
     sub->add_flag("--json", opt->json,
                   "JSON lines: a header (versions, CPU, ISA, threads, model), then one object per configuration");
     sub->add_option("--seed", opt->seed, "Seed of the random input (default 1)");
     add_fuse_dw_flag(sub, opt->fuse_dw);
+    sub->add_option("--mode", opt->mode,
+                    "How a batch runs: latency (one pass, every layer on all threads), throughput (one single-threaded "
+                    "stream per thread, a few images at a time), auto (default: throughput when the batch has at least "
+                    "one image per thread)")
+        ->transform(CLI::CheckedTransformer(kModes, CLI::ignore_case));
     sub->callback([opt, &status] { status = run_bench(*opt); });
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // mnet classify: top-k labels for each image, as a table or JSON lines.
 #include <cstdio>
+#include <exception>
 #include <memory>
 
 #include "cli/commands.h"
@@ -20,14 +21,16 @@ struct ClassifyOptions {
     int top = 5;
     bool json = false;
     int threads = 0;
+    std::string precision;  // empty: the model's default
+    int64_t max_pixels = 0;  // set by add_max_pixels_option
     std::vector<std::string> images;
 };
 
-void print_table(const std::string& file, const std::vector<Prediction>& preds) {
+void print_table(const std::string& file, const std::vector<Prediction>& preds, Precision precision) {
     std::printf("%s\n", file.c_str());
     size_t label_width = 5;
     for (const Prediction& p : preds) label_width = std::max(label_width, display_width(p.label));
-    std::printf("  %4s  %-6s  %s\n", "rank", "index", "probability  label");
+    std::printf("  %4s  %-6s  %s  (%s)\n", "rank", "index", "probability  label", precision_name(precision));
     for (size_t i = 0; i < preds.size(); ++i) {
         std::printf("  %4zu  %-6lld  %11.6f  %s\n", i + 1, static_cast<long long>(preds[i].index),
                     static_cast<double>(preds[i].probability), preds[i].label.c_str());
@@ -36,32 +39,44 @@ void print_table(const std::string& file, const std::vector<Prediction>& preds) 
 
 int run_classify(const ClassifyOptions& opt) {
     auto model = load_model(opt.model);
-    Session session(model, SessionOptions{1, opt.threads, false, false});
+    SessionOptions so;
+    so.threads = opt.threads;
+    so.precision = resolve_precision(opt.precision, *model);
+    Session session(model, so);
     Tensor input(model->input_shape());
+    ImageLimits limits;
+    limits.max_pixels = opt.max_pixels;
     int status = kExitOk;
     bool first = true;
     for (const std::string& file : opt.images) {
+        std::string error;
         try {
-            preprocess_file(file, model->preprocess(), input.data.data());
+            preprocess_file(file, model->preprocess(), input.data.data(), limits);
         } catch (const Error& e) {
+            error = e.what();
+        } catch (const std::exception& e) {  // e.g. std::bad_alloc reading a huge file: only this image fails
+            error = file + ": " + e.what();
+        }
+        if (!error.empty()) {
             status = kExitSomeInputsFailed;
             if (opt.json) {
-                std::printf("%s\n", error_json(file, e.what()).c_str());
+                std::printf("%s\n", error_json(file, error).c_str());
+                flush_stdout();
             }
-            std::fprintf(stderr, "mnet: error: %s\n", e.what());
+            std::fprintf(stderr, "mnet: error: %s\n", error.c_str());
             continue;
         }
         session.run(input);
         const Tensor& out = session.output(0);
         auto preds = top_k(*model, out.data.data(), out.numel(), opt.top);
         if (opt.json) {
-            std::printf("%s\n", predictions_json(file, preds).c_str());
+            std::printf("%s\n", predictions_json(file, preds, precision_name(so.precision)).c_str());
         } else {
             if (!first) std::printf("\n");
-            print_table(file, preds);
+            print_table(file, preds, so.precision);
         }
         first = false;
-        std::fflush(stdout);
+        flush_stdout();  // a full disk stops the run at the first image it refuses
     }
     return status;
 }
@@ -76,9 +91,11 @@ void setup_classify(CLI::App& app, int& status) {
     add_model_option(sub, opt->model);
     sub->add_option("-k,--top", opt->top, "How many labels per image (default 5)")->check(CLI::Range(1, 100000));
     sub->add_flag("--json", opt->json,
-                  "One JSON object per image per line: {\"file\", \"predictions\":[{\"index\",\"label\",\"probability\"}]}"
-                  " or {\"file\", \"error\"}");
+                  "One JSON object per image per line: {\"file\", \"precision\", \"predictions\":[{\"index\",\"label\","
+                  "\"probability\"}]} or {\"file\", \"error\"}");
     add_threads_option(sub, opt->threads);
+    add_precision_option(sub, opt->precision);
+    add_max_pixels_option(sub, opt->max_pixels);
     sub->add_option("images", opt->images, "Image files (JPEG, PNG, BMP, WebP, TIFF, ...)")->required();
     sub->callback([opt, &status] { status = run_classify(*opt); });
 }

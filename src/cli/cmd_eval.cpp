@@ -29,6 +29,7 @@ struct EvalOptions {
     std::string model;
     int batch = kDefaultBatch;
     int threads = -1;  // see inference_threads()
+    std::string precision;  // empty: the model's default
     int decode_workers = 0;
     std::string labels_csv;
     std::string per_class_csv;
@@ -36,6 +37,7 @@ struct EvalOptions {
     bool json = false;
     bool all_files = false;
     bool quiet = false;
+    int64_t max_pixels = 0;  // set by add_max_pixels_option
     std::string target;
 };
 
@@ -99,9 +101,9 @@ void write_misclassified_csv(const std::string& path, const Model& model, const 
     close_report(out, path);
 }
 
-void print_text_report(const Model& model, const Tally& t, bool interrupted) {
+void print_text_report(const Model& model, Precision precision, const Tally& t, bool interrupted) {
     const size_t failed = t.errors.size();
-    std::printf("model    %s\n", model.name().c_str());
+    std::printf("model    %s (%s)\n", model.name().c_str(), precision_name(precision));
     std::printf("images   %zu evaluated, %zu failed, %zu classes%s\n", t.images, failed, t.classes.size(),
                 interrupted ? " (interrupted: partial results)" : "");
     std::printf("top-1    %6.2f%%  (%zu/%zu)\n", percent(t.top1, t.images), t.top1, t.images);
@@ -127,7 +129,7 @@ void print_text_report(const Model& model, const Tally& t, bool interrupted) {
     }
 }
 
-void print_json_report(const Model& model, const Tally& t, bool interrupted) {
+void print_json_report(const Model& model, Precision precision, const Tally& t, bool interrupted) {
     using json = nlohmann::json;
     json classes = json::array();
     for (const auto& [index, c] : t.classes) {
@@ -144,6 +146,7 @@ void print_json_report(const Model& model, const Tally& t, bool interrupted) {
     json errors = json::array();
     for (const auto& [file, error] : t.errors) errors.push_back({{"file", file}, {"error", error}});
     const json report = {{"model", model.name()},
+                         {"precision", precision_name(precision)},
                          {"images", t.images},
                          {"failed", t.errors.size()},
                          {"interrupted", interrupted},
@@ -160,6 +163,7 @@ int run_eval(const EvalOptions& opt) {
         throw Error(ErrorCode::InvalidArgument, "eval needs a labelled folder DIR, or --csv FILE");
     }
     const auto model = load_model(opt.model);
+    const Precision precision = resolve_precision(opt.precision, *model);
     const ClassMatcher matcher(*model);
     LabelledSet set;
     std::error_code ec;
@@ -190,6 +194,8 @@ int run_eval(const EvalOptions& opt) {
     popt.threads = opt.threads;
     popt.decode_workers = opt.decode_workers;
     popt.progress = !opt.quiet && stderr_is_terminal();
+    popt.limits.max_pixels = opt.max_pixels;
+    popt.precision = precision;
     const PipelineStats stats = run_pipeline(model, set.files, popt, [&](const std::vector<ItemResult>& results) {
         for (const ItemResult& r : results) {
             const int64_t truth = set.truth[r.index];
@@ -221,11 +227,11 @@ int run_eval(const EvalOptions& opt) {
     });
     if (!opt.quiet || stats.signal) print_summary("eval", stats);
     if (opt.json) {
-        print_json_report(*model, t, stats.signal != 0);
+        print_json_report(*model, precision, t, stats.signal != 0);
     } else {
-        print_text_report(*model, t, stats.signal != 0);
+        print_text_report(*model, precision, t, stats.signal != 0);
     }
-    std::fflush(stdout);
+    flush_stdout();  // a report lost to a full disk is an error, before the CSV files are written
     if (!opt.per_class_csv.empty()) write_per_class_csv(opt.per_class_csv, *model, t);
     if (!opt.misclassified_csv.empty()) write_misclassified_csv(opt.misclassified_csv, *model, t);
     if (stats.signal) return exit_code_for_signal(stats.signal);
@@ -249,6 +255,7 @@ void setup_eval(CLI::App& app, int& status) {
                     "Images per inference run (default " + std::to_string(kDefaultBatch) + "), e.g. -b 16")
         ->check(CLI::Range(1, 4096));
     add_threads_option(sub, opt->threads)->description(kPipelineThreadsHelp);
+    add_precision_option(sub, opt->precision);
     sub->add_option("-j,--decode-workers", opt->decode_workers,
                     "Threads decoding images while the model runs (0 = min(4, cores/2), at least 1), e.g. -j 2")
         ->check(CLI::Range(0, 256));
@@ -265,6 +272,7 @@ void setup_eval(CLI::App& app, int& status) {
     sub->add_flag("--json", opt->json, "Print the report as one JSON document instead of text");
     sub->add_flag("--all-files", opt->all_files, "Try every file in class folders, not only image extensions");
     sub->add_flag("-q,--quiet", opt->quiet, "No progress bar, notes or summary on stderr");
+    add_max_pixels_option(sub, opt->max_pixels);
     sub->add_option("target", opt->target,
                     "DIR: a folder of class folders (or, with --csv, the folder the CSV's files are under); "
                     "a .csv file here is read like --csv");

@@ -32,6 +32,7 @@ struct ProfileOptions {
     std::string image;
     uint32_t seed = 1;
     bool fuse_dw = SessionOptions{}.fuse_dw;
+    std::string precision;  // empty: the model's default
 };
 
 // A step's kind for the chart's colours: convolutions told apart by shape, since that is where MobileNet's time
@@ -112,6 +113,8 @@ ProfileResult measure(const ProfileOptions& opt) {
     so.batch = opt.batch;
     so.threads = r.threads;
     so.fuse_dw = opt.fuse_dw;
+    so.precision = resolve_precision(opt.precision, *model);
+    r.precision = precision_name(so.precision);
     {
         so.profile = true;
         const auto session_start = Clock::now();
@@ -207,6 +210,7 @@ void setup_profile(CLI::App& app, int& status) {
     sub->add_option("--svg", opt->svg, "Also draw the median time per step as an SVG bar chart, e.g. --svg steps.svg");
     sub->add_option("--seed", opt->seed, "Seed of the random input (default 1)");
     add_fuse_dw_flag(sub, opt->fuse_dw);
+    add_precision_option(sub, opt->precision);
     sub->add_option("image", opt->image, "Run on this image (repeated to fill the batch) instead of random input");
     sub->callback([opt, &status] { status = run_profile(*opt); });
 }

@@ -12,5 +12,6 @@ void setup_eval(CLI::App& app, int& status);
 void setup_profile(CLI::App& app, int& status);
 void setup_info(CLI::App& app, int& status);
 void setup_bench(CLI::App& app, int& status);
+void setup_quantize(CLI::App& app, int& status);
 
 }  // namespace mnet::cli

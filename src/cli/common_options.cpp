@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cli/common_options.h"
 
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <limits>
 
 #include "mnet/error.h"
+#include "preprocess/image.h"
 
 namespace fs = std::filesystem;
 
@@ -27,6 +32,34 @@ CLI::Option* add_threads_option(CLI::App* sub, int& threads) {
         ->check(CLI::Range(0, 1024));
 }
 
+CLI::Option* add_max_pixels_option(CLI::App* sub, int64_t& max_pixels) {
+    max_pixels = kDefaultMaxImagePixels;
+    return sub->add_option("--max-pixels", max_pixels,
+                           "Refuse images larger than N pixels (width x height, read from the file header before "
+                           "decoding, so a decompression bomb costs nothing). Default " +
+                               std::to_string(kDefaultMaxImagePixels) + ", e.g. --max-pixels 25000000")
+        ->check(CLI::Range(int64_t{1}, std::numeric_limits<int64_t>::max()));
+}
+
+CLI::Option* add_precision_option(CLI::App* sub, std::string& precision) {
+    return sub->add_option("--precision", precision,
+                           "Arithmetic: int8 (integer kernels, the model's own quantization parameters) or fp32. "
+                           "Default: int8 for a quantized model, fp32 otherwise, e.g. --precision fp32")
+        ->check(CLI::IsMember({"int8", "fp32"}));
+}
+
+Precision resolve_precision(const std::string& flag, const Model& model) {
+    if (flag == "fp32") return Precision::Fp32;
+    if (flag.empty()) return model.has_quantization() ? Precision::Int8 : Precision::Fp32;
+    if (!model.has_quantization()) {
+        throw Error(ErrorCode::Unsupported, "--precision int8: " + model.path() +
+                                                " has no quantization parameters (mnet quantize makes a quantized copy)");
+    }
+    return Precision::Int8;
+}
+
+const char* precision_name(Precision precision) { return precision == Precision::Int8 ? "int8" : "fp32"; }
+
 std::string resolve_model_path(const std::string& name_or_path) {
     const std::string name = name_or_path.empty() ? kDefaultModelName : name_or_path;
     std::error_code ec;
@@ -44,6 +77,25 @@ std::string resolve_model_path(const std::string& name_or_path) {
 
 std::shared_ptr<const Model> load_model(const std::string& name_or_path) {
     return Model::load(resolve_model_path(name_or_path));
+}
+
+void flush_stdout() {
+    const int earlier = errno;
+    errno = 0;
+    const bool flushed = std::fflush(stdout) == 0;
+    const int err = errno;
+    if (flushed && !std::ferror(stdout)) {
+        errno = earlier;
+        return;
+    }
+    // glibc drops the buffer when a write fails inside printf, so this flush can succeed with the error flag
+    // set; the reason is then what that write left in errno, if it is a write error at all.
+    int reason = flushed ? 0 : err;
+    for (int write_error : {ENOSPC, EFBIG, EDQUOT, EIO, EPIPE}) {
+        if (reason == 0 && earlier == write_error) reason = earlier;
+    }
+    throw Error(ErrorCode::Io, std::string("standard output: cannot write (") +
+                                   (reason != 0 ? std::strerror(reason) : "an earlier write failed") + ")");
 }
 
 bool is_stdout(const std::string& path) { return path.empty() || path == "-"; }

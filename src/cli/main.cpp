@@ -6,12 +6,16 @@
 #include <exception>
 
 #include "cli/commands.h"
+#include "cli/common_options.h"
 #include "cli/exit_codes.h"
 #include "mnet/engine.h"
 #include "mnet/error.h"
+#include "preprocess/decoder_messages.h"
 
 int main(int argc, char** argv) {
     using namespace mnet::cli;
+    // libpng and libjpeg print on stderr while decoding; their words belong in the image's one-line error.
+    mnet::capture_decoder_messages();
     CLI::App app{"mnet: fast MobileNet image classification on CPUs (oneDNN)\n\n"
                  "  mnet classify photo.jpg              top-5 labels with the default model\n"
                  "  mnet batch -r -o out.jsonl photos/   a whole folder, streaming\n"
@@ -30,8 +34,12 @@ int main(int argc, char** argv) {
     setup_profile(app, status);
     setup_bench(app, status);
     setup_info(app, status);
+    setup_quantize(app, status);
     try {
         app.parse(argc, argv);
+        // classify, eval, info, profile and bench print with stdio, where a full disk shows only at a flush:
+        // check it before reporting success.
+        flush_stdout();
     } catch (const CLI::ParseError& e) {
         // --help and --version end parsing with status 0; every real parse error is a usage error.
         return app.exit(e) == 0 ? kExitOk : kExitUsage;

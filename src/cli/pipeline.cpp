@@ -149,6 +149,7 @@ struct Slot {
 struct Ring {
     const std::vector<InputFile>& inputs;
     const Preprocess& pp;
+    const ImageLimits& limits;
     std::vector<Slot> slots;
     std::mutex mu;
     std::condition_variable slot_ready;  // a worker filled a slot
@@ -157,8 +158,9 @@ struct Ring {
     size_t consumed = 0;                 // indices below this are taken by the consumer
     bool stop = false;
 
-    Ring(const std::vector<InputFile>& in, const Preprocess& p, size_t capacity, size_t image_floats)
-        : inputs(in), pp(p), slots(capacity) {
+    Ring(const std::vector<InputFile>& in, const Preprocess& p, const ImageLimits& l, size_t capacity,
+         size_t image_floats)
+        : inputs(in), pp(p), limits(l), slots(capacity) {
         for (Slot& s : slots) s.data.resize(image_floats);
     }
 
@@ -177,7 +179,7 @@ struct Ring {
             std::string error = inputs[i].error;
             if (error.empty()) {
                 try {
-                    preprocess_file(inputs[i].path, pp, slot.data.data());
+                    preprocess_file(inputs[i].path, pp, slot.data.data(), limits);
                 } catch (const Error& e) {
                     error = e.what();
                 } catch (const std::exception& e) {  // e.g. std::bad_alloc: still only this file's failure
@@ -284,11 +286,12 @@ PipelineStats run_pipeline(const std::shared_ptr<const Model>& model, const std:
     // into the batch tensor) plus two images per worker in flight.
     const size_t capacity = batch + 2 * static_cast<size_t>(workers);
 
-    Ring ring(inputs, model->preprocess(), capacity, image_floats);
+    Ring ring(inputs, model->preprocess(), options.limits, capacity, image_floats);
     Workers threads(ring, workers);  // decoding starts while the Session is built
     SessionOptions session_options;
     session_options.batch = options.batch;
     session_options.threads = inference_threads(options.threads, workers);
+    session_options.precision = options.precision;
     Session session(model, session_options);
     stats.setup_seconds = seconds_since(start);
 
@@ -349,19 +352,22 @@ PipelineStats run_pipeline(const std::shared_ptr<const Model>& model, const std:
                 results[i].count = count;
             }
         }
+        size_t failed = 0;
         for (const ItemResult& r : results) {
             if (r.error.empty()) continue;
-            ++stats.failed;
+            ++failed;
             if (options.report_errors) {
                 progress.clear();
                 std::fprintf(stderr, "mnet: error: %s\n", r.error.c_str());
             }
         }
-        stats.processed += results.size();
         if (!sink(results)) {
             stats.sink_stopped = true;
             break;
         }
+        // Counted once delivered, so "stopped after N files" names exactly the records the output holds.
+        stats.processed += results.size();
+        stats.failed += failed;
         progress.update(stats.processed, stats.failed);
     }
     progress.update(stats.processed, stats.failed, true);

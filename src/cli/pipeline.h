@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "cli/file_list.h"
+#include "mnet/engine.h"
 #include "mnet/model.h"
+#include "preprocess/image.h"
 
 namespace mnet::cli {
 
@@ -23,6 +25,8 @@ struct PipelineOptions {
     int decode_workers = 0;     // decode/preprocess threads, 0 = default_decode_workers()
     bool progress = false;      // draw a progress bar on stderr (callers pass stderr_is_terminal())
     bool report_errors = true;  // one "mnet: error: ..." line on stderr per failed file
+    ImageLimits limits;         // images past these are failed files (--max-pixels)
+    Precision precision = Precision::Fp32;
 };
 
 // One input's outcome. `scores` (count values, the classification output row) is valid only inside the sink

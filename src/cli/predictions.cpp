@@ -35,12 +35,15 @@ std::string label_of(const Model& model, int64_t index) {
     return "class " + std::to_string(index);
 }
 
-std::string predictions_json(const std::string& file, const std::vector<Prediction>& predictions) {
+std::string predictions_json(const std::string& file, const std::vector<Prediction>& predictions,
+                             const char* precision) {
     json preds = json::array();
     for (const Prediction& p : predictions) {
         preds.push_back({{"index", p.index}, {"label", p.label}, {"probability", p.probability}});
     }
-    return json{{"file", file}, {"predictions", preds}}.dump(-1, ' ', false, json::error_handler_t::replace);
+    json line{{"file", file}, {"predictions", preds}};
+    if (precision) line["precision"] = precision;
+    return line.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string error_json(const std::string& file, const std::string& error) {

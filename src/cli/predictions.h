@@ -23,8 +23,10 @@ std::vector<Prediction> top_k(const Model& model, const float* scores, int64_t c
 // The label of class `index`, or "class <index>" when the model has no labels.
 std::string label_of(const Model& model, int64_t index);
 
-// One JSON line: {"file":..., "predictions":[{"index":..,"label":..,"probability":..}, ...]}.
-std::string predictions_json(const std::string& file, const std::vector<Prediction>& predictions);
+// One JSON line: {"file":..., "precision":..., "predictions":[{"index":..,"label":..,"probability":..}, ...]},
+// "precision" ("int8" or "fp32", what ran) only when given.
+std::string predictions_json(const std::string& file, const std::vector<Prediction>& predictions,
+                             const char* precision = nullptr);
 // One JSON line: {"file":..., "error":...}.
 std::string error_json(const std::string& file, const std::string& error);
 

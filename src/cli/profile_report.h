@@ -33,6 +33,7 @@ struct ProfileResult {
     int runs = 0;
     int warmup = 0;
     bool fuse_dw = false;                 // SessionOptions::fuse_dw
+    std::string precision = "fp32";       // what ran: "fp32" or "int8"
     int64_t macs = 0;                     // per run: the model's MACs times the batch
     double load_ms = 0;                   // Model::load
     double session_ms = 0;                // creating the profiled Session

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Graph nodes to oneDNN primitives. Activations stay in one blocked layout through the network (oneDNN's
-// fastest for convolutions on this ISA); a reorder is added only where a primitive wants another layout, and
-// plain NCHW appears only at the graph's input and outputs.
+// Graph nodes to oneDNN primitives. Activations stay in one layout through the network (the fastest measured for
+// this ISA and thread count, see activation_layout()); a reorder is added only where a primitive wants another
+// layout, and plain NCHW appears only at the graph's input and outputs.
 #include "ops/lowering.h"
 
 #include <oneapi/dnnl/dnnl_debug.h>
@@ -25,14 +25,17 @@ memory::dims to_dims(const Shape& s) { return memory::dims(s.begin(), s.end()); 
 
 bool is_reference_impl(const char* impl) { return std::strncmp(impl, "ref", 3) == 0; }
 
-// The activation layout: channel blocks of one vector register, which is what oneDNN's jit convolutions use.
-tag activation_layout() {
+// The activation layout. On AVX-512, channel blocks of one vector register (nChw16c), which oneDNN's jit
+// convolutions are fastest on. On AVX2 the blocked nChw8c and nhwc run the same kernels (jit_1x1, jit_dw); measured
+// alternately on MobileNet V1/V2/V3 (docs/performance.md), nhwc was 0-11% faster with two or more threads and
+// 1-3% slower with one, so the choice follows the thread count.
+tag activation_layout(int threads) {
     switch (dnnl::get_effective_cpu_isa()) {
         case dnnl::cpu_isa::avx512_core:
         case dnnl::cpu_isa::avx512_core_vnni:
         case dnnl::cpu_isa::avx512_core_bf16:
         case dnnl::cpu_isa::avx512_core_amx: return tag::nChw16c;
-        default: return tag::nChw8c;
+        default: return threads > 1 ? tag::nhwc : tag::nChw8c;
     }
 }
 
@@ -70,7 +73,7 @@ std::vector<Eltwise> eltwise_chain(Activation act, const std::optional<Range>& s
 Lowering::Lowering(const Model::Impl& model, const SessionOptions& options, dnnl::engine& engine,
                    dnnl::stream& stream, std::vector<Slot>& slots, std::vector<Step>& steps)
     : model_(model), graph_(model.graph), options_(options), engine_(engine), stream_(stream), slots_(slots),
-      steps_(steps), act_tag_(activation_layout()) {}
+      steps_(steps), act_tag_(activation_layout(options.threads)) {}
 
 Shape Lowering::batched(const Shape& s) const {
     Shape b = s;
@@ -92,7 +95,9 @@ int Lowering::new_slot(const memory::desc& md) {
     return static_cast<int>(slots_.size()) - 1;
 }
 
-View Lowering::reorder_to(const View& src, const memory::desc& md, const std::string& name) {
+View Lowering::reorder_to(const View& src, const memory::desc& md, const std::string& name, int value) {
+    // Between a value's integer and float forms: applies its quantization parameters (lowering_int8.cpp).
+    if (value >= 0 && src.md.data_type() != md.data_type()) return convert(src, md, name, value);
     View dst = new_view(md);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
@@ -113,13 +118,13 @@ View Lowering::ensure(int value, const memory::desc& md) {
     const std::string& name = graph_.values[value].name;
     View result;
     if (md.dims() == v.view.md.dims()) {
-        result = reorder_to(v.view, md, name);
+        result = reorder_to(v.view, md, name, value);
     } else {
         const memory::dims have = v.view.md.dims(), want = md.dims();  // dims() returns a fresh vector
         const Shape view_dims(have.begin(), have.end()), want_dims(want.begin(), want.end());
         View plain = ensure(value, plain_md(view_dims));
         View reshaped{plain.slot, plain_md(want_dims)};
-        result = reshaped.md == md ? reshaped : reorder_to(reshaped, md, name);
+        result = reshaped.md == md ? reshaped : reorder_to(reshaped, md, name, value);
     }
     v.copies.push_back(result);
     return result;
@@ -185,6 +190,7 @@ void Lowering::lower_all() {
     values_.resize(graph_.values.size());
     for (size_t i = 0; i < graph_.values.size(); ++i) values_[i].shape = batched(graph_.values[i].shape);
     fused_.assign(graph_.nodes.size(), false);
+    if (options_.precision == Precision::Int8) init_int8();
 
     input_slot_ = new_slot(plain_md(values_[graph_.input].shape));
     slots_[input_slot_].external = true;
@@ -205,6 +211,7 @@ void Lowering::lower_all() {
 
 void Lowering::lower(const Node& n, size_t index) {
     follower_ = nullptr;
+    if (options_.precision == Precision::Int8 && lower_int8(n, index)) return;
     switch (n.op) {
         case OpKind::Conv2d: {
             // pw 1x1 -> dw 3x3 (its only consumer) may run as one oneDNN primitive with a depthwise post-op.
@@ -212,6 +219,14 @@ void Lowering::lower(const Node& n, size_t index) {
             if (options_.fuse_dw && out.consumers.size() == 1 && out.consumers[0] == static_cast<int>(index) + 1 &&
                 try_fuse_dw(n, graph_.nodes[index + 1])) {
                 fused_[index + 1] = true;
+                return;
+            }
+            // A 1x1 convolution of a 1x1 image (a classifier after global pooling) is a matrix-vector product:
+            // oneDNN's inner product runs it from memory-bound weights ~3x faster than its 1x1 conv kernels.
+            const Shape& xs = values_[n.inputs[0]].shape;
+            if (n.groups == 1 && n.window.kernel_h == 1 && n.window.kernel_w == 1 && xs[2] == 1 && xs[3] == 1 &&
+                out.shape[2] == 1 && out.shape[3] == 1) {
+                with_follower(index, [&] { fully_connected(n); });
                 return;
             }
             // conv -> add(conv, skip) may run as one primitive that accumulates into the skip's buffer.
@@ -227,7 +242,15 @@ void Lowering::lower(const Node& n, size_t index) {
         case OpKind::Add:
         case OpKind::Mul: with_follower(index, [&] { binary(n); }); return;
         case OpKind::AvgPool:
-        case OpKind::MaxPool: pool(n); return;
+        case OpKind::MaxPool: {
+            // A 1x1 window with stride 1 (V3's Logits/AvgPool on a 1x1 image) copies its input: oneDNN has only a
+            // reference kernel for it in nhwc, so it runs as its saturation alone.
+            const Window& w = n.window;
+            const bool identity = w.kernel_h == 1 && w.kernel_w == 1 && w.stride_h == 1 && w.stride_w == 1 &&
+                                  w.pad_t + w.pad_l + w.pad_b + w.pad_r == 0;
+            identity ? eltwise(n) : pool(n);
+            return;
+        }
         case OpKind::GlobalAvgPool: global_avg_pool(n); return;
         case OpKind::Reshape:  // data stays where it is; consumers view it through the new shape (see ensure())
         case OpKind::Activation:
@@ -391,7 +414,9 @@ bool Lowering::try_fuse_dw(const Node& pw, const Node& dw) {
                        d.stride_w == s && d.dilation_h == 1 && d.dilation_w == 1 && d.pad_t == d.pad_l &&
                        os[2] == (mid[2] + s - 1) / s && os[3] == (mid[3] + s - 1) / s;
     const bool mid_private = std::find(graph_.outputs.begin(), graph_.outputs.end(), pw.output) == graph_.outputs.end();
-    if (!pw_ok || !dw_ok || !mid_private) return false;
+    // oneDNN 2.6's fused jit_1x1 + depthwise kernel gives wrong, run-to-run different results on nhwc activations
+    // with two threads (seen on MobileNetV2, AVX2: off by up to 0.7 in probability), so only blocked layouts fuse.
+    if (!pw_ok || !dw_ok || !mid_private || act_tag_ == tag::nhwc) return false;
 
     dnnl::post_ops ops;
     for (const Eltwise& e : eltwise_chain(pw.activation, pw.saturate)) ops.append_eltwise(1.f, e.alg, e.alpha, e.beta);
@@ -434,24 +459,30 @@ bool Lowering::try_fuse_dw(const Node& pw, const Node& dw) {
     return true;
 }
 
+// Also a 1x1 convolution over a 1x1 image: its source is then read as {N, C, 1, 1} in the activation layout
+// (no reorder) and its output viewed as {N, OC}; ensure() gives consumers the 4-D shape they expect.
 void Lowering::fully_connected(const Node& n) {
     const Shape& xs = values_[n.inputs[0]].shape;
     const Shape& os = values_[n.output].shape;
     const int64_t K = shape_numel(xs) / options_.batch, OC = os[1];
-    const memory::desc src_md = plain_md({options_.batch, K});
+    const bool conv = n.op == OpKind::Conv2d;
+    const memory::desc src_md = conv ? act_md(xs) : plain_md({options_.batch, K});
+    const memory::dims weights_dims = conv ? memory::dims{OC, xs[1], 1, 1} : memory::dims{OC, K};
+    const memory::desc weights_plain(weights_dims, dt::f32, conv ? tag::oihw : tag::ab);
     const memory::desc bias_md({OC}, dt::f32, tag::a);
     dnnl::inner_product_forward::desc d(dnnl::prop_kind::forward_inference, src_md,
-                                        memory::desc({OC, K}, dt::f32, tag::any), bias_md, plain_md(os));
+                                        memory::desc(weights_dims, dt::f32, tag::any), bias_md,
+                                        plain_md({options_.batch, OC}));
     dnnl::inner_product_forward::primitive_desc pd(d, attr_with(post_chain(n)), engine_);
     const View src = ensure(n.inputs[0], pd.src_desc());
     const View dst = new_view(pd.dst_desc());
     std::unordered_map<int, memory> fixed;
-    fixed[DNNL_ARG_WEIGHTS] = constant(tensor_values(model_.weights, *n.weights), plain_md({OC, K}), pd.weights_desc());
+    fixed[DNNL_ARG_WEIGHTS] = constant(tensor_values(model_.weights, *n.weights), weights_plain, pd.weights_desc());
     std::vector<float> bias(static_cast<size_t>(OC), 0.f);
     if (n.bias) bias = tensor_values(model_.weights, *n.bias);
     fixed[DNNL_ARG_BIAS] = constant(bias, bias_md, pd.bias_desc());
     add_step(dnnl::inner_product_forward(pd), pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, std::move(fixed), n.name,
-             "fully_connected", os, n.macs * options_.batch);
+             conv ? "conv2d" : "fully_connected", os, n.macs * options_.batch);
     set_output(n, dst);
 }
 
@@ -562,6 +593,7 @@ void Lowering::add_outputs() {
         dnnl::reorder::primitive_desc pd(engine_, src.md, engine_, dst.get_desc(), attr);
         add_step(dnnl::reorder(pd), pd, {{DNNL_ARG_FROM, src}}, {{DNNL_ARG_TO, dst}},
                  "output:" + graph_.values[id].name, "reorder", shape, 0);
+        steps_.back().output = static_cast<int>(outputs_.size()) - 1;
     }
 }
 

@@ -22,6 +22,13 @@ struct Eltwise {
 // A fused activation followed by the saturation range, as the shortest list of oneDNN eltwise operations.
 std::vector<Eltwise> eltwise_chain(Activation act, const std::optional<Range>& saturate);
 
+// How int8 execution holds an activation: integers q of type `dt`, real value (q - zero_point) * scale.
+struct ActQuant {
+    dnnl::memory::data_type dt = dnnl::memory::data_type::u8;
+    float scale = 1.f;
+    int32_t zero_point = 0;
+};
+
 class Lowering {
 public:
     Lowering(const Model::Impl& model, const SessionOptions& options, dnnl::engine& engine, dnnl::stream& stream,
@@ -60,7 +67,7 @@ private:
     int new_slot(const dnnl::memory::desc& md);
     View new_view(const dnnl::memory::desc& md) { return View{new_slot(md), md}; }
     View ensure(int value, const dnnl::memory::desc& md);
-    View reorder_to(const View& src, const dnnl::memory::desc& md, const std::string& name);
+    View reorder_to(const View& src, const dnnl::memory::desc& md, const std::string& name, int value = -1);
     dnnl::primitive_attr attr_with(const std::vector<Eltwise>& chain) const;
     void add_step(dnnl::primitive prim, const dnnl::primitive_desc_base& pd, std::vector<std::pair<int, View>> views,
                   std::unordered_map<int, dnnl::memory> fixed, const std::string& name, const std::string& op,
@@ -70,6 +77,24 @@ private:
     dnnl::memory constant(const std::vector<float>& values, const dnnl::memory::desc& user_md,
                           const dnnl::memory::desc& md);
     void set_output(const Node& n, const View& view);
+
+    // Int8 execution (lowering_int8*.cpp). A node runs on integers when it and its inputs carry quantization
+    // parameters and oneDNN has an optimised kernel for it; otherwise its inputs are dequantized and it runs in
+    // fp32 as above. ensure() converts between a value's integer and float forms with its parameters.
+    void init_int8();
+    bool lower_int8(const Node& n, size_t index);
+    bool conv2d_int8(const Node& n, size_t index);
+    bool binary_int8(const Node& n);
+    bool requantize_int8(const Node& n);
+    bool pool_int8(const Node& n);
+    bool reshape_int8(const Node& n);
+    void to_float(int value);
+    View int8_view(int value, const ActQuant& q);
+    dnnl::memory::desc int8_md(const Shape& s, dnnl::memory::data_type dt) const;
+    View convert(const View& src, const dnnl::memory::desc& md, const std::string& name, int value);
+    dnnl::primitive_attr conversion_attr(int value, const dnnl::memory::desc& from, const dnnl::memory::desc& to) const;
+    dnnl::memory constant_f32(const std::vector<float>& values, const dnnl::memory::desc& md);
+    std::vector<std::optional<ActQuant>> act_quant_;  // by value id; empty in fp32 sessions
 
     const Model::Impl& model_;
     const Graph& graph_;

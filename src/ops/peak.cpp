@@ -45,11 +45,19 @@ private:
 
 void fill(memory& mem, float value) {
     // Any normal value will do: timing does not depend on the data, but denormals or NaNs could.
+    if (mem.get_desc().data_type() != dt::f32) {
+        // Integers: a small value, the same in u8 and s8. (Weight reorders may append compensation, left as is.)
+        auto* p = static_cast<int8_t*>(mem.get_data_handle());
+        std::fill(p, p + mem.get_desc().get_size(), int8_t{1});
+        return;
+    }
     auto* p = static_cast<float*>(mem.get_data_handle());
     std::fill(p, p + mem.get_desc().get_size() / sizeof(float), value);
 }
 
-double measure(int threads, double seconds) {
+// The convolution in fp32 (layouts of oneDNN's choosing), or in int8: u8 activations in NHWC and s8 weights,
+// the form int8 sessions run (see lowering_int8.cpp).
+double measure(int threads, double seconds, bool int8) {
     using clock = std::chrono::steady_clock;
     const int nthr = threads > 0 ? threads : omp_get_max_threads();
     // oneDNN sizes its work split by the OpenMP thread count when the primitive is created, so set it first.
@@ -62,13 +70,17 @@ double measure(int threads, double seconds) {
     const memory::dims bias_dims = {kChannels};
     const memory::dims strides = {1, 1};
     const memory::dims padding = {0, 0};
-    const memory::desc src_md(src_dims, dt::f32, tag::any);
-    const memory::desc weights_md(weights_dims, dt::f32, tag::any);
+    const dt act_type = int8 ? dt::u8 : dt::f32;
+    const tag act_tag = int8 ? tag::nhwc : tag::any;
+    const memory::desc src_md(src_dims, act_type, act_tag);
+    const memory::desc weights_md(weights_dims, int8 ? dt::s8 : dt::f32, tag::any);
     const memory::desc bias_md(bias_dims, dt::f32, tag::a);
-    const memory::desc dst_md(src_dims, dt::f32, tag::any);
+    const memory::desc dst_md(src_dims, act_type, act_tag);
     const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
                                                src_md, weights_md, bias_md, dst_md, strides, padding, padding);
-    const dnnl::convolution_forward::primitive_desc pd(desc, engine);
+    dnnl::primitive_attr attr;
+    if (int8) attr.set_output_scales(1 << 1, std::vector<float>(kChannels, 1.0f / kChannels));  // as sessions do
+    const dnnl::convolution_forward::primitive_desc pd(desc, attr, engine);
 
     memory src(pd.src_desc(), engine);
     memory weights(pd.weights_desc(), engine);
@@ -107,9 +119,19 @@ double measure_fp32_peak_gflops(int threads, double seconds) {
     if (threads < 0) throw Error(ErrorCode::InvalidArgument, "measure_fp32_peak_gflops: threads must be >= 0");
     if (!(seconds >= 0.0)) throw Error(ErrorCode::InvalidArgument, "measure_fp32_peak_gflops: seconds must be >= 0");
     try {
-        return measure(threads, seconds);
+        return measure(threads, seconds, false);
     } catch (const dnnl::error& e) {
         throw Error(ErrorCode::Backend, std::string("oneDNN: peak measurement: ") + e.what());
+    }
+}
+
+double measure_int8_peak_gops(int threads, double seconds) {
+    if (threads < 0) throw Error(ErrorCode::InvalidArgument, "measure_int8_peak_gops: threads must be >= 0");
+    if (!(seconds >= 0.0)) throw Error(ErrorCode::InvalidArgument, "measure_int8_peak_gops: seconds must be >= 0");
+    try {
+        return measure(threads, seconds, true);
+    } catch (const dnnl::error& e) {
+        throw Error(ErrorCode::Backend, std::string("oneDNN: int8 peak measurement: ") + e.what());
     }
 }
 

@@ -76,28 +76,51 @@ std::string cpu_isa() {
     }
 }
 
+// The process's thread count before any Plan changes OpenMP's (omp_set_num_threads is process-wide on the
+// calling thread): "all threads" must not depend on which sessions were built before.
+const int kProcessThreads = omp_get_max_threads();
+
+int Plan::process_threads() { return kProcessThreads; }
+
 Plan::Plan(const Model::Impl& model, const SessionOptions& options)
     : engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {
     if (options.batch < 1) throw Error(ErrorCode::InvalidArgument, "batch size must be at least 1");
     if (options.threads < 0) throw Error(ErrorCode::InvalidArgument, "thread count must not be negative");
-    threads_ = options.threads > 0 ? options.threads : omp_get_max_threads();
+    threads_ = options.threads > 0 ? options.threads : kProcessThreads;
     // oneDNN sizes its work split by the OpenMP thread count when a primitive is created, so set it first.
     omp_set_num_threads(threads_);
 
-    Lowering lowering(model, options, engine_, stream_, slots_, steps_);
+    SessionOptions resolved = options;
+    resolved.threads = threads_;
+    Lowering lowering(model, resolved, engine_, stream_, slots_, steps_);
     lowering.lower_all();
     input_slot_ = lowering.input_slot();
     outputs_ = lowering.take_outputs();
-
     arena_bytes_ = plan_arena(slots_);
+    scratchpad_bytes_ = lowering.scratchpad_bytes();
+    bind();
+}
+
+Plan::Plan(const Plan& proto)
+    : engine_(proto.engine_), stream_(engine_), slots_(proto.slots_), steps_(proto.steps_),
+      outputs_(proto.outputs_), input_slot_(proto.input_slot_), arena_bytes_(proto.arena_bytes_),
+      scratchpad_bytes_(proto.scratchpad_bytes_), threads_(proto.threads_) {
+    bind();
+}
+
+void Plan::bind() {
     arena_ = aligned_buffer(arena_bytes_);
-    const size_t scratch = lowering.scratchpad_bytes();
-    if (scratch > 0) {
-        scratchpad_ = memory({{static_cast<memory::dim>(scratch)}, memory::data_type::u8, memory::format_tag::a}, engine_);
+    if (scratchpad_bytes_ > 0) {
+        scratchpad_ = memory({{static_cast<memory::dim>(scratchpad_bytes_)}, memory::data_type::u8, memory::format_tag::a},
+                             engine_);
     }
     auto* base = static_cast<uint8_t*>(arena_.get());
     for (Step& step : steps_) {
         step.args = step.fixed;
+        if (step.output >= 0) {
+            const memory& to = step.fixed.at(DNNL_ARG_TO);
+            step.args[DNNL_ARG_TO] = memory(to.get_desc(), engine_, outputs_[step.output].data.data());
+        }
         for (const auto& [arg, view] : step.views) {
             const Slot& slot = slots_[view.slot];
             if (slot.external) {
@@ -106,7 +129,7 @@ Plan::Plan(const Model::Impl& model, const SessionOptions& options)
                 step.args[arg] = memory(view.md, engine_, base + slot.offset);
             }
         }
-        if (scratch > 0) step.args[DNNL_ARG_SCRATCHPAD] = scratchpad_;
+        if (scratchpad_bytes_ > 0) step.args[DNNL_ARG_SCRATCHPAD] = scratchpad_;
     }
 }
 

@@ -35,7 +35,8 @@ struct Step {
     dnnl::primitive prim;
     std::vector<std::pair<int, View>> views;                 // DNNL_ARG_* -> activation view
     std::unordered_map<int, dnnl::memory> fixed;             // weights, biases, constants, outputs
-    std::unordered_map<int, dnnl::memory> args;              // bound at finalize
+    std::unordered_map<int, dnnl::memory> args;              // bound by Plan::bind()
+    int output = -1;  // a copy into outputs()[output]: its destination is the plan's own tensor
     LayerTiming info;
 };
 
@@ -44,12 +45,22 @@ public:
     // Lowers the model's graph for `options` (batch, threads, fusion). Throws Backend when oneDNN refuses.
     Plan(const Model::Impl& model, const SessionOptions& options);
 
+    // A replica: shares the primitives and weights, owns its activations, scratchpad, stream and outputs, so
+    // replicas may run concurrently on different threads (oneDNN primitives are immutable once created and
+    // take a user-provided scratchpad).
+    Plan(const Plan& proto);
+    Plan& operator=(const Plan&) = delete;
+
     // Runs every step. `src` holds the batch in plain NCHW; outputs land in the tensors of outputs().
     void run(const float* src, bool profile, std::vector<LayerTiming>* timings);
     std::vector<Tensor>& outputs() { return outputs_; }
+    // The OpenMP thread count the process started with: what `threads = 0` means.
+    static int process_threads();
     size_t arena_bytes() const { return arena_bytes_; }
 
 private:
+    void bind();  // allocates the arena, scratchpad and outputs, and points every step's arguments at them
+
     dnnl::engine engine_;
     dnnl::stream stream_;
     std::vector<Slot> slots_;
@@ -58,6 +69,7 @@ private:
     int input_slot_ = -1;
     std::shared_ptr<void> arena_;
     size_t arena_bytes_ = 0;
+    size_t scratchpad_bytes_ = 0;
     dnnl::memory scratchpad_;
     int threads_ = 0;
 };

@@ -17,9 +17,10 @@ constexpr int64_t kDefaultMaxImagePixels = 100'000'000;
 // 1 GiB: the whole file is read into memory before decoding.
 constexpr int64_t kDefaultMaxImageFileBytes = int64_t{1} << 30;
 
-// Guards against decompression bombs and huge files. The declared width*height is read from the file header
-// for PNG, JPEG, BMP, WebP, TIFF and PNM/PFM and refused before anything is decoded; for the other formats
-// OpenCV can read the limit is checked after decoding (OpenCV itself refuses more than 2^30 pixels).
+// Guards against decompression bombs and huge files. Every format OpenCV 4.6 decodes (JPEG, PNG, BMP, WebP,
+// TIFF/BigTIFF, PNM/PAM/PFM, Sun raster, Radiance HDR, OpenEXR, JPEG 2000) has its declared width*height read
+// from the file header (image_header.h) and refused before anything is decoded; the decoded size is checked
+// again. The CLI sets max_pixels from --max-pixels.
 struct ImageLimits {
     int64_t max_pixels = kDefaultMaxImagePixels;         // REQUIRES: > 0
     int64_t max_file_bytes = kDefaultMaxImageFileBytes;  // REQUIRES: > 0
@@ -32,8 +33,9 @@ struct ImageLimits {
 // (float(pixel) - mean[c]) / std[c] in float32.
 // `name_for_errors` names the source in messages (usually its path).
 // Throws mnet::Error: Io "<name>: cannot decode image (...)" for empty, truncated, corrupt or unknown data
-// (a JPEG without an end-of-image marker counts as truncated), Io "<name>: image too large (...)" past
-// `limits`, InvalidArgument for a bad `pp` or `limits`. Never keeps `data` or `dst`; thread-safe.
+// (a JPEG without an end-of-image marker counts as truncated, one of more than 1000 scans as corrupt; DICOM,
+// which OpenCV could hand to GDCM, is refused), Io "<name>: image too large (...)" past `limits`,
+// InvalidArgument for a bad `pp` or `limits`. Never keeps `data` or `dst`; thread-safe.
 // REQUIRES: dst has room for 3 * pp.height * pp.width floats.
 void preprocess_bytes(const uint8_t* data, size_t size, const Preprocess& pp, float* dst,
                       const std::string& name_for_errors, const ImageLimits& limits = {});

@@ -75,11 +75,12 @@ const Fixture& mixed_folder() {
     return f;
 }
 
-// `vars` ("NAME=value ...") are set after the scheduler variables the test may run under are removed.
+// `vars` ("NAME=value ...") are set after the scheduler variables the test may run under are removed. Pinned to
+// fp32: results are checked against the float reference's top-5.
 std::string batch_cmd(const std::string& flags, const std::string& vars = "") {
     return "env -u SLURM_ARRAY_TASK_ID -u SLURM_ARRAY_TASK_MIN -u SLURM_ARRAY_TASK_STEP -u SLURM_ARRAY_TASK_COUNT "
-           "-u JOB_COMPLETION_INDEX -u MNET_SHARD_COUNT " + vars + " " + mnet() + " batch -m " + quote(test_model()) +
-           " " + flags;
+           "-u JOB_COMPLETION_INDEX -u MNET_SHARD_COUNT " + vars + " " + mnet() + " batch --precision fp32 -m " +
+           quote(test_model()) + " " + flags;
 }
 
 std::string relative(const std::string& path) {
@@ -277,7 +278,8 @@ TEST_CASE("batch --format csv parses: a header and one row per file", "[cli][bat
     const auto rows = parse_csv(text);
     REQUIRE(!rows.empty());
     const std::vector<std::string> header = {"file",        "top1_index", "top1_label",        "top1_probability",
-                                             "top2_index",  "top2_label", "top2_probability", "error"};
+                                             "top2_index",  "top2_label", "top2_probability", "error",
+                                             "precision"};
     CHECK(rows[0] == header);
     const auto recs = records(jsonl.out);
     REQUIRE(rows.size() == recs.size() + 1);
@@ -287,10 +289,12 @@ TEST_CASE("batch --format csv parses: a header and one row per file", "[cli][bat
         const std::string rel = relative(row[0]);
         INFO(rel);
         const json& rec = recs.at(rel);
+        CHECK(row[8] == "fp32");  // batch_cmd pins the precision; every row says which ran
         if (rec.contains("error")) {
             CHECK(row[7] == rec.at("error").get<std::string>());
             CHECK(row[1].empty());
         } else {
+            CHECK(rec.at("precision") == "fp32");
             CHECK(row[7].empty());
             for (size_t k = 0; k < 2; ++k) {
                 const json& p = rec.at("predictions").at(k);

@@ -85,7 +85,10 @@ Expected expected_counts(const std::vector<Labelled>& items) {
     return e;
 }
 
-std::string eval_cmd(const std::string& flags) { return mnet() + " eval -q -m " + quote(test_model()) + " " + flags; }
+// Pinned to fp32: the results are checked against the float reference's top-5.
+std::string eval_cmd(const std::string& flags) {
+    return mnet() + " eval -q --precision fp32 -m " + quote(test_model()) + " " + flags;
+}
 
 void check_report(const json& report, const std::vector<Labelled>& items, const std::string& dir) {
     const Expected e = expected_counts(items);

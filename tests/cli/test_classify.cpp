@@ -21,7 +21,9 @@ TEST_CASE("mnet classify --json gives the reference top-5 labels, order and prob
         const json ref = json::parse(in);
         std::string args;
         for (const ReferenceImage& img : m.images) args += " " + quote(img.image_path);
-        const RunResult r = run_shell(mnet::test::mnet() + " classify --json -k 5 -m " + quote(converted_manifest(m)) + args);
+        // Float parity: the quantized models would run in int8 by default (tests/e2e/test_int8.cpp covers that).
+        const RunResult r = run_shell(mnet::test::mnet() + " classify --json --precision fp32 -k 5 -m " +
+                                      quote(converted_manifest(m)) + args);
         CAPTURE(m.name, r.err);
         REQUIRE(r.status == 0);
         const auto lines = lines_of(r.out);
@@ -31,6 +33,7 @@ TEST_CASE("mnet classify --json gives the reference top-5 labels, order and prob
             const json& want = ref.at("images").at(i).at("top5_float");
             CAPTURE(lines[i]);
             REQUIRE(got.at("file") == m.images[i].image_path);
+            REQUIRE(got.at("precision") == "fp32");
             REQUIRE(got.at("predictions").size() == 5);
             for (size_t k = 0; k < 5; ++k) {
                 const json& p = got["predictions"][k];

@@ -54,6 +54,7 @@ TEST_CASE("profile --format json has one sane entry per step", "[cli][profile]")
     CHECK(doc.at("runs") == 3);
     CHECK(doc.at("batch") == 1);
     CHECK(doc.at("threads") == 1);
+    CHECK(doc.at("precision") == "int8");  // the default for a quantized model
 
     int64_t macs = 0;
     double share = 0;

@@ -60,12 +60,39 @@ TEST_CASE("bench --json: a header and one object per configuration", "[cli][benc
     CHECK(configs == std::set<std::pair<int, int>>{{1, 1}, {1, 2}, {2, 1}, {2, 2}});
 }
 
-TEST_CASE("bench --precision int8 is refused as a usage error", "[cli][bench]") {
-    const CommandResult int8 = run_mnet("bench --precision int8 -n 1");
-    CHECK(int8.status == 2);
-    CHECK(int8.out.empty());
-    CHECK(int8.err.find("not yet supported") != std::string::npos);
+TEST_CASE("bench --precision: int8 by default on a quantized model, with the int8 peak next to the fp32 one",
+          "[cli][bench][int8]") {
+    for (const char* flag : {"", "--precision int8 ", "--precision fp32 "}) {
+        const CommandResult r = run_mnet(std::string("bench --json -n 2 --warmup 0 -t 1 ") + flag + "-m " +
+                                         quoted(mobilenet_v2_manifest()));
+        CAPTURE(flag, r.err);
+        REQUIRE(r.status == 0);
+        std::istringstream in(r.out);
+        std::vector<json> lines;
+        for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
+        REQUIRE(lines.size() == 2);
+        const std::string expected = std::string(flag).find("fp32") != std::string::npos ? "fp32" : "int8";
+        CHECK(lines[0].at("precision") == expected);
+        const json& c = lines[1];
+        CHECK(c.at("precision") == expected);
+        CHECK(c.at("peak_fp32_gflops").get<double>() > 0);
+        CHECK(c.at("peak_int8_gops").get<double>() > 0);
+        // %peak is against the peak of the arithmetic that ran.
+        const double peak = expected == "int8" ? c.at("peak_int8_gops").get<double>() : c.at("peak_fp32_gflops").get<double>();
+        CHECK(c.at("peak_gflops").get<double>() == peak);
+    }
+}
 
+TEST_CASE("int8 on a float model is refused by bench, profile and classify, naming the way out", "[cli][bench][int8]") {
+    for (const char* cmd : {"bench -n 1", "profile -n 1", "classify"}) {
+        const CommandResult r = run_mnet(std::string(cmd) + " --precision int8 -m " + quoted(separable_example_manifest()) +
+                                         (std::string(cmd) == "classify" ? " /nonexistent.jpg" : ""));
+        CAPTURE(cmd, r.err);
+        CHECK(r.status == 4);  // a model mnet cannot run this way
+        CHECK(r.out.empty());
+        CHECK(r.err.find("no quantization parameters") != std::string::npos);
+        CHECK(r.err.find("mnet quantize") != std::string::npos);
+    }
     const CommandResult bogus = run_mnet("bench --precision fp64 -n 1");
     CHECK(bogus.status == 2);
 }

@@ -69,11 +69,16 @@ TEST_CASE("shared TFLite models reproduce the float reference probabilities", "[
     }
 }
 
-TEST_CASE("a batch of images gives each image its own result", "[e2e]") {
+TEST_CASE("a batch of images gives each image its own result, in either batch mode", "[e2e]") {
     const SharedModel m = shared_tflite_models().front();
     auto model = Model::load(converted_manifest(m));
     const int batch = static_cast<int>(m.images.size());
-    Session session(model, SessionOptions{batch, 0, false, false});
+    SessionOptions options{batch, 2, false, false};
+    const BatchMode mode = GENERATE(BatchMode::Latency, BatchMode::Throughput);
+    options.mode = mode;
+    CAPTURE(mode == BatchMode::Latency ? "latency" : "throughput");
+    Session session(model, options);
+    REQUIRE(session.options().mode == mode);
     Shape shape = model->input_shape();
     shape[0] = batch;
     Tensor input(shape);
@@ -113,7 +118,9 @@ TEST_CASE("each fusion changes no result of a real model beyond 1e-5", "[e2e][fu
     for (const SharedModel& m : shared_tflite_models()) {
         auto model = Model::load(converted_manifest(m));
         const int batch = GENERATE(1, 3);
-        SessionOptions plain{batch, 0, false, false};
+        const int threads = GENERATE(1, 2);  // layouts and oneDNN's kernels differ with the thread count
+        SessionOptions plain{batch, threads, false, false};
+        plain.mode = BatchMode::Latency;
         plain.fuse_add = false;
         plain.fuse_activation = false;
         SessionOptions dw = plain, add = plain, act = plain, all = plain;
@@ -129,11 +136,31 @@ TEST_CASE("each fusion changes no result of a real model beyond 1e-5", "[e2e][fu
         Session base(model, plain);
         base.run(input);
         for (const auto& [name, options] : {std::pair{"fuse_dw", dw}, {"fuse_add", add}, {"fuse_activation", act}, {"all", all}}) {
-            CAPTURE(m.name, batch, name);
+            CAPTURE(m.name, batch, threads, name);
             Session fused(model, options);
             fused.run(input);
             const auto& expected = base.output(0).data;
             CHECK(max_abs_diff(fused.output(0).data.data(), expected) <= kFusionTolerance);
+        }
+    }
+}
+
+// oneDNN falls back to a slow generic kernel ("ref...") without complaint when no optimised one fits a layer's
+// layout or post-ops; the performance claims assume that never happens on the shared models.
+TEST_CASE("no step of a shared model runs a reference (ref) implementation in fp32", "[e2e][perf]") {
+    for (const SharedModel& m : shared_tflite_models()) {
+        auto model = Model::load(converted_manifest(m));
+        const int batch = GENERATE(1, 16);
+        const int threads = GENERATE(1, 2);  // the activation layout follows the thread count
+        SessionOptions options{batch, threads, true, true};  // profiled: every step reports its implementation
+        Session session(model, options);
+        Shape shape = model->input_shape();
+        shape[0] = batch;
+        session.run(Tensor(shape));
+        REQUIRE_FALSE(session.timings().empty());
+        for (const LayerTiming& t : session.timings()) {
+            CAPTURE(m.name, batch, threads, t.name, t.impl);
+            CHECK(t.impl.rfind("ref", 0) != 0);
         }
     }
 }

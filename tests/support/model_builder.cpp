@@ -202,6 +202,14 @@ void ModelBuilder::quantize(const std::string& value, DType dtype, double scale,
     writer_.def().nodes[it->second].dst_quant = q;
 }
 
+void ModelBuilder::quantize_input(DType dtype, double scale, int64_t zero_point) {
+    QuantParams q;
+    q.dtype = dtype;
+    q.scale = {scale};
+    q.zero_point = {zero_point};
+    writer_.def().input.quant = q;
+}
+
 void ModelBuilder::set_activation(const std::string& value, const std::string& activation) {
     auto it = producers_.find(value);
     if (it == producers_.end()) throw std::invalid_argument("ModelBuilder: '" + value + "' has no producer node");

@@ -70,6 +70,8 @@ public:
 
     // Gives the node that produced `value` the quantization {dtype, scale, zero_point}: FORMAT.md's saturation rule.
     void quantize(const std::string& value, DType dtype, double scale, int64_t zero_point);
+    // Gives the graph input the quantization {dtype, scale, zero_point}, as a quantized source model's input has.
+    void quantize_input(DType dtype, double scale, int64_t zero_point);
     // Sets the fused `activation` attribute of the node that produced `value` (conv2d, fully_connected, add, mul).
     void set_activation(const std::string& value, const std::string& activation);
 

@@ -239,6 +239,12 @@ private:
 }  // namespace
 
 KerasSource read_keras_h5(const std::string& path) {
+    // On its first use HDF5 registers an atexit handler that shuts the library down. libhdf5 1.10 leaks a block on
+    // some error paths inside H5Fopen for corrupt files (found by fuzzing, docs/fuzzing.md), and the handler then
+    // prints "HDF5: infinite loop closing library" and a line of module names to stderr as the process exits,
+    // after our one-line error. The reader closes everything it opens, so the handler has nothing to flush.
+    // This only takes effect before the library's first use in the process; later calls change nothing.
+    H5dont_atexit();
     QuietHdf5 quiet;
     return H5Reader(path).read();
 }

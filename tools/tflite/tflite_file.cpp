@@ -304,20 +304,29 @@ std::vector<int32_t> TfliteFile::op_outputs(size_t index) const {
 
 std::vector<float> TfliteFile::dequantize(const TfliteTensor& t) const {
     if (!t.data) fail(ErrorCode::Internal, "tensor '" + t.name + "' has no constant data");
-    const auto count = static_cast<size_t>(numel(t.shape));
-    std::vector<float> out(count);
-    const uint8_t* p = t.data;
+    // The type before the allocation: check_tensors ties a constant's shape to its data's size for fixed-size
+    // types only, so the shape of a STRING or COMPLEX64 constant is unchecked (up to 2^40 elements) and must not
+    // size a buffer (found by fuzzing: a 9 KB file made the importer allocate 3.6 GB before refusing the type).
     switch (t.type) {
-        case ::tflite::TensorType_FLOAT32: std::memcpy(out.data(), p, count * sizeof(float)); return out;
+        case ::tflite::TensorType_FLOAT32:
         case ::tflite::TensorType_FLOAT16:
-            for (size_t i = 0; i < count; ++i) out[i] = half_to_float(load<uint16_t>(p + 2 * i));
-            return out;
         case ::tflite::TensorType_UINT8:
         case ::tflite::TensorType_INT8:
         case ::tflite::TensorType_INT32: break;
         default:
             fail(ErrorCode::Unsupported, "constant '" + t.name + "' has type " + tensor_type_name(t.type) +
                                              "; supported: FLOAT32, FLOAT16, UINT8, INT8, INT32");
+    }
+    const auto count = static_cast<size_t>(numel(t.shape));
+    std::vector<float> out(count);
+    const uint8_t* p = t.data;
+    if (t.type == ::tflite::TensorType_FLOAT32) {
+        std::memcpy(out.data(), p, count * sizeof(float));
+        return out;
+    }
+    if (t.type == ::tflite::TensorType_FLOAT16) {
+        for (size_t i = 0; i < count; ++i) out[i] = half_to_float(load<uint16_t>(p + 2 * i));
+        return out;
     }
     if (!t.quant) {
         fail(ErrorCode::Unsupported,
@@ -350,15 +359,15 @@ std::vector<float> TfliteFile::dequantize(const TfliteTensor& t) const {
 
 std::vector<int64_t> TfliteFile::int_values(const TfliteTensor& t) const {
     if (!t.data) fail(ErrorCode::Unsupported, "tensor '" + t.name + "' must be a constant");
-    const auto count = static_cast<size_t>(numel(t.shape));
-    std::vector<int64_t> out(count);
-    if (t.type == ::tflite::TensorType_INT32) {
-        for (size_t i = 0; i < count; ++i) out[i] = load<int32_t>(t.data + 4 * i);
-    } else if (t.type == ::tflite::TensorType_INT64) {
-        for (size_t i = 0; i < count; ++i) out[i] = load<int64_t>(t.data + 8 * i);
-    } else {
+    // The type before the allocation, as in dequantize().
+    if (t.type != ::tflite::TensorType_INT32 && t.type != ::tflite::TensorType_INT64) {
         fail(ErrorCode::Unsupported,
              "constant '" + t.name + "' has type " + tensor_type_name(t.type) + ", expected INT32 or INT64");
+    }
+    const auto count = static_cast<size_t>(numel(t.shape));
+    std::vector<int64_t> out(count);
+    for (size_t i = 0; i < count; ++i) {
+        out[i] = t.type == ::tflite::TensorType_INT32 ? load<int32_t>(t.data + 4 * i) : load<int64_t>(t.data + 8 * i);
     }
     return out;
 }

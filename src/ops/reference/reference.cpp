@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
+#include <optional>
 #include <string>
 
 #include "mnet/error.h"
@@ -190,6 +192,17 @@ void softmax(const Tensor& src, Tensor& dst) {
     }
 }
 
+// Rounds every value to the grid of `q` (per tensor, u8 or s8) and clamps it to the representable range.
+void fake_quantize(const std::optional<QuantParams>& q, Tensor& t) {
+    if (!q || q->axis >= 0 || q->scale.size() != 1 || (q->dtype != DType::U8 && q->dtype != DType::S8)) return;
+    const double s = q->scale[0], zp = static_cast<double>(q->zero_point[0]);
+    const double lo = q->dtype == DType::U8 ? 0.0 : -128.0, hi = q->dtype == DType::U8 ? 255.0 : 127.0;
+    for (float& v : t.data) {
+        const double k = std::min(std::max(std::nearbyint(static_cast<double>(v) / s) + zp, lo), hi);
+        v = static_cast<float>((k - zp) * s);
+    }
+}
+
 }  // namespace
 
 double activate(Activation act, double x) {
@@ -206,7 +219,7 @@ double activate(Activation act, double x) {
     throw Error(ErrorCode::Internal, "reference: unknown activation");
 }
 
-std::vector<Tensor> run_all(const Model& model, const Tensor& src) {
+std::vector<Tensor> run_all(const Model& model, const Tensor& src, bool fake_quant) {
     const Model::Impl& impl = model.impl();
     const Graph& g = impl.graph;
     const Shape& in_shape = g.values[static_cast<size_t>(g.input)].shape;
@@ -220,6 +233,11 @@ std::vector<Tensor> run_all(const Model& model, const Tensor& src) {
 
     std::vector<Tensor> values(g.values.size());
     values[static_cast<size_t>(g.input)] = src;
+    std::map<std::string, const std::optional<QuantParams>*> node_quant;  // by output name
+    if (fake_quant) {
+        fake_quantize(impl.def.input.quant, values[static_cast<size_t>(g.input)]);
+        for (const NodeDef& nd : impl.def.nodes) node_quant[nd.output] = &nd.dst_quant;
+    }
     for (const Node& n : g.nodes) {
         const std::string at = "reference: node '" + n.name + "'";
         const Tensor& x = values[static_cast<size_t>(n.inputs[0])];
@@ -272,13 +290,14 @@ std::vector<Tensor> run_all(const Model& model, const Tensor& src) {
                                          static_cast<double>(n.saturate->hi));
             v = static_cast<float>(y);
         }
+        if (fake_quant) fake_quantize(*node_quant.at(g.values[static_cast<size_t>(n.output)].name), dst);
         values[static_cast<size_t>(n.output)] = std::move(dst);
     }
     return values;
 }
 
-std::vector<Tensor> run(const Model& model, const Tensor& src) {
-    std::vector<Tensor> values = run_all(model, src);
+std::vector<Tensor> run(const Model& model, const Tensor& src, bool fake_quant) {
+    std::vector<Tensor> values = run_all(model, src, fake_quant);
     std::vector<Tensor> outputs;
     for (int id : model.impl().graph.outputs) outputs.push_back(values[static_cast<size_t>(id)]);
     return outputs;

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: Apache-2.0
+// mnet quantize: a float model plus calibration images in, the same model with int8 quantization parameters out.
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "cli/commands.h"
+#include "cli/common_options.h"
+#include "cli/exit_codes.h"
+#include "cli/file_list.h"
+#include "mnet/engine.h"
+#include "mnet/error.h"
+#include "mnet/quantize.h"
+#include "preprocess/image.h"
+
+namespace mnet::cli {
+
+namespace {
+
+constexpr int kDefaultCalibrationBatch = 8;
+constexpr int kMaxBatch = 4096;
+
+struct QuantizeOptions {
+    std::string model;
+    std::vector<std::string> calibrate;
+    std::string output;
+    std::string name;
+    int batch = kDefaultCalibrationBatch;
+    int threads = 0;
+    bool recursive = false;
+    bool show_ranges = false;
+    int64_t max_pixels = 0;  // set by add_max_pixels_option
+};
+
+int run_quantize(const QuantizeOptions& opt) {
+    if (std::filesystem::path(opt.output).extension() != ".json") {
+        throw Error(ErrorCode::InvalidArgument, "-o " + opt.output + ": the new manifest's name must end in .json");
+    }
+    const auto model = load_model(opt.model);
+    const FileList list = list_files(opt.calibrate, ListOptions{opt.recursive, false});
+    if (list.files.empty()) {
+        throw Error(ErrorCode::InvalidArgument, "--calibrate: no image files found" +
+                                                    std::string(list.skipped_subfolders ? " (add -r for subfolders)" : ""));
+    }
+    Calibrator calibrator(model, opt.batch, opt.threads);
+    Shape shape = model->input_shape();
+    shape[0] = opt.batch;
+    Tensor batch(shape);
+    const size_t per_image = batch.data.size() / static_cast<size_t>(opt.batch);
+    ImageLimits limits;
+    limits.max_pixels = opt.max_pixels;
+    int filled = 0;
+    size_t failed = 0;
+    int status = kExitOk;
+    for (const InputFile& f : list.files) {
+        try {
+            if (!f.error.empty()) throw Error(ErrorCode::Io, f.error);
+            preprocess_file(f.path, model->preprocess(), batch.data.data() + per_image * static_cast<size_t>(filled),
+                            limits);
+        } catch (const Error& e) {
+            // A calibration set with a broken file still calibrates; the file is named and the status says so.
+            std::fprintf(stderr, "mnet: error: %s\n", e.what());
+            ++failed;
+            status = kExitSomeInputsFailed;
+            continue;
+        }
+        if (++filled == opt.batch) {
+            calibrator.observe(batch, filled);
+            filled = 0;
+        }
+    }
+    if (filled > 0) {
+        // The rest of the batch still holds earlier images; observe() looks at the first `filled` only.
+        calibrator.observe(batch, filled);
+    }
+    if (calibrator.images() == 0) throw Error(ErrorCode::InvalidArgument, "--calibrate: no image could be decoded");
+
+    const std::string name = opt.name.empty() ? model->name() + "_int8" : opt.name;
+    calibrator.write(opt.output, name);
+    if (opt.show_ranges) {
+        std::printf("%-12s %-12s  activation\n", "min", "max");
+        for (const ActivationRange& r : calibrator.ranges()) {
+            std::printf("%-12.6g %-12.6g  %s\n", static_cast<double>(r.min), static_cast<double>(r.max), r.name.c_str());
+        }
+    }
+    std::fprintf(stderr, "mnet: quantize: %lld calibration image%s (%zu failed); wrote %s (model '%s', u8 activations "
+                         "from min/max)\n",
+                 static_cast<long long>(calibrator.images()), calibrator.images() == 1 ? "" : "s", failed,
+                 opt.output.c_str(), name.c_str());
+    return status;
+}
+
+}  // namespace
+
+void setup_quantize(CLI::App& app, int& status) {
+    auto opt = std::make_shared<QuantizeOptions>();
+    CLI::App* sub = app.add_subcommand(
+        "quantize",
+        "Post-training quantization: run a float model over calibration images, record each activation's range\n"
+        "(per tensor, min/max), and write the model again with u8 quantization parameters for --precision int8\n"
+        "  e.g. mnet quantize -m model.json --calibrate photos/ -o model_int8.json");
+    add_model_option(sub, opt->model);
+    sub->add_option("--calibrate", opt->calibrate,
+                    "Calibration images: files or folders (a few hundred typical inputs; more widen no range "
+                    "beyond what they contain), e.g. --calibrate photos/")
+        ->required()
+        ->expected(1, -1);
+    sub->add_option("-o,--output", opt->output,
+                    "The quantized model's manifest (.json); its weights file is written beside it, e.g. -o q.json")
+        ->required();
+    sub->add_option("--name", opt->name, "The new model's name (default: the model's, plus _int8)");
+    sub->add_option("-b,--batch", opt->batch, "Images per calibration run (default 8)")->check(CLI::Range(1, kMaxBatch));
+    add_threads_option(sub, opt->threads);
+    sub->add_flag("-r,--recursive", opt->recursive, "Also use the images in subfolders of --calibrate folders");
+    sub->add_flag("--ranges", opt->show_ranges, "Print every activation's observed min and max on standard output");
+    add_max_pixels_option(sub, opt->max_pixels);
+    sub->callback([opt, &status] { status = run_quantize(*opt); });
+}
+
+}  // namespace mnet::cli

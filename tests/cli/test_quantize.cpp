@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: Apache-2.0
+// `mnet quantize` as a user runs it: the Keras MobileNet V1 0.25 (float) converted with mnet-convert, calibrated on
+// the shared photos, then classified in int8 against the float reference's top-1.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "../e2e/shared_models.h"
+#include "support/test_data.h"
+#include "test_batch_support.h"
+
+using namespace mnet::test;
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kKerasModel = "mobilenet_v1_0.25_224_keras";
+
+json read_json(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw std::runtime_error("cannot read " + path);
+    return json::parse(in);
+}
+
+// The Keras model converted into a fresh folder; returns its manifest.
+std::string converted_keras(const std::string& dir) {
+    const fs::path src = fs::path(shared_dir()) / "models" / kKerasModel;
+    const std::string out = dir + "/keras.json";
+    const RunResult r = run_shell(quote(MNET_CONVERT_PATH) + " " + quote((src / "mobilenet_v1_0.25_224.h5").string()) +
+                                  " -o " + quote(out) + " --labels " + quote((src / "imagenet_labels_1000.txt").string()));
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("quantize: the calibrated Keras V1 0.25 runs in int8 with the float top-1 on every reference photo",
+          "[cli][quantize][int8]") {
+    const std::string dir = make_temp_dir("quantize");
+    const std::string float_model = converted_keras(dir);
+    const std::string photos = shared_dir() + "/testdata/images";
+    const std::string quantized = dir + "/keras_int8.json";
+    const RunResult q = run_shell(mnet::test::mnet() + " quantize -m " + quote(float_model) + " --calibrate " + quote(photos) +
+                                  " -o " + quote(quantized) + " --ranges");
+    INFO(q.err);
+    REQUIRE(q.status == 0);
+    CHECK(q.err.find("5 calibration images") != std::string::npos);
+    REQUIRE(fs::exists(dir + "/keras_int8.bin"));
+
+    // The new manifest: u8 parameters on the input and on every node but the softmax; --ranges listed each.
+    const json m = read_json(quantized);
+    CHECK(m.at("name") == "mobilenet_v1_0.25_224_int8");
+    CHECK(m.at("input").at("quantization").at("dtype") == "u8");
+    size_t quantized_nodes = 0;
+    for (const json& n : m.at("nodes")) {
+        CAPTURE(n.at("name"));
+        CHECK(n.contains("quantization") == (n.at("op") != "softmax"));
+        quantized_nodes += n.contains("quantization");
+        if (n.at("op") == "global_avg_pool" || n.at("op") == "reshape") {
+            // pooling and reshapes keep their input's parameters, so they run on the same integers
+            CHECK(n.at("quantization").at("scale").size() == 1);
+        }
+    }
+    CHECK(lines_of(q.out).size() == 1 + 1 + quantized_nodes + 1);  // header, input, nodes, the softmax's range
+
+    // int8 is the default for the quantized model; its top-1 is the float reference's on every photo.
+    const json ref = read_json(shared_dir() + "/testdata/reference/" + kKerasModel + "/reference.json");
+    std::string args;
+    for (const json& img : ref.at("images")) args += " " + quote(photos + "/" + fs::path(img.at("file").get<std::string>()).filename().string());
+    const RunResult c = run_shell(mnet::test::mnet() + " classify --json -k 1 -m " + quote(quantized) + args);
+    INFO(c.err);
+    REQUIRE(c.status == 0);
+    const auto lines = lines_of(c.out);
+    REQUIRE(lines.size() == ref.at("images").size());
+    for (size_t i = 0; i < lines.size(); ++i) {
+        const json got = json::parse(lines[i]);
+        const json& want = ref.at("images").at(i).at("top5_float").at(0);
+        CAPTURE(lines[i], want.dump());
+        CHECK(got.at("precision") == "int8");
+        CHECK(got.at("predictions").at(0).at("index") == want.at("index"));
+    }
+}
+
+TEST_CASE("quantize: refuses an already quantized model and an empty calibration set", "[cli][quantize]") {
+    const std::string dir = make_temp_dir("quantize-errors");
+    const SharedModel tflite = shared_tflite_models().front();
+    const RunResult again = run_shell(mnet::test::mnet() + " quantize -m " + quote(converted_manifest(tflite)) + " --calibrate " +
+                                      quote(shared_dir() + "/testdata/images") + " -o " + quote(dir + "/q.json"));
+    CHECK(again.status == 2);
+    CHECK(again.err.find("already carries quantization parameters") != std::string::npos);
+    CHECK_FALSE(fs::exists(dir + "/q.json"));
+
+    const std::string empty = dir + "/empty";
+    fs::create_directories(empty);
+    const RunResult none = run_shell(mnet::test::mnet() + " quantize -m " + quote(converted_manifest(tflite)) + " --calibrate " +
+                                     quote(empty) + " -o " + quote(dir + "/q.json"));
+    CHECK(none.status == 2);
+    CHECK(none.err.find("no image files") != std::string::npos);
+}
