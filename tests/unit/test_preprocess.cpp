@@ -18,6 +18,7 @@
 #include "mnet/error.h"
 #include "preprocess/image.h"
 #include "support/test_data.h"
+#include "unit/image_fixtures.h"
 
 namespace fs = std::filesystem;
 using mnet::ColorOrder;
@@ -103,12 +104,6 @@ cv::Mat random_image(int rows, int cols, int type, uint32_t seed) {
     return m;
 }
 
-std::vector<uint8_t> encode(const cv::Mat& img, const std::string& ext) {
-    std::vector<uint8_t> bytes;
-    REQUIRE(cv::imencode(ext, img, bytes));
-    return bytes;
-}
-
 void expect_error(const std::function<void()>& fn, mnet::ErrorCode code, const std::vector<std::string>& parts) {
     try {
         fn();
@@ -118,94 +113,6 @@ void expect_error(const std::function<void()>& fn, mnet::ErrorCode code, const s
         CHECK(e.code() == code);
         for (const auto& part : parts) CHECK_THAT(e.what(), Contains(part));
     }
-}
-
-// ---- Hand-made files: PNG chunks (palette, declared-size bombs) and an EXIF APP1 segment ----
-
-void put_be32(std::vector<uint8_t>& v, uint32_t x) {
-    for (int s = 24; s >= 0; s -= 8) v.push_back(static_cast<uint8_t>(x >> s));
-}
-
-uint32_t crc32(const uint8_t* p, size_t n) {
-    uint32_t crc = 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; ++i) {
-        crc ^= p[i];
-        for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
-    }
-    return ~crc;
-}
-
-void put_chunk(std::vector<uint8_t>& png, const char* type, const std::vector<uint8_t>& data) {
-    put_be32(png, static_cast<uint32_t>(data.size()));
-    std::vector<uint8_t> body(type, type + 4);
-    body.insert(body.end(), data.begin(), data.end());
-    png.insert(png.end(), body.begin(), body.end());
-    put_be32(png, crc32(body.data(), body.size()));
-}
-
-std::vector<uint8_t> png_start(uint32_t width, uint32_t height, uint8_t color_type) {
-    std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
-    std::vector<uint8_t> ihdr;
-    put_be32(ihdr, width);
-    put_be32(ihdr, height);
-    ihdr.insert(ihdr.end(), {8, color_type, 0, 0, 0});  // bit depth 8, deflate, filter 0, no interlace
-    put_chunk(png, "IHDR", ihdr);
-    return png;
-}
-
-// zlib stream of stored (uncompressed) deflate blocks: no zlib library needed.
-std::vector<uint8_t> zlib_stored(const std::vector<uint8_t>& raw) {
-    std::vector<uint8_t> z = {0x78, 0x01};
-    size_t pos = 0;
-    do {
-        size_t n = std::min<size_t>(raw.size() - pos, 65535);
-        bool last = pos + n == raw.size();
-        z.insert(z.end(), {static_cast<uint8_t>(last), static_cast<uint8_t>(n), static_cast<uint8_t>(n >> 8),
-                           static_cast<uint8_t>(~n), static_cast<uint8_t>(~n >> 8)});
-        z.insert(z.end(), raw.begin() + static_cast<long>(pos), raw.begin() + static_cast<long>(pos + n));
-        pos += n;
-    } while (pos < raw.size());
-    uint32_t a = 1, b = 0;
-    for (uint8_t x : raw) a = (a + x) % 65521, b = (b + a) % 65521;
-    put_be32(z, b << 16 | a);
-    return z;
-}
-
-// An 8-bit palette PNG (colour type 3) with a tRNS chunk; `index` holds one palette index per pixel.
-std::vector<uint8_t> palette_png(const cv::Mat& index, const std::vector<cv::Vec3b>& rgb) {
-    std::vector<uint8_t> png = png_start(static_cast<uint32_t>(index.cols), static_cast<uint32_t>(index.rows), 3);
-    std::vector<uint8_t> plte, trns;
-    for (size_t i = 0; i < rgb.size(); ++i) {
-        plte.insert(plte.end(), {rgb[i][0], rgb[i][1], rgb[i][2]});
-        trns.push_back(static_cast<uint8_t>(i * 37));
-    }
-    put_chunk(png, "PLTE", plte);
-    put_chunk(png, "tRNS", trns);
-    std::vector<uint8_t> raw;
-    for (int y = 0; y < index.rows; ++y) {
-        raw.push_back(0);  // filter: none
-        raw.insert(raw.end(), index.ptr<uint8_t>(y), index.ptr<uint8_t>(y) + index.cols);
-    }
-    put_chunk(png, "IDAT", zlib_stored(raw));
-    put_chunk(png, "IEND", {});
-    return png;
-}
-
-// Inserts an EXIF APP1 segment (big-endian TIFF, one IFD entry: Orientation) right after SOI.
-std::vector<uint8_t> with_exif_orientation(std::vector<uint8_t> jpeg, uint16_t orientation) {
-    std::vector<uint8_t> payload = {'E', 'x', 'i', 'f', 0, 0, 'M', 'M', 0, 42};
-    put_be32(payload, 8);                           // IFD0 offset
-    payload.insert(payload.end(), {0, 1});          // one entry
-    payload.insert(payload.end(), {0x01, 0x12, 0, 3});  // tag Orientation, type SHORT
-    put_be32(payload, 1);                           // count
-    payload.insert(payload.end(), {static_cast<uint8_t>(orientation >> 8), static_cast<uint8_t>(orientation), 0, 0});
-    put_be32(payload, 0);                           // no next IFD
-    std::vector<uint8_t> segment = {0xFF, 0xE1, static_cast<uint8_t>((payload.size() + 2) >> 8),
-                                    static_cast<uint8_t>(payload.size() + 2)};
-    segment.insert(segment.end(), payload.begin(), payload.end());
-    REQUIRE((jpeg[0] == 0xFF && jpeg[1] == 0xD8));
-    jpeg.insert(jpeg.begin() + 2, segment.begin(), segment.end());
-    return jpeg;
 }
 
 }  // namespace
@@ -317,7 +224,7 @@ TEST_CASE("preprocess converts every pixel format to 8-bit BGR as cv::imread doe
                 expected.at<cv::Vec3b>(y, x) = cv::Vec3b(rgb[i][2], rgb[i][1], rgb[i][0]);
             }
         const std::string path = dir + "/palette.png";
-        mnet::test::write_file_bytes(path, palette_png(index, rgb));
+        mnet::test::write_file_bytes(path, mnet::test::palette_png(index, rgb));
         check(path, expected);
     }
     SECTION("crop size is int(side * crop) in double precision") {
@@ -342,10 +249,10 @@ TEST_CASE("preprocess converts every pixel format to 8-bit BGR as cv::imread doe
 TEST_CASE("preprocess applies EXIF orientation exactly as cv::imread does", "[unit][preprocess]") {
     const std::string dir = mnet::test::make_temp_dir("preprocess-exif");
     constexpr int kRows = 48, kCols = 64;  // not square, so a rotation changes the shape
-    const std::vector<uint8_t> plain = encode(random_image(kRows, kCols, CV_8UC3, 5), ".jpg");
+    const std::vector<uint8_t> plain = mnet::test::encode_image(random_image(kRows, kCols, CV_8UC3, 5), ".jpg");
     const std::string plain_path = dir + "/plain.jpg", rotated_path = dir + "/orientation6.jpg";
     mnet::test::write_file_bytes(plain_path, plain);
-    mnet::test::write_file_bytes(rotated_path, with_exif_orientation(plain, 6));
+    mnet::test::write_file_bytes(rotated_path, mnet::test::with_exif_orientation(plain, 6));
 
     // Orientation 6: the stored rows are the picture's right-hand column, so displaying rotates 90° clockwise.
     cv::Mat upright;
@@ -365,8 +272,8 @@ TEST_CASE("preprocess refuses bad files with a message naming them", "[unit][pre
     const Preprocess pp = make_pp(16, 16, 0.875, 128.0f, 127.0f);
     const auto io = mnet::ErrorCode::Io;
     auto load = [&](const std::string& path) { return [&pp, path] { mnet::load_image(path, pp); }; };
-    const std::vector<uint8_t> jpeg = encode(random_image(40, 30, CV_8UC3, 6), ".jpg");
-    const std::vector<uint8_t> png = encode(random_image(40, 30, CV_8UC3, 7), ".png");
+    const std::vector<uint8_t> jpeg = mnet::test::encode_image(random_image(40, 30, CV_8UC3, 6), ".jpg");
+    const std::vector<uint8_t> png = mnet::test::encode_image(random_image(40, 30, CV_8UC3, 7), ".png");
 
     const std::string empty = dir + "/empty.jpg";
     mnet::test::write_file_bytes(empty, {});
@@ -420,14 +327,13 @@ TEST_CASE("preprocess enforces the pixel limit, from the header where it can", "
     }
 
     // Headers that declare a huge image and hold no pixel data: refused as too large, so nothing was decoded.
-    std::vector<uint8_t> png_bomb = png_start(100000, 100000, 2);
-    put_chunk(png_bomb, "IEND", {});
+    const std::vector<uint8_t> png_bomb = mnet::test::bomb_header("PNG", 100000, 100000);
     const std::string png_path = dir + "/bomb.png";
     mnet::test::write_file_bytes(png_path, png_bomb);
     expect_error([&] { mnet::load_image(png_path, pp); }, mnet::ErrorCode::Io,
                  {png_path, "image too large", "100000x100000", "limit is 100000000"});
 
-    std::vector<uint8_t> huge = png_start(0xFFFFFFFFu, 0xFFFFFFFFu, 2);  // width * height overflows int64
+    const std::vector<uint8_t> huge = mnet::test::bomb_header("PNG", 0xFFFFFFFFu, 0xFFFFFFFFu);  // w*h overflows int64
     const std::string huge_path = dir + "/huge.png";
     mnet::test::write_file_bytes(huge_path, huge);
     expect_error([&] { mnet::load_image(huge_path, pp); }, mnet::ErrorCode::Io, {huge_path, "image too large"});
@@ -461,7 +367,7 @@ TEST_CASE("preprocess never crashes on truncated or corrupted images", "[unit][p
     std::mt19937 rng(11);
     std::vector<float> dst(3 * 8 * 8);
     for (const std::string ext : {".png", ".jpg", ".bmp", ".webp", ".tiff", ".ppm"}) {
-        const std::vector<uint8_t> good = encode(img, ext);
+        const std::vector<uint8_t> good = mnet::test::encode_image(img, ext);
         auto survive = [&](const std::vector<uint8_t>& bytes, size_t size) {
             try {
                 mnet::preprocess_bytes(bytes.data(), size, pp, dst.data(), "damaged" + ext);

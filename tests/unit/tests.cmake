@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-# Unit tests. test_preprocess builds its synthetic images with OpenCV and reads reference.json with nlohmann.
+# Unit tests. test_preprocess builds its synthetic images with OpenCV and image_fixtures and reads reference.json with nlohmann.
 mnet_test(test_preprocess SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_preprocess.cpp
-          LIBS mnet_preprocess nlohmann_json::nlohmann_json ${OpenCV_LIBS})
+          LIBS mnet_preprocess mnet_image_fixtures nlohmann_json::nlohmann_json ${OpenCV_LIBS})
 target_include_directories(test_preprocess SYSTEM PRIVATE ${OpenCV_INCLUDE_DIRS})
