@@ -22,7 +22,10 @@ not_under_asan='peak RSS'
 start=$SECONDS
 log="$build/build.log"
 mkdir -p "$build"
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMNET_SANITIZE=ON > "$log" 2>&1 || { cat "$log"; exit 1; }
+# -O1 -g1, asserts on: instrumented code compiles 2.6x faster than at -O2 -g (16.9 s against 6.4 s for one test
+# file), which keeps CI within its time limit, and the reports still name file and line.
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMNET_SANITIZE=ON -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
+  -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1" > "$log" 2>&1 || { cat "$log"; exit 1; }
 cmake --build "$build" -j"$(nproc)" >> "$log" 2>&1 || { tail -60 "$log"; exit 1; }
 built=$SECONDS
 echo "sanitizers: build ok in $((built - start)) s (log in $log)"
