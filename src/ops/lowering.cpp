@@ -313,7 +313,9 @@ void Lowering::set_output(const Node& n, const View& view) {
 
 // The add node a convolution's result can be summed into in place (oneDNN's sum post-op), or -1. The add's
 // other operand (the skip) is then overwritten by the sum, so it must be complete before the convolution,
-// read by no later node nor by the convolution, not a graph output, and not share its buffer with another value.
+// read by no later node nor by the convolution, and not a graph output; so must every other value viewing its
+// buffer (a reshape of it, or the earlier skip whose buffer an in-place sum before reused, as in consecutive
+// residual blocks).
 int Lowering::residual_add(size_t conv_index) const {
     const Node& conv = graph_.nodes[conv_index];
     const Value& out = graph_.values[conv.output];
@@ -322,15 +324,15 @@ int Lowering::residual_add(size_t conv_index) const {
     const Node& add = graph_.nodes[add_index];
     if (add.op != OpKind::Add || add.inputs.size() != 2 || add.inputs[0] == add.inputs[1]) return -1;
     const int skip = add.inputs[0] == conv.output ? add.inputs[1] : add.inputs[0];
-    const Value& sv = graph_.values[skip];
-    if (sv.shape != out.shape || sv.producer >= static_cast<int>(conv_index)) return -1;
-    for (int c : sv.consumers) {  // the convolution itself must not read it either: it writes there
-        if (c != add_index && c >= static_cast<int>(conv_index)) return -1;
-    }
+    if (graph_.values[skip].shape != out.shape || graph_.values[skip].producer >= static_cast<int>(conv_index)) return -1;
     auto is_output = [&](int v) { return std::find(graph_.outputs.begin(), graph_.outputs.end(), v) != graph_.outputs.end(); };
-    if (is_output(skip) || is_output(conv.output)) return -1;
+    if (is_output(conv.output) || slots_[values_[skip].view.slot].external) return -1;  // never the caller's input
     for (size_t v = 0; v < values_.size(); ++v) {
-        if (static_cast<int>(v) != skip && values_[v].view.slot == values_[skip].view.slot) return -1;
+        if (values_[v].view.slot != values_[skip].view.slot) continue;
+        if (is_output(static_cast<int>(v))) return -1;
+        for (int c : graph_.values[v].consumers) {  // the convolution itself must not read it either: it writes there
+            if (c != add_index && c >= static_cast<int>(conv_index)) return -1;
+        }
     }
     return add_index;
 }
