@@ -49,7 +49,9 @@ TEST_CASE("summarize: percentiles interpolate between ranks as numpy.percentile 
 TEST_CASE("profile --format json has one sane entry per step", "[cli][profile]") {
     const json doc = profile_json("-n 3 --warmup 1");
     const json& layers = doc.at("layers");
-    REQUIRE(layers.size() > 60);  // 66 nodes, fewer when fused, plus reorders
+    // 66 nodes, fewer where an add or activation is fused, plus reorders; int8 fuses no convolution into another,
+    // so at least one step per convolution (53).
+    REQUIRE(layers.size() >= 53);
     CHECK(doc.at("totals").at("layer_count") == layers.size());
     CHECK(doc.at("runs") == 3);
     CHECK(doc.at("batch") == 1);
