@@ -80,6 +80,13 @@ void check_weights_header(const WeightFile& file, uint64_t expected_size, uint64
         throw Error(ErrorCode::Unsupported, where + ": weights version " + std::to_string(version) +
                                                 ", this mnet reads version " + std::to_string(format::kWeightsVersion));
     }
+    // Reserved for later versions: a reader of this version refuses what it cannot know the meaning of.
+    for (size_t i = 16; i < format::kHeaderSize; ++i) {
+        if (file.data()[i] != 0) {
+            throw Error(ErrorCode::ModelFormat, where + ": header byte " + std::to_string(i) +
+                                                    " is not zero (bytes 16-63 are reserved)");
+        }
+    }
     uint64_t sum = fnv1a64(file.data(), file.size());
     if (sum != expected_checksum) {
         throw Error(ErrorCode::ModelFormat, where + ": checksum mismatch (fnv1a64 " + hex64(sum) +

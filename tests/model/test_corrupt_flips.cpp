@@ -123,8 +123,11 @@ TEST_CASE("byte flips in the real model's weights", "[model][corrupt][flips][slo
             ++sweep.rejected;
             const bool version_or_bom = at >= 8 && at < 16;
             require_rejected(o, version_or_bom ? ErrorCode::Unsupported : ErrorCode::ModelFormat,
-                             at < 8 ? "bad magic" : at < 12 ? "weights version" : at < 16 ? "byte-order mark"
-                                                                                         : "checksum mismatch");
+                             at < 8    ? "bad magic"
+                             : at < 12 ? "weights version"
+                             : at < 16 ? "byte-order mark"
+                             : at < 64 ? "bytes 16-63 are reserved"
+                                       : "checksum mismatch");
             weights[at] = real.weights[at];
         }
         CHECK(sweep.done >= 16);  // every header byte

@@ -121,6 +121,13 @@ TEST_CASE("weights header fields are checked", "[model][corrupt]") {
             set_u32(m.weights, 12, bom);
             require_rejected(refresh_checksum(m), ErrorCode::Unsupported, "byte-order mark");
         }
+        for (size_t i : {16, 40, 63}) {
+            CAPTURE(i);
+            ModelFiles m = *base;
+            m.weights[i] = 1;
+            require_rejected(refresh_checksum(m), ErrorCode::ModelFormat,
+                             "header byte " + std::to_string(i) + " is not zero (bytes 16-63 are reserved)");
+        }
         // The header is checked before the checksum: the message says what is wrong, not just "checksum".
         ModelFiles m = *base;
         std::memcpy(m.weights.data(), "GGUF\0\0\0\0", 8);
@@ -130,8 +137,8 @@ TEST_CASE("weights header fields are checked", "[model][corrupt]") {
 
 TEST_CASE("a bad checksum is refused", "[model][corrupt]") {
     const ModelFiles& real = real_model();
-    // One flipped bit in the last tensor, one in the middle of the file, one in the zero padding of the header.
-    for (size_t at : {real.weights.size() - 1, real.weights.size() / 2, size_t{40}}) {
+    // One flipped bit in the last tensor, one in the middle of the file, one in the first byte after the header.
+    for (size_t at : {real.weights.size() - 1, real.weights.size() / 2, size_t{64}}) {
         CAPTURE(at);
         ModelFiles m = real;
         m.weights[at] ^= 0x01;
