@@ -26,24 +26,14 @@ namespace mnet::cli {
 
 namespace {
 
-constexpr int kMaxBatch = 4096;
-constexpr int kMaxDecodeWorkers = 256;
-
-struct BatchOptions {
-    std::string model;
+struct BatchOptions : PipelineFlags {
     std::string output;
     std::string format;  // "jsonl" or "csv"; empty: from the output's extension
-    int batch = kDefaultBatch;
-    int threads = -1;  // see inference_threads()
-    std::string precision;  // empty: the model's default
-    int decode_workers = 0;
     bool recursive = false;
     bool all_files = false;
     int top = 5;
     std::string shard;
     long shard_count = 0;
-    bool quiet = false;
-    int64_t max_pixels = 0;  // set by add_max_pixels_option
     std::vector<std::string> inputs;
 };
 
@@ -186,13 +176,7 @@ int run_batch(const BatchOptions& opt) {
                      plural(list.skipped_subfolders, "subfolder").c_str());
     }
 
-    PipelineOptions popt;
-    popt.batch = opt.batch;
-    popt.threads = opt.threads;
-    popt.decode_workers = opt.decode_workers;
-    popt.progress = !opt.quiet && stderr_is_terminal();
-    popt.limits.max_pixels = opt.max_pixels;
-    popt.precision = precision;
+    const PipelineOptions popt = opt.options(precision);
     std::string text;
     const PipelineStats stats = run_pipeline(model, files, popt, [&](const std::vector<ItemResult>& results) {
         text.clear();
@@ -232,7 +216,7 @@ void setup_batch(CLI::App& app, int& status) {
         "       mnet batch -r --format csv -k 1 photos/ > top1.csv\n"
         "       mnet batch -r --shard 2/8 -o part2.jsonl /data/images    (one of 8 cluster jobs)");
     sub->footer(kPipelineExitHelp);
-    add_model_option(sub, opt->model);
+    add_pipeline_flags(sub, *opt);
     sub->add_option("-o,--output", opt->output,
                     "Write results to this file instead of standard output (a .csv name selects --format csv), "
                     "e.g. -o results.jsonl");
@@ -242,16 +226,6 @@ void setup_batch(CLI::App& app, int& status) {
                     "top<r>_index, top<r>_label, top<r>_probability for r = 1..k, error. Default: jsonl, e.g. "
                     "--format csv")
         ->check(CLI::IsMember({"jsonl", "csv"}));
-    sub->add_option("-b,--batch", opt->batch,
-                    "Images per inference run (default " + std::to_string(kDefaultBatch) +
-                        "; the last partial batch is zero-padded), e.g. -b 16")
-        ->check(CLI::Range(1, kMaxBatch));
-    add_threads_option(sub, opt->threads)->description(kPipelineThreadsHelp);
-    add_precision_option(sub, opt->precision);
-    sub->add_option("-j,--decode-workers", opt->decode_workers,
-                    "Threads decoding and preprocessing images while the model runs (0 = min(4, cores/2), "
-                    "at least 1), e.g. -j 2")
-        ->check(CLI::Range(0, kMaxDecodeWorkers));
     sub->add_flag("-r,--recursive", opt->recursive, "Also classify the images in subfolders, e.g. -r photos/");
     sub->add_flag("--all-files", opt->all_files,
                   "In folders, try every regular file, not only .jpg/.jpeg/.png/.bmp/.webp/.tif/... "
@@ -265,9 +239,6 @@ void setup_batch(CLI::App& app, int& status) {
                     "N for a Kubernetes Indexed Job (K comes from JOB_COMPLETION_INDEX; also MNET_SHARD_COUNT), "
                     "e.g. --shard-count 8")
         ->check(CLI::Range(1L, 1000000000L));
-    sub->add_flag("-q,--quiet", opt->quiet,
-                  "No progress bar, notes or summary on stderr; failed files are still reported");
-    add_max_pixels_option(sub, opt->max_pixels);
     sub->add_option("inputs", opt->inputs,
                     "Folders (their images; with -r also those of subfolders) and image files")
         ->required();

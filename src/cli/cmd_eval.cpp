@@ -25,19 +25,12 @@ namespace {
 
 constexpr int kTop5 = 5;
 
-struct EvalOptions {
-    std::string model;
-    int batch = kDefaultBatch;
-    int threads = -1;  // see inference_threads()
-    std::string precision;  // empty: the model's default
-    int decode_workers = 0;
+struct EvalOptions : PipelineFlags {
     std::string labels_csv;
     std::string per_class_csv;
     std::string misclassified_csv;
     bool json = false;
     bool all_files = false;
-    bool quiet = false;
-    int64_t max_pixels = 0;  // set by add_max_pixels_option
     std::string target;
 };
 
@@ -189,13 +182,7 @@ int run_eval(const EvalOptions& opt) {
 
     Tally t;
     for (int64_t c : set.truth) t.classes[c];  // every class present, even if all its images fail
-    PipelineOptions popt;
-    popt.batch = opt.batch;
-    popt.threads = opt.threads;
-    popt.decode_workers = opt.decode_workers;
-    popt.progress = !opt.quiet && stderr_is_terminal();
-    popt.limits.max_pixels = opt.max_pixels;
-    popt.precision = precision;
+    const PipelineOptions popt = opt.options(precision);
     const PipelineStats stats = run_pipeline(model, set.files, popt, [&](const std::vector<ItemResult>& results) {
         for (const ItemResult& r : results) {
             const int64_t truth = set.truth[r.index];
@@ -250,15 +237,7 @@ void setup_eval(CLI::App& app, int& status) {
         "  e.g. mnet eval -m mobilenet_v1_0.75_192_quant val/\n"
         "       mnet eval --csv val_labels.csv --misclassified wrong.csv images/");
     sub->footer(kPipelineExitHelp);
-    add_model_option(sub, opt->model);
-    sub->add_option("-b,--batch", opt->batch,
-                    "Images per inference run (default " + std::to_string(kDefaultBatch) + "), e.g. -b 16")
-        ->check(CLI::Range(1, 4096));
-    add_threads_option(sub, opt->threads)->description(kPipelineThreadsHelp);
-    add_precision_option(sub, opt->precision);
-    sub->add_option("-j,--decode-workers", opt->decode_workers,
-                    "Threads decoding images while the model runs (0 = min(4, cores/2), at least 1), e.g. -j 2")
-        ->check(CLI::Range(0, 256));
+    add_pipeline_flags(sub, *opt);
     sub->add_option("--csv", opt->labels_csv,
                     "Read the labels from a CSV of file,label rows (optional header row file,label) instead of "
                     "class folders; relative files are under DIR, or beside the CSV without DIR, e.g. --csv "
@@ -271,8 +250,6 @@ void setup_eval(CLI::App& app, int& status) {
                     "predicted_index,predicted_label,predicted_probability), e.g. --misclassified wrong.csv");
     sub->add_flag("--json", opt->json, "Print the report as one JSON document instead of text");
     sub->add_flag("--all-files", opt->all_files, "Try every file in class folders, not only image extensions");
-    sub->add_flag("-q,--quiet", opt->quiet, "No progress bar, notes or summary on stderr");
-    add_max_pixels_option(sub, opt->max_pixels);
     sub->add_option("target", opt->target,
                     "DIR: a folder of class folders (or, with --csv, the folder the CSV's files are under); "
                     "a .csv file here is read like --csv");

@@ -22,6 +22,7 @@
 #include <mutex>
 #include <thread>
 
+#include "cli/common_options.h"
 #include "mnet/engine.h"
 #include "mnet/error.h"
 #include "preprocess/image.h"
@@ -258,8 +259,37 @@ int inference_threads(int threads, int decode_workers) {
     return std::max(1, available_cores() - decode_workers);
 }
 
-const char* const kPipelineThreadsHelp =
-    "Inference threads (default: the cores the decode workers leave, at least 1; 0 = all cores), e.g. -t 2";
+PipelineOptions PipelineFlags::options(Precision resolved) const {
+    PipelineOptions o;
+    o.batch = batch;
+    o.threads = threads;
+    o.decode_workers = decode_workers;
+    o.progress = !quiet && stderr_is_terminal();
+    o.limits.max_pixels = max_pixels;
+    o.precision = resolved;
+    return o;
+}
+
+void add_pipeline_flags(CLI::App* sub, PipelineFlags& flags) {
+    constexpr int kMaxBatch = 4096;
+    constexpr int kMaxWorkersFlag = 256;
+    add_model_option(sub, flags.model);
+    sub->add_option("-b,--batch", flags.batch,
+                    "Images per inference run (default " + std::to_string(kDefaultBatch) +
+                        "; the last partial batch is zero-padded), e.g. -b 16")
+        ->check(CLI::Range(1, kMaxBatch));
+    add_threads_option(sub, flags.threads)
+        ->description("Inference threads (default: the cores the decode workers leave, at least 1; 0 = all cores), "
+                      "e.g. -t 2");
+    add_precision_option(sub, flags.precision);
+    sub->add_option("-j,--decode-workers", flags.decode_workers,
+                    "Threads decoding and preprocessing images while the model runs (0 = min(4, cores/2), "
+                    "at least 1), e.g. -j 2")
+        ->check(CLI::Range(0, kMaxWorkersFlag));
+    sub->add_flag("-q,--quiet", flags.quiet,
+                  "No progress bar, notes or summary on stderr; failed files are still reported");
+    add_max_pixels_option(sub, flags.max_pixels);
+}
 
 const char* const kPipelineExitHelp =
     "Exit status: 0 every file classified; 1 some files failed (each named with its reason on stderr and in the "

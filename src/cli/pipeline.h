@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
 #include "cli/file_list.h"
 #include "mnet/engine.h"
 #include "mnet/model.h"
@@ -28,6 +30,23 @@ struct PipelineOptions {
     ImageLimits limits;         // images past these are failed files (--max-pixels)
     Precision precision = Precision::Fp32;
 };
+
+// The flags `mnet batch` and `mnet eval` share, as given; add_pipeline_flags registers them.
+struct PipelineFlags {
+    std::string model;
+    std::string precision;  // empty: the model's default (resolve_precision)
+    int batch = kDefaultBatch;
+    int threads = -1;  // see inference_threads()
+    int decode_workers = 0;
+    bool quiet = false;
+    int64_t max_pixels = 0;  // set by add_max_pixels_option
+
+    // The pipeline these flags ask for, running in `resolved` (resolve_precision of the flag and the model).
+    PipelineOptions options(Precision resolved) const;
+};
+
+// -m, -b, -t, --precision, -j, -q and --max-pixels.
+void add_pipeline_flags(CLI::App* sub, PipelineFlags& flags);
 
 // One input's outcome. `scores` (count values, the classification output row) is valid only inside the sink
 // call; it is null when `error` is non-empty.
@@ -74,8 +93,7 @@ int default_decode_workers();
 // worker stalls the others: on 2 cores, 2 inference threads + 1 worker ran at a fraction of 1 + 1.
 int inference_threads(int threads, int decode_workers);
 
-// Help texts shared by batch and eval: -t, and the exit statuses.
-extern const char* const kPipelineThreadsHelp;
+// The exit statuses of batch and eval, for their help.
 extern const char* const kPipelineExitHelp;
 
 bool stderr_is_terminal();
