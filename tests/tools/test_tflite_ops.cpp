@@ -10,11 +10,13 @@
 #include "mnet/error.h"
 #include "mnet/model.h"
 #include "ops/reference/reference.h"
+#include "support/expect_error.h"
 #include "support/test_data.h"
 #include "tflite_importer.h"
 #include "tools/tflite_builder.h"
 
 using mnet::importer::TfliteImportOptions;
+using mnet::test::expect_error;
 using tflite::BuiltinOperator;
 
 namespace {
@@ -241,15 +243,8 @@ TEST_CASE("an unsupported TFLite op is named with its index and output", "[tools
     b.op(BuiltinOperator::BuiltinOperator_CONCATENATION, {x, r}, {y}, tflite::BuiltinOptions_ConcatenationOptions,
          tflite::CreateConcatenationOptions(b.fbb(), 3).Union());
     const std::vector<uint8_t> file = b.finish({x}, {y});
-    try {
-        mnet::importer::import_tflite("concat.tflite", file, float_options());
-        FAIL("CONCATENATION was accepted");
-    } catch (const mnet::Error& e) {
-        const std::string msg = e.what();
-        INFO(msg);
-        CHECK(e.code() == mnet::ErrorCode::Unsupported);
-        CHECK(msg.rfind("concat.tflite: operator 1 CONCATENATION (output 'joined')", 0) == 0);
-    }
+    expect_error([&] { mnet::importer::import_tflite("concat.tflite", file, float_options()); },
+                 mnet::ErrorCode::Unsupported, {"concat.tflite: operator 1 CONCATENATION (output 'joined')"});
 }
 
 TEST_CASE("a float-input TFLite model needs --mean and --std", "[tools][tflite]") {
@@ -258,13 +253,8 @@ TEST_CASE("a float-input TFLite model needs --mean and --std", "[tools][tflite]"
     const int32_t y = b.activation("y", {1, 2, 2, 3});
     b.op(BuiltinOperator::BuiltinOperator_RELU6, {x}, {y});
     const std::vector<uint8_t> file = b.finish({x}, {y});
-    try {
-        mnet::importer::import_tflite("float.tflite", file, TfliteImportOptions{});
-        FAIL("accepted without --mean/--std");
-    } catch (const mnet::Error& e) {
-        CHECK(e.code() == mnet::ErrorCode::InvalidArgument);
-        CHECK(std::string(e.what()).find("--mean and --std") != std::string::npos);
-    }
+    expect_error([&] { mnet::importer::import_tflite("float.tflite", file, TfliteImportOptions{}); },
+                 mnet::ErrorCode::InvalidArgument, {"--mean and --std"});
     mnet::ModelWriter writer = mnet::importer::import_tflite("float.tflite", file, float_options());
     CHECK(writer.def().outputs.at(0).kind == mnet::OutputKind::Logits);
     CHECK(writer.def().preprocess.std[0] == 127.5f);
@@ -280,14 +270,8 @@ TEST_CASE("TFLite layouts mnet cannot express are refused", "[tools][tflite]") {
              {x, b.constant_f32("w", {12, 12}, std::vector<float>(144))}, {y});
     }
     const std::vector<uint8_t> file = b.finish({x}, {y});
-    try {
-        mnet::importer::import_tflite("layout.tflite", file, float_options());
-        FAIL("accepted");
-    } catch (const mnet::Error& e) {
-        INFO(e.what());
-        CHECK(e.code() == mnet::ErrorCode::Unsupported);
-        CHECK(std::string(e.what()).find("operator 0") != std::string::npos);
-    }
+    expect_error([&] { mnet::importer::import_tflite("layout.tflite", file, float_options()); },
+                 mnet::ErrorCode::Unsupported, {"operator 0"});
 }
 
 TEST_CASE("a DEQUANTIZE of float16 weights becomes float32 weights", "[tools][tflite]") {

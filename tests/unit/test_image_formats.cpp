@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,10 +17,11 @@
 #include "mnet/error.h"
 #include "preprocess/image.h"
 #include "preprocess/image_header.h"
+#include "support/expect_error.h"
 #include "unit/image_fixtures.h"
 
 using mnet::test::Bytes;
-using Catch::Matchers::Contains;
+using mnet::test::expect_error;
 
 namespace {
 
@@ -67,17 +67,6 @@ cv::Mat smooth_image(int rows, int cols) {
     return img;
 }
 
-// Runs fn, which must throw mnet::Error with `code` and every part in its message.
-void expect_error(const std::function<void()>& fn, mnet::ErrorCode code, const std::vector<std::string>& parts) {
-    try {
-        fn();
-        FAIL("no mnet::Error thrown");
-    } catch (const mnet::Error& e) {
-        INFO("message: " << e.what());
-        CHECK(e.code() == code);
-        for (const auto& part : parts) CHECK_THAT(e.what(), Contains(part));
-    }
-}
 
 void preprocess(const Bytes& bytes, const mnet::ImageLimits& limits = {}) {
     std::vector<float> dst(3 * 8 * 8);

@@ -5,7 +5,6 @@
 
 #include <cstring>
 #include <filesystem>
-#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -18,12 +17,13 @@
 #include "mnet/error.h"
 #include "preprocess/image.h"
 #include "support/test_data.h"
+#include "support/expect_error.h"
 #include "unit/image_fixtures.h"
 
 namespace fs = std::filesystem;
 using mnet::ColorOrder;
+using mnet::test::expect_error;
 using mnet::Preprocess;
-using Catch::Matchers::Contains;
 
 namespace {
 
@@ -104,16 +104,6 @@ cv::Mat random_image(int rows, int cols, int type, uint32_t seed) {
     return m;
 }
 
-void expect_error(const std::function<void()>& fn, mnet::ErrorCode code, const std::vector<std::string>& parts) {
-    try {
-        fn();
-        FAIL("no mnet::Error thrown");
-    } catch (const mnet::Error& e) {
-        INFO("message: " << e.what());
-        CHECK(e.code() == code);
-        for (const auto& part : parts) CHECK_THAT(e.what(), Contains(part));
-    }
-}
 
 }  // namespace
 

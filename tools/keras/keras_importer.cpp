@@ -137,16 +137,7 @@ ModelWriter import_keras(const std::string& given_path, const KerasImportOptions
 
 ModelDef convert_keras_file(const std::string& path, const std::string& json_path, const KerasImportOptions& options) {
     ModelWriter writer = import_keras(path, options);
-    writer.write(json_path);
-    // A model that converts must also load; one that does not is removed rather than left behind.
-    try {
-        Model::load(json_path);
-    } catch (const Error& e) {
-        std::error_code ignored;
-        fs::remove(fs::path(json_path).replace_extension(".bin"), ignored);
-        fs::remove(json_path, ignored);
-        throw Error(e.code(), path + ": the converted model does not load: " + e.what());
-    }
+    writer.write_loadable(json_path, path);
     return writer.def();
 }
 

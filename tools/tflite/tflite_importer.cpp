@@ -142,17 +142,7 @@ ModelWriter import_tflite(const std::string& path, std::vector<uint8_t> bytes, c
 ModelDef convert_tflite_file(const std::string& tflite_path, const std::string& json_path,
                              const TfliteImportOptions& options) {
     ModelWriter writer = import_tflite(tflite_path, read_all(tflite_path), options);
-    writer.write(json_path);
-    // Load what was written with the engine's own validation, so a model that converts also loads; a model
-    // that does not is removed rather than left behind.
-    try {
-        Model::load(json_path);
-    } catch (const Error& e) {
-        std::error_code ignored;
-        fs::remove(fs::path(json_path).replace_extension(".bin"), ignored);
-        fs::remove(json_path, ignored);
-        throw Error(e.code(), std::string("the converted model does not load: ") + e.what());
-    }
+    writer.write_loadable(json_path, tflite_path);
     return writer.def();
 }
 
