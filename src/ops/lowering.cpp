@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "mnet/error.h"
+#include "ops/u8_gemv.h"
 
 namespace mnet {
 
@@ -142,24 +143,29 @@ dnnl::primitive_attr Lowering::attr_with(const std::vector<Eltwise>& chain) cons
 void Lowering::add_step(dnnl::primitive prim, const dnnl::primitive_desc_base& pd,
                         std::vector<std::pair<int, View>> views, std::unordered_map<int, dnnl::memory> fixed,
                         const std::string& name, const std::string& op, const Shape& dst_shape, int64_t macs) {
+    scratchpad_bytes_ = std::max(scratchpad_bytes_, pd.scratchpad_desc().get_size());
+    Step step;
+    step.prim = std::move(prim);
+    step.fixed = std::move(fixed);
+    step.info.impl = pd.impl_info_str();
+    push_step(std::move(step), std::move(views), name, op, dst_shape, macs);
+}
+
+void Lowering::push_step(Step step, std::vector<std::pair<int, View>> views, const std::string& name,
+                         const std::string& op, const Shape& dst_shape, int64_t macs) {
     const int index = static_cast<int>(steps_.size());
     for (const auto& [arg, view] : views) {
         Slot& s = slots_[view.slot];
         if (s.first_step < 0) s.first_step = index;
         s.last_step = std::max(s.last_step, index);
     }
-    scratchpad_bytes_ = std::max(scratchpad_bytes_, pd.scratchpad_desc().get_size());
-    Step step;
-    step.prim = std::move(prim);
     step.views = std::move(views);
-    step.fixed = std::move(fixed);
     step.info.name = name;
     step.info.op = op;
     if (follower_ && op != "reorder") {  // an absorbed activation node shows in the profile with its host
         step.info.name += "+" + follower_->name;
         step.info.op += std::string("+") + op_name(follower_->op);
     }
-    step.info.impl = pd.impl_info_str();
     step.info.dst_shape = dst_shape;
     step.info.macs = macs;
     steps_.push_back(std::move(step));
@@ -464,6 +470,7 @@ bool Lowering::try_fuse_dw(const Node& pw, const Node& dw) {
 // Also a 1x1 convolution over a 1x1 image: its source is then read as {N, C, 1, 1} in the activation layout
 // (no reorder) and its output viewed as {N, OC}; ensure() gives consumers the 4-D shape they expect.
 void Lowering::fully_connected(const Node& n) {
+    if (u8_classifier(n)) return;
     const Shape& xs = values_[n.inputs[0]].shape;
     const Shape& os = values_[n.output].shape;
     const int64_t K = shape_numel(xs) / options_.batch, OC = os[1];
@@ -486,6 +493,55 @@ void Lowering::fully_connected(const Node& n) {
     add_step(dnnl::inner_product_forward(pd), pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, std::move(fixed), n.name,
              conv ? "conv2d" : "fully_connected", os, n.macs * options_.batch);
     set_output(n, dst);
+}
+
+// fully_connected() through u8_gemv when the weights are a quantized model's 8-bit integers, the batch is small
+// enough for the product to be memory-bound, and the post-ops are at most a clamp. Returns false, having changed
+// nothing, otherwise.
+bool Lowering::u8_classifier(const Node& n) {
+    constexpr int64_t kMaxBatch = 4;  // beyond this oneDNN's GEMM reuses each weight enough to be compute-bound
+    const Shape& xs = values_[n.inputs[0]].shape;
+    const Shape& os = values_[n.output].shape;
+    const int64_t K = shape_numel(xs) / options_.batch, OC = os[1];
+    const bool conv = n.op == OpKind::Conv2d;
+    // The source is read as plain {N, K}: a 1x1 image is that in nhwc, and in a blocked layout when no channel
+    // block is padded.
+    const int64_t block = act_tag_ == tag::nChw16c ? 16 : act_tag_ == tag::nChw8c ? 8 : 1;
+    if (!options_.u8_classifier || options_.batch > kMaxBatch || !n.weights->quant || K % 16 != 0 ||
+        (conv && xs[1] % block != 0) || !u8_gemv_supported()) {
+        return false;
+    }
+    float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+    for (const Eltwise& e : post_chain(n)) {
+        if (e.alg == algorithm::eltwise_clip) {
+            lo = std::max(lo, e.alpha);
+            hi = std::min(hi, e.beta);
+        } else if (e.alg == algorithm::eltwise_relu && e.alpha == 0.f) {
+            lo = std::max(lo, 0.f);
+        } else {
+            return false;
+        }
+    }
+    if (lo > hi) return false;
+    auto weights = recover_u8(tensor_values(model_.weights, *n.weights), OC, K, *n.weights->quant);
+    if (!weights) return false;
+
+    auto bias = std::make_shared<std::vector<float>>(static_cast<size_t>(OC), 0.f);
+    if (n.bias) *bias = tensor_values(model_.weights, *n.bias);
+    auto matrix = std::make_shared<const U8Matrix>(std::move(*weights));
+    const View src = ensure(n.inputs[0], conv ? act_md(xs) : plain_md({options_.batch, K}));
+    const View dst = new_view(plain_md({options_.batch, OC}));
+    const int64_t batch = options_.batch;
+    Step step;
+    step.kernel = [matrix, bias, batch, lo, hi](const std::unordered_map<int, memory>& args) {
+        u8_gemv(*matrix, bias->data(), static_cast<const float*>(args.at(DNNL_ARG_SRC).get_data_handle()),
+                static_cast<float*>(args.at(DNNL_ARG_DST).get_data_handle()), batch, lo, hi);
+    };
+    step.info.impl = "mnet:u8_gemv:avx2";
+    push_step(std::move(step), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, n.name, conv ? "conv2d" : "fully_connected",
+              os, n.macs * options_.batch);
+    set_output(n, dst);
+    return true;
 }
 
 void Lowering::binary(const Node& n) {

@@ -51,6 +51,7 @@ private:
     bool conv2d(const Node& n, const Node* add = nullptr);
     bool try_fuse_dw(const Node& pw, const Node& dw);
     void fully_connected(const Node& n);
+    bool u8_classifier(const Node& n);
     void binary(const Node& n);
     void eltwise(const Node& n);
     void pool(const Node& n);
@@ -72,6 +73,8 @@ private:
     void add_step(dnnl::primitive prim, const dnnl::primitive_desc_base& pd, std::vector<std::pair<int, View>> views,
                   std::unordered_map<int, dnnl::memory> fixed, const std::string& name, const std::string& op,
                   const Shape& dst_shape, int64_t macs);
+    void push_step(Step step, std::vector<std::pair<int, View>> views, const std::string& name,
+                   const std::string& op, const Shape& dst_shape, int64_t macs);
     void add_eltwise_steps(const View& dst, const std::vector<Eltwise>& chain, const std::string& name,
                            const Shape& shape);
     dnnl::memory constant(const std::vector<float>& values, const dnnl::memory::desc& user_md,

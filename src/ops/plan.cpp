@@ -133,6 +133,15 @@ void Plan::bind() {
     }
 }
 
+void Plan::execute(Step& step) {
+    if (step.kernel) {
+        stream_.wait();  // the steps before have finished (free with oneDNN's OpenMP runtime, which runs in place)
+        step.kernel(step.args);
+    } else {
+        step.prim.execute(stream_, step.args);
+    }
+}
+
 void Plan::run(const float* src, bool profile, std::vector<LayerTiming>* timings) {
     using clock = std::chrono::steady_clock;
     omp_set_num_threads(threads_);
@@ -143,11 +152,11 @@ void Plan::run(const float* src, bool profile, std::vector<LayerTiming>* timings
             if (view.slot == input_slot_) step.args[arg].set_data_handle(const_cast<float*>(src));
         }
         if (!profile) {
-            step.prim.execute(stream_, step.args);
+            execute(step);
             continue;
         }
         const auto t0 = clock::now();
-        step.prim.execute(stream_, step.args);
+        execute(step);
         stream_.wait();
         const auto t1 = clock::now();
         LayerTiming t = step.info;

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// A compiled execution plan: the graph lowered to a list of oneDNN primitives over one activation arena.
+// A compiled execution plan: the graph lowered to a list of oneDNN primitives (and the odd kernel of our own)
+// over one activation arena.
 // Only src/ops includes oneDNN; the Session sees the Plan through this header.
 #pragma once
 
 #include <dnnl.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -33,6 +35,8 @@ struct Slot {
 
 struct Step {
     dnnl::primitive prim;
+    // Instead of `prim`, a kernel of our own over the bound arguments (u8_gemv.h says why one exists).
+    std::function<void(const std::unordered_map<int, dnnl::memory>& args)> kernel;
     std::vector<std::pair<int, View>> views;                 // DNNL_ARG_* -> activation view
     std::unordered_map<int, dnnl::memory> fixed;             // weights, biases, constants, outputs
     std::unordered_map<int, dnnl::memory> args;              // bound by Plan::bind()
@@ -60,6 +64,7 @@ public:
 
 private:
     void bind();  // allocates the arena, scratchpad and outputs, and points every step's arguments at them
+    void execute(Step& step);
 
     dnnl::engine engine_;
     dnnl::stream stream_;
