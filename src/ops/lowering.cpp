@@ -140,6 +140,19 @@ dnnl::primitive_attr Lowering::attr_with(const std::vector<Eltwise>& chain) cons
     return attr;
 }
 
+template <typename PrimitiveDesc, typename Desc>
+std::pair<PrimitiveDesc, std::vector<Eltwise>> Lowering::with_post_ops(const Desc& desc,
+                                                                       const std::vector<Eltwise>& chain) const {
+    if (!chain.empty()) {
+        try {
+            PrimitiveDesc pd(desc, attr_with(chain), engine_);
+            if (!is_reference_impl(pd.impl_info_str())) return {pd, {}};
+        } catch (const dnnl::error&) {
+        }
+    }
+    return {PrimitiveDesc(desc, attr_with({}), engine_), chain};
+}
+
 void Lowering::add_step(dnnl::primitive prim, const dnnl::primitive_desc_base& pd,
                         std::vector<std::pair<int, View>> views, std::unordered_map<int, dnnl::memory> fixed,
                         const std::string& name, const std::string& op, const Shape& dst_shape, int64_t macs) {
@@ -579,7 +592,13 @@ void Lowering::binary(const Node& n) {
 // input itself; otherwise the first function writes a new buffer and the rest run in place on it.
 void Lowering::eltwise(const Node& n) {
     const Activation act = n.op == OpKind::Activation ? n.activation : Activation::None;
-    const std::vector<Eltwise> chain = eltwise_chain(act, n.saturate);
+    // Every op saturates its result last, so a reshape or copy of a value already inside its own range (TFLite
+    // gives both sides of a RESHAPE or SQUEEZE the same parameters) has nothing left to clip.
+    const int producer = graph_.values[n.inputs[0]].producer;
+    const std::optional<Range>& before = producer >= 0 ? graph_.nodes[producer].saturate : std::nullopt;
+    const bool inside = act == Activation::None && n.saturate && before && before->lo >= n.saturate->lo &&
+                        before->hi <= n.saturate->hi;
+    const std::vector<Eltwise> chain = eltwise_chain(act, inside ? std::nullopt : n.saturate);
     const ValueState& x = values_[n.inputs[0]];
     if (chain.empty()) {
         values_[n.output].view = x.view;
@@ -606,9 +625,9 @@ void Lowering::pool(const Node& n) {
     const View dst = new_view(act_md(os));
     dnnl::pooling_forward::desc d(dnnl::prop_kind::forward_inference, alg, src.md, dst.md, {w.stride_h, w.stride_w},
                                   {w.kernel_h, w.kernel_w}, {w.pad_t, w.pad_l}, {w.pad_b, w.pad_r});
-    dnnl::pooling_forward::primitive_desc pd(d, attr_with({}), engine_);
+    const auto [pd, rest] = with_post_ops<dnnl::pooling_forward::primitive_desc>(d, eltwise_chain(Activation::None, n.saturate));
     add_step(dnnl::pooling_forward(pd), pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, {}, n.name, op_name(n.op), os, 0);
-    add_eltwise_steps(dst, eltwise_chain(Activation::None, n.saturate), n.name, os);
+    add_eltwise_steps(dst, rest, n.name, os);
     set_output(n, dst);
 }
 
@@ -619,10 +638,10 @@ void Lowering::global_avg_pool(const Node& n) {
     const View dst = new_view(act_md(pooled));
     dnnl::pooling_forward::desc d(dnnl::prop_kind::forward_inference, algorithm::pooling_avg_exclude_padding, src.md,
                                   dst.md, {1, 1}, {xs[2], xs[3]}, {0, 0}, {0, 0});
-    dnnl::pooling_forward::primitive_desc pd(d, attr_with({}), engine_);
+    const auto [pd, rest] = with_post_ops<dnnl::pooling_forward::primitive_desc>(d, eltwise_chain(Activation::None, n.saturate));
     add_step(dnnl::pooling_forward(pd), pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, {}, n.name, "global_avg_pool",
              values_[n.output].shape, 0);
-    add_eltwise_steps(dst, eltwise_chain(Activation::None, n.saturate), n.name, values_[n.output].shape);
+    add_eltwise_steps(dst, rest, n.name, values_[n.output].shape);
     set_output(n, dst);  // with keepdims 0 the view stays 4-D; ensure() reshapes for consumers
 }
 
@@ -632,9 +651,9 @@ void Lowering::softmax(const Node& n) {
     const View src = ensure(n.inputs[0], md);
     const View dst = new_view(md);
     dnnl::softmax_forward::desc d(dnnl::prop_kind::forward_inference, md, 1);
-    dnnl::softmax_forward::primitive_desc pd(d, attr_with({}), engine_);
+    const auto [pd, rest] = with_post_ops<dnnl::softmax_forward::primitive_desc>(d, eltwise_chain(Activation::None, n.saturate));
     add_step(dnnl::softmax_forward(pd), pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, {}, n.name, "softmax", os, 0);
-    add_eltwise_steps(dst, eltwise_chain(Activation::None, n.saturate), n.name, os);
+    add_eltwise_steps(dst, rest, n.name, os);
     set_output(n, dst);
 }
 

@@ -70,6 +70,10 @@ private:
     View ensure(int value, const dnnl::memory::desc& md);
     View reorder_to(const View& src, const dnnl::memory::desc& md, const std::string& name, int value = -1);
     dnnl::primitive_attr attr_with(const std::vector<Eltwise>& chain) const;
+    // The primitive for `desc` with `chain` as post-ops when oneDNN has an optimised kernel for that, else
+    // without them; the second member is what is left to run as eltwise steps (`chain`, or nothing).
+    template <typename PrimitiveDesc, typename Desc>
+    std::pair<PrimitiveDesc, std::vector<Eltwise>> with_post_ops(const Desc& desc, const std::vector<Eltwise>& chain) const;
     void add_step(dnnl::primitive prim, const dnnl::primitive_desc_base& pd, std::vector<std::pair<int, View>> views,
                   std::unordered_map<int, dnnl::memory> fixed, const std::string& name, const std::string& op,
                   const Shape& dst_shape, int64_t macs);

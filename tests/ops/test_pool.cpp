@@ -165,3 +165,21 @@ TEST_CASE("softmax matches the reference", "[ops][softmax]") {
         CHECK(sum == Approx(1.0).epsilon(1e-5));
     }
 }
+
+// The saturation of a pooling runs as the pooling's post-op, and a reshape of a value already inside its range
+// drops its clip: both checked where the clip changes values (a range narrower than the inputs').
+TEST_CASE("saturating pools and reshapes match the reference", "[ops][pool][reshape]") {
+    const std::string op = GENERATE(as<std::string>{}, "avg_pool", "max_pool", "global_avg_pool");
+    const bool narrower = GENERATE(false, true);  // the reshape's range: the pool's, or narrower (must clip)
+    const int64_t batch = GENERATE(1, 3);
+    CAPTURE(op, narrower, batch);
+    ModelBuilder b(9, 9, 77u);
+    const std::string x = widen(b, 24);
+    const std::string p = op == "global_avg_pool" ? b.global_avg_pool(x, true)
+                                                  : b.pool(op, x, {3, 3}, {2, 2}, {1, 1, 1, 1});
+    b.quantize(p, DType::U8, 0.002, 100);  // [-0.2, 0.31]
+    const Shape s = b.shape(p);
+    const std::string r = b.reshape(p, {1, s[1] * s[2] * s[3]});
+    b.quantize(r, DType::U8, narrower ? 0.001 : 0.002, 100);
+    check_against_reference(b.build(), batch, 41u);
+}
