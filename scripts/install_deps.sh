@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config            # toolchain, CMake + CTest
   libdnnl-dev                                 # oneDNN 2.6: the compute engine
+  ocl-icd-opencl-dev                          # Debian's oneDNN CMake config requires OpenCL (its GPU runtime);
+                                              # only recommended by libdnnl-dev, so named here
   libopencv-dev                               # OpenCV 4.6: image decoding and resizing
   libcli11-dev nlohmann-json3-dev catch2      # command line, JSON, tests
   libflatbuffers-dev flatbuffers-compiler     # TFLite importer

@@ -58,14 +58,14 @@ std::string profile_table(const ProfileResult& r) {
     std::string out = format("%s: %s, batch %d, %d thread%s, %s input, %d runs after %d warm-up%s (times in ms)\n\n",
                              r.model.c_str(), r.precision.c_str(), r.batch, r.threads, r.threads == 1 ? "" : "s",
                              r.input.c_str(), r.runs, r.warmup, r.fuse_dw ? ", --fuse-dw" : "");
-    out += format("%4s  %-*s  %-*s  %-*s  %-*s  %9s  %8s  %8s  %8s  %8s  %6s  %7s\n", "#", nw, "step", ow, "op", sw,
-                  "output", iw, "impl", "MMACs", "median", "p90", "min", "max", "share", "GFLOP/s");
+    out += format("%4s  %-*s  %-*s  %-*s  %-*s  %-4s  %9s  %8s  %8s  %8s  %8s  %6s  %7s\n", "#", nw, "step", ow, "op",
+                  sw, "output", iw, "impl", "type", "MMACs", "median", "p90", "min", "max", "share", "GFLOP/s");
     for (size_t i = 0; i < r.steps.size(); ++i) {
         const StepProfile& s = r.steps[i];
         const std::string gflops = s.step.macs > 0 ? format("%7.1f", s.gflops) : std::string(7, ' ');
-        out += format("%4zu  %-*s  %-*s  %-*s  %-*s  %9.2f  %8.3f  %8.3f  %8.3f  %8.3f  %5.1f%%  %s\n", i + 1, nw,
-                      shorten(display_name(s.step.name), name_w).c_str(), ow, s.step.op.c_str(), sw,
-                      shape_str(s.step.dst_shape).c_str(), iw, s.step.impl.c_str(),
+        out += format("%4zu  %-*s  %-*s  %-*s  %-*s  %-4s  %9.2f  %8.3f  %8.3f  %8.3f  %8.3f  %5.1f%%  %s\n", i + 1,
+                      nw, shorten(display_name(s.step.name), name_w).c_str(), ow, s.step.op.c_str(), sw,
+                      shape_str(s.step.dst_shape).c_str(), iw, s.step.impl.c_str(), s.step.type.c_str(),
                       static_cast<double>(s.step.macs) / kMacsPerMega, s.stats.median, s.stats.p90, s.stats.min,
                       s.stats.max, 100.0 * s.share, gflops.c_str());
     }
@@ -110,12 +110,12 @@ std::string profile_table(const ProfileResult& r) {
 }
 
 std::string profile_csv(const ProfileResult& r) {
-    std::string out = "index,name,op,kind,impl,output_shape,macs,median_ms,p90_ms,min_ms,max_ms,mean_ms,first_run_ms,"
+    std::string out = "index,name,op,kind,impl,type,output_shape,macs,median_ms,p90_ms,min_ms,max_ms,mean_ms,first_run_ms,"
                       "share,gflops\n";
     for (size_t i = 0; i < r.steps.size(); ++i) {
         const StepProfile& s = r.steps[i];
         out += std::to_string(i + 1) + "," + csv_field(s.step.name) + "," + csv_field(s.step.op) + "," +
-               csv_field(s.kind) + "," + csv_field(s.step.impl) + "," + shape_str(s.step.dst_shape) + "," +
+               csv_field(s.kind) + "," + csv_field(s.step.impl) + "," + s.step.type + "," + shape_str(s.step.dst_shape) + "," +
                std::to_string(s.step.macs) +
                format(",%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f\n", s.stats.median, s.stats.p90, s.stats.min,
                       s.stats.max, s.stats.mean, s.first_ms, s.share, s.gflops);
@@ -139,6 +139,7 @@ std::string profile_json(const ProfileResult& r) {
                          {"op", s.step.op},
                          {"kind", s.kind},
                          {"impl", s.step.impl},
+                         {"type", s.step.type},
                          {"reorder", s.is_reorder()},
                          {"shape", s.step.dst_shape},
                          {"macs", s.step.macs},

@@ -26,6 +26,16 @@ memory::dims to_dims(const Shape& s) { return memory::dims(s.begin(), s.end()); 
 
 bool is_reference_impl(const char* impl) { return std::strncmp(impl, "ref", 3) == 0; }
 
+const char* type_name(dt t) {
+    switch (t) {
+        case dt::f32: return "f32";
+        case dt::u8: return "u8";
+        case dt::s8: return "s8";
+        case dt::s32: return "s32";
+        default: return "other";
+    }
+}
+
 // The activation layout. On AVX-512, channel blocks of one vector register (nChw16c), which oneDNN's jit
 // convolutions are fastest on. On AVX2 the blocked nChw8c and nhwc run the same kernels (jit_1x1, jit_dw); measured
 // alternately on MobileNet V1/V2/V3 (docs/performance.md), nhwc was 0-11% faster with two or more threads and
@@ -161,6 +171,7 @@ void Lowering::add_step(dnnl::primitive prim, const dnnl::primitive_desc_base& p
     step.prim = std::move(prim);
     step.fixed = std::move(fixed);
     step.info.impl = pd.impl_info_str();
+    step.info.type = type_name(pd.src_desc().data_type());
     push_step(std::move(step), std::move(views), name, op, dst_shape, macs);
 }
 
@@ -551,6 +562,7 @@ bool Lowering::u8_classifier(const Node& n) {
                 static_cast<float*>(args.at(DNNL_ARG_DST).get_data_handle()), batch, lo, hi);
     };
     step.info.impl = "mnet:u8_gemv:avx2";
+    step.info.type = "f32";  // the activations; the weights are the integers
     push_step(std::move(step), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, n.name, conv ? "conv2d" : "fully_connected",
               os, n.macs * options_.batch);
     set_output(n, dst);

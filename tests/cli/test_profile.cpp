@@ -66,6 +66,8 @@ TEST_CASE("profile --format json has one sane entry per step", "[cli][profile]")
         CHECK_FALSE(l.at("name").get<std::string>().empty());
         CHECK_FALSE(l.at("op").get<std::string>().empty());
         CHECK_FALSE(l.at("impl").get<std::string>().empty());
+        const std::string type = l.at("type");
+        CHECK((type == "f32" || type == "u8" || type == "s8"));
         CHECK(l.at("shape").size() >= 2);
         CHECK(l.at("shape")[0] == 1);
         const double min = l.at("min_ms"), median = l.at("median_ms"), p90 = l.at("p90_ms"), max = l.at("max_ms");
@@ -148,18 +150,19 @@ TEST_CASE("profile --format csv, -b and --svg describe the same steps", "[cli][p
     const auto rows = parse_csv(read_text_file(csv));
     REQUIRE(rows.size() > 60);
     const std::vector<std::string>& header = rows[0];
-    REQUIRE(header.size() == 15);
+    REQUIRE(header.size() == 16);
     CHECK(header[1] == "name");
-    CHECK(header[6] == "macs");
-    CHECK(header[7] == "median_ms");
+    CHECK(header[5] == "type");
+    CHECK(header[7] == "macs");
+    CHECK(header[8] == "median_ms");
     int64_t macs = 0;
     for (size_t i = 1; i < rows.size(); ++i) {
         CAPTURE(i);
         REQUIRE(rows[i].size() == header.size());
         CHECK(std::stoi(rows[i][0]) == static_cast<int>(i));
-        CHECK(rows[i][5].rfind("2x", 0) == 0);  // the batch is the shape's first dim
-        CHECK(std::stod(rows[i][7]) >= 0);
-        macs += std::stoll(rows[i][6]);
+        CHECK(rows[i][6].rfind("2x", 0) == 0);  // the batch is the shape's first dim
+        CHECK(std::stod(rows[i][8]) >= 0);
+        macs += std::stoll(rows[i][7]);
     }
     CHECK(macs == 2 * kMobileNetV2Macs);
 
