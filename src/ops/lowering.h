@@ -99,6 +99,7 @@ private:
     View int8_view(int value, const ActQuant& q);
     dnnl::memory::desc int8_md(const Shape& s, dnnl::memory::data_type dt) const;
     View convert(const View& src, const dnnl::memory::desc& md, const std::string& name, int value);
+    View quantize_to_nhwc(const View& src, const dnnl::memory::desc& md, const std::string& name, int value);
     dnnl::primitive_attr conversion_attr(int value, const dnnl::memory::desc& from, const dnnl::memory::desc& to) const;
     dnnl::memory constant_f32(const std::vector<float>& values, const dnnl::memory::desc& md);
     std::vector<std::optional<ActQuant>> act_quant_;  // by value id; empty in fp32 sessions

@@ -148,7 +148,7 @@ TEST_CASE("profile --format csv, -b and --svg describe the same steps", "[cli][p
     CHECK(r.out.empty());  // everything went to the files
 
     const auto rows = parse_csv(read_text_file(csv));
-    REQUIRE(rows.size() > 60);
+    REQUIRE(rows.size() > 53);  // the header and at least one step per convolution
     const std::vector<std::string>& header = rows[0];
     REQUIRE(header.size() == 16);
     CHECK(header[1] == "name");
