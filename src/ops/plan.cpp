@@ -82,6 +82,16 @@ const int kProcessThreads = omp_get_max_threads();
 
 int Plan::process_threads() { return kProcessThreads; }
 
+int Plan::min_stream_images() {
+    switch (dnnl::get_effective_cpu_isa()) {  // ISA values are bit sets, not an order
+        case dnnl::cpu_isa::avx512_core:
+        case dnnl::cpu_isa::avx512_core_vnni:
+        case dnnl::cpu_isa::avx512_core_bf16:
+        case dnnl::cpu_isa::avx512_core_amx: return 2;
+        default: return 1;
+    }
+}
+
 Plan::Plan(const Model::Impl& model, const SessionOptions& options)
     : engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {
     if (options.batch < 1) throw Error(ErrorCode::InvalidArgument, "batch size must be at least 1");

@@ -60,6 +60,9 @@ public:
     std::vector<Tensor>& outputs() { return outputs_; }
     // The OpenMP thread count the process started with: what `threads = 0` means.
     static int process_threads();
+    // The fewest images a throughput stream should run per call: 2 where oneDNN has AVX-512 kernels (executor.cpp
+    // says why), else 1.
+    static int min_stream_images();
     size_t arena_bytes() const { return arena_bytes_; }
 
 private:
