@@ -406,15 +406,14 @@ bool Lowering::conv2d_int8(const Node& n, size_t index) {
                                           int8_md(os, epi->dst.dt), {w.stride_h, w.stride_w},
                                           {w.dilation_h - 1, w.dilation_w - 1}, {w.pad_t, w.pad_l}, {w.pad_b, w.pad_r});
         pd = dnnl::convolution_forward::primitive_desc(d, attr, engine_);
-        // oneDNN 2.6 lists brdgmm_dw first for an int8 depthwise convolution on AVX-512 VNNI; its jit_int8 kernel,
-        // further down the list, measured 0-17% faster on every MobileNetV2 depthwise shape (batch 1 and 16, one
-        // and two threads; docs/performance.md), so it is taken whenever oneDNN offers it for these attributes.
-        if (G > 1 && G == IC && G == OC) {
-            dnnl::convolution_forward::primitive_desc alt(d, attr, engine_);
-            while (std::strncmp(alt.impl_info_str(), "jit_int8:", 9) != 0 && alt.next_impl()) {
-            }
-            if (std::strncmp(alt.impl_info_str(), "jit_int8:", 9) == 0) pd = alt;
+        // On AVX-512 VNNI oneDNN 2.6 lists its brgemm kernels first (brgconv_1x1, brdgmm_dw); its older jit_int8
+        // kernels, further down the list, measured faster on MobileNetV2's shapes: depthwise 0-17% per layer
+        // (batch 1 and 16, one and two threads), pointwise 10% over all 14 shapes at batch 1 with two threads and
+        // 5.5% at batch 2 with one (docs/performance.md). So the first jit_int8 kernel offered is taken.
+        dnnl::convolution_forward::primitive_desc alt(d, attr, engine_);
+        while (std::strncmp(alt.impl_info_str(), "jit_int8", 8) != 0 && alt.next_impl()) {
         }
+        if (std::strncmp(alt.impl_info_str(), "jit_int8", 8) == 0) pd = alt;
     } catch (const dnnl::error&) {
         return false;
     }
