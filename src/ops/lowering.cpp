@@ -41,13 +41,8 @@ const char* type_name(dt t) {
 // alternately on MobileNet V1/V2/V3 (docs/performance.md), nhwc was 0-11% faster with two or more threads and
 // 1-3% slower with one, so the choice follows the thread count.
 tag activation_layout(int threads) {
-    switch (dnnl::get_effective_cpu_isa()) {
-        case dnnl::cpu_isa::avx512_core:
-        case dnnl::cpu_isa::avx512_core_vnni:
-        case dnnl::cpu_isa::avx512_core_bf16:
-        case dnnl::cpu_isa::avx512_core_amx: return tag::nChw16c;
-        default: return threads > 1 ? tag::nhwc : tag::nChw8c;
-    }
+    if (avx512_kernels()) return tag::nChw16c;
+    return threads > 1 ? tag::nhwc : tag::nChw8c;
 }
 
 }  // namespace

@@ -30,7 +30,9 @@ inline __attribute__((always_inline)) void quantize_rows(const float* x, T* q, i
     };
 #pragma omp parallel
     {
-        std::vector<uint8_t> planar(static_cast<size_t>(channels * width));  // one row, channel after channel
+        // One row, channel after channel; kept by each thread so that a run allocates nothing once warm.
+        thread_local std::vector<uint8_t> planar;
+        planar.resize(static_cast<size_t>(channels * width));
 #pragma omp for schedule(static)
         for (int64_t row = 0; row < batch * height; ++row) {
             const int64_t n = row / height, h = row % height;

@@ -82,13 +82,13 @@ const int kProcessThreads = omp_get_max_threads();
 
 int Plan::process_threads() { return kProcessThreads; }
 
-int Plan::min_stream_images() {
+bool avx512_kernels() {
     switch (dnnl::get_effective_cpu_isa()) {  // ISA values are bit sets, not an order
         case dnnl::cpu_isa::avx512_core:
         case dnnl::cpu_isa::avx512_core_vnni:
         case dnnl::cpu_isa::avx512_core_bf16:
-        case dnnl::cpu_isa::avx512_core_amx: return 2;
-        default: return 1;
+        case dnnl::cpu_isa::avx512_core_amx: return true;
+        default: return false;
     }
 }
 

@@ -44,6 +44,9 @@ struct Step {
     LayerTiming info;
 };
 
+// True when oneDNN dispatches to its AVX-512 kernels on this CPU.
+bool avx512_kernels();
+
 class Plan {
 public:
     // Lowers the model's graph for `options` (batch, threads, fusion). Throws Backend when oneDNN refuses.
@@ -62,7 +65,7 @@ public:
     static int process_threads();
     // The fewest images a throughput stream should run per call: 2 where oneDNN has AVX-512 kernels (executor.cpp
     // says why), else 1.
-    static int min_stream_images();
+    static int min_stream_images() { return avx512_kernels() ? 2 : 1; }
     size_t arena_bytes() const { return arena_bytes_; }
 
 private:
