@@ -22,6 +22,9 @@ struct Eltwise {
 // A fused activation followed by the saturation range, as the shortest list of oneDNN eltwise operations.
 std::vector<Eltwise> eltwise_chain(Activation act, const std::optional<Range>& saturate);
 
+// True for oneDNN's slow reference implementations ("ref:any", "ref_int8", "ref_fused_convolution"...).
+bool is_reference_impl(const char* impl);
+
 // How int8 execution holds an activation: integers q of type `dt`, real value (q - zero_point) * scale.
 struct ActQuant {
     dnnl::memory::data_type dt = dnnl::memory::data_type::u8;

@@ -167,7 +167,6 @@ std::optional<Epilogue> emulated_epilogue(Activation act, const ActQuant& y, flo
     return e;
 }
 
-bool is_reference(const char* impl) { return std::strncmp(impl, "ref", 3) == 0; }
 
 }  // namespace
 
@@ -417,7 +416,7 @@ bool Lowering::conv2d_int8(const Node& n, size_t index) {
     } catch (const dnnl::error&) {
         return false;
     }
-    if (is_reference(pd.impl_info_str())) return false;
+    if (is_reference_impl(pd.impl_info_str())) return false;
 
     const View src = ensure(n.inputs[0], pd.src_desc());
     const View dst = add ? values_[skip].view : new_view(pd.dst_desc());

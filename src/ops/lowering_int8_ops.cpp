@@ -2,8 +2,6 @@
 // Int8 lowering of the cheap ops: residual adds and squeeze-excite products that were not fused into a
 // convolution, stand-alone activations (requantized through a binary primitive, the one oneDNN primitive that
 // takes input scales and post-ops on integers), pooling, and reshapes.
-#include <cstring>
-
 #include "mnet/error.h"
 #include "ops/lowering_int8.h"
 
@@ -16,8 +14,6 @@ using dt = memory::data_type;
 using namespace int8;
 
 namespace {
-
-bool is_reference(const char* impl) { return std::strncmp(impl, "ref", 3) == 0; }
 
 Shape padded_to(Shape s, size_t rank) {
     while (s.size() < rank) s.insert(s.begin(), 1);
@@ -91,7 +87,7 @@ bool Lowering::binary_int8(const Node& n) {
     } catch (const dnnl::error&) {
         return false;
     }
-    if (is_reference(pd.impl_info_str())) return false;
+    if (is_reference_impl(pd.impl_info_str())) return false;
 
     std::unordered_map<int, memory> fixed;
     std::vector<std::pair<int, View>> views = {{DNNL_ARG_SRC_0, ensure(a.value, a.md)}};
@@ -135,7 +131,7 @@ bool Lowering::requantize_int8(const Node& n) {
     } catch (const dnnl::error&) {
         return false;
     }
-    if (is_reference(pd.impl_info_str())) return false;
+    if (is_reference_impl(pd.impl_info_str())) return false;
     const View src = ensure(n.inputs[0], src_md);
     const View dst = new_view(dst_md);
     std::unordered_map<int, memory> fixed;
@@ -173,7 +169,7 @@ bool Lowering::pool_int8(const Node& n) {
     } catch (const dnnl::error&) {
         return false;
     }
-    if (is_reference(pd.impl_info_str())) return false;
+    if (is_reference_impl(pd.impl_info_str())) return false;
     const View src = ensure(n.inputs[0], src_md);
     const View dst = new_view(dst_md);
     add_step(dnnl::pooling_forward(pd), pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, {}, n.name, op_name(n.op), os, 0);
