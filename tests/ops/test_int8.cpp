@@ -49,7 +49,8 @@ std::string conv(ModelBuilder& b, std::mt19937& rng, const std::string& x, const
 }
 
 // V1/V2 shapes: the 3-channel stride-2 first convolution with TF's bottom/right padding, depthwise and pointwise
-// convolutions with ReLU6 saturation, a projection with a zero point, a residual add, pooling, the classifier.
+// convolutions with ReLU6 saturation (and ReLU6s the saturation does not imply), a projection with a zero point,
+// a residual add, pooling, the classifier.
 std::shared_ptr<const Model> v2_like(uint32_t seed) {
     ModelBuilder b(17, 17, seed);
     std::mt19937 rng(seed);
@@ -60,10 +61,11 @@ std::shared_ptr<const Model> v2_like(uint32_t seed) {
     b.quantize(d1, DType::U8, kRelu6Scale, 0);
     const std::string p1 = conv(b, rng, d1, conv_spec(8, 1, 1, {0, 0, 0, 0}), 0.005f);
     b.quantize(p1, DType::U8, 0.0517, 120);
-    const std::string e1 = conv(b, rng, p1, conv_spec(16, 1, 1, {0, 0, 0, 0}, 1, "relu6"), 0.003f);
-    b.quantize(e1, DType::U8, kRelu6Scale, 0);
+    // ReLU6s whose clip the u8 range does not imply: above (range [0, 8.08]) and below (zero point 10).
+    const std::string e1 = conv(b, rng, p1, conv_spec(16, 1, 1, {0, 0, 0, 0}, 1, "relu6"), 0.03f);
+    b.quantize(e1, DType::U8, 0.0317, 0);
     const std::string d2 = conv(b, rng, e1, conv_spec(16, 3, 1, {1, 1, 1, 1}, 16, "relu6"), 0.02f);
-    b.quantize(d2, DType::U8, kRelu6Scale, 0);
+    b.quantize(d2, DType::U8, 0.0244, 10);
     const std::string p2 = conv(b, rng, d2, conv_spec(8, 1, 1, {0, 0, 0, 0}), 0.004f);
     b.quantize(p2, DType::U8, 0.0613, 131);
     const std::string a = b.binary("add", p2, p1);

@@ -61,6 +61,7 @@ void check(int64_t n, int64_t c, int64_t h, int64_t w, float scale, int32_t zp, 
 TEST_CASE("nhwc_quantize: float NCHW to u8/s8 NHWC equals a naive loop (rounding, saturation, NaN)", "[ops][int8]") {
     check<uint8_t>(1, 3, 224, 224, 0.0078125f, 128, 1);  // MobileNet's [-1, 1] input
     check<uint8_t>(2, 3, 7, 5, 0.013f, 3, 2);
+    check<uint8_t>(2, 3, 3, 37, 0.013f, 3, 6);  // three channels: two 16-pixel shuffles and a tail of five
     check<uint8_t>(3, 5, 4, 9, 0.5f, 0, 3);
     check<int8_t>(1, 3, 224, 224, 0.0078125f, -1, 4);
     check<int8_t>(2, 1, 3, 17, 0.021f, 10, 5);
