@@ -10,6 +10,7 @@
 #include <cstring>
 #include <limits>
 #include <map>
+#include <numeric>
 
 #include "mnet/error.h"
 #include "ops/nhwc_quantize.h"
@@ -390,11 +391,21 @@ bool Lowering::conv2d_int8(const Node& n, size_t index) {
                                                  w.kernel_h, w.kernel_w, ICG > 1);
     std::vector<float> bias(static_cast<size_t>(OC), 0.f);
     if (n.bias) bias = tensor_values(model_.weights, *n.bias);
+    // oneDNN's source zero point costs 5-35% of a pointwise convolution's time (MobileNetV2's expansions read
+    // the projections' zero points). Without padding every tap reads a real input, so sum(w * (x - zp)) =
+    // sum(w * x) - zp * sum(w) and the constant joins the bias. (Padding reads integer 0, not zp.)
+    const bool fold_zero_point = xq.zero_point != 0 && w.pad_t == 0 && w.pad_l == 0 && w.pad_b == 0 && w.pad_r == 0;
+    const int64_t taps = ICG * w.kernel_h * w.kernel_w;
     std::vector<float> scales(static_cast<size_t>(OC));
     for (int64_t c = 0; c < OC; ++c) {
         const float acc_unit = xq.scale * qw.scales[c];  // one step of the int32 accumulator, in real units
         scales[c] = acc_unit / epi->unit;
-        bias[c] /= acc_unit;  // oneDNN adds the bias to the accumulator, before the output scales
+        double b = double(bias[c]) / acc_unit;  // oneDNN adds the bias to the accumulator, before the output scales
+        if (fold_zero_point) {
+            const int8_t* wc = qw.values.data() + c * taps;
+            b -= double(xq.zero_point) * double(std::accumulate(wc, wc + taps, int64_t{0}));
+        }
+        bias[c] = static_cast<float>(b);
     }
 
     const memory::dims weights_dims = G > 1 ? memory::dims{G, OC / G, ICG, w.kernel_h, w.kernel_w}
@@ -403,7 +414,7 @@ bool Lowering::conv2d_int8(const Node& n, size_t index) {
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     attr.set_output_scales(1 << 1, scales);  // per output channel: dimension 1 of dst
-    if (xq.zero_point != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {xq.zero_point});
+    if (xq.zero_point != 0 && !fold_zero_point) attr.set_zero_points(DNNL_ARG_SRC, 0, {xq.zero_point});
     if (epi->dst.zero_point != 0) attr.set_zero_points(DNNL_ARG_DST, 0, {epi->dst.zero_point});
     attr.set_post_ops(to_post_ops(epi->chain));
     dnnl::convolution_forward::primitive_desc pd;
