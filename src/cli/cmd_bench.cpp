@@ -93,15 +93,7 @@ BenchResult bench_one(const std::shared_ptr<const Model>& model, int batch, int 
     const auto first_start = Clock::now();
     session.run(input);
     r.first_run_ms = ms_since(first_start);
-    for (int i = 0; i < opt.warmup; ++i) session.run(input);
-    std::vector<double> samples;
-    samples.reserve(static_cast<size_t>(opt.runs));
-    for (int i = 0; i < opt.runs; ++i) {
-        const auto start = Clock::now();
-        session.run(input);
-        samples.push_back(ms_since(start));
-    }
-    r.latency = summarize(std::move(samples));
+    r.latency = time_runs(session, input, opt.warmup, opt.runs);
     r.gflops = r.latency.median > 0 ? 2.0 * static_cast<double>(r.macs) / r.latency.median * 1e-6 : 0;
     r.peak_rss = peak_rss_bytes();
     return r;

@@ -72,15 +72,8 @@ void check_same_steps(const std::vector<LayerTiming>& timings, const std::vector
 Summary time_unprofiled(const std::shared_ptr<const Model>& model, const SessionOptions& so, const Tensor& input,
                         const ProfileOptions& opt) {
     Session session(model, so);
-    session.run(input);
-    for (int i = 0; i < opt.warmup; ++i) session.run(input);
-    std::vector<double> wall;
-    for (int run = 0; run < opt.runs; ++run) {
-        const auto start = Clock::now();
-        session.run(input);
-        wall.push_back(ms_since(start));
-    }
-    return summarize(std::move(wall));
+    session.run(input);  // the first run, like the profiled session's, is not part of the summary
+    return time_runs(session, input, opt.warmup, opt.runs);
 }
 
 ProfileResult measure(const ProfileOptions& opt) {

@@ -19,6 +19,18 @@
 
 namespace mnet::cli {
 
+Summary time_runs(Session& session, const Tensor& input, int warmup, int runs) {
+    for (int i = 0; i < warmup; ++i) session.run(input);
+    std::vector<double> samples;
+    samples.reserve(static_cast<size_t>(std::max(runs, 0)));
+    for (int i = 0; i < runs; ++i) {
+        const auto start = Clock::now();
+        session.run(input);
+        samples.push_back(ms_since(start));
+    }
+    return summarize(std::move(samples));
+}
+
 namespace {
 
 constexpr int64_t kBytesPerKib = 1024;  // Linux reports ru_maxrss in KiB

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <string>
 
+#include "cli/stats.h"
+#include "mnet/engine.h"
 #include "mnet/model.h"
 #include "mnet/tensor.h"
 
@@ -19,6 +21,9 @@ using Clock = std::chrono::steady_clock;
 inline double ms_since(Clock::time_point start) {
     return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
+
+// Runs `session` on `input` `warmup` times untimed, then `runs` times timed one by one: the wall time of each run.
+Summary time_runs(Session& session, const Tensor& input, int warmup, int runs);
 
 // `--fuse-dw` / `--no-fuse-dw`: SessionOptions::fuse_dw, so profile and bench can compare the two paths.
 // `fuse_dw` holds the engine's default until a flag is given.
