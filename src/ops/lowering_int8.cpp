@@ -145,12 +145,9 @@ std::optional<Epilogue> plain_epilogue(Activation act, const ActQuant& y) {
         const float lo = bounds->first / y.scale, hi = bounds->second / y.scale, zp = float(y.zero_point);
         const bool need_lo = lo + zp >= float(qmin(y.dt)) + 0.5f;
         const bool need_hi = hi + zp <= float(qmax(y.dt)) - 0.5f;
-        if (need_hi) {
-            e.chain.push_back({false, algorithm::eltwise_clip, need_lo ? lo : finite(-INFINITY), hi, 1.f, 0});
-        } else if (need_lo && lo == 0.f) {
-            e.chain.push_back({false, algorithm::eltwise_relu, 0.f, 0.f, 1.f, 0});
-        } else if (need_lo) {
-            e.chain.push_back({false, algorithm::eltwise_clip, lo, finite(INFINITY), 1.f, 0});
+        if (need_lo || need_hi) {
+            e.chain.push_back({false, algorithm::eltwise_clip, need_lo ? lo : finite(-INFINITY),
+                               need_hi ? hi : finite(INFINITY), 1.f, 0});
         }
         return e;
     }
@@ -175,7 +172,6 @@ std::optional<Epilogue> emulated_epilogue(Activation act, const ActQuant& y, flo
     e.chain.push_back({false, algorithm::eltwise_clip, lo, hi, scale, 0});
     return e;
 }
-
 
 }  // namespace
 
