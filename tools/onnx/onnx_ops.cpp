@@ -128,9 +128,9 @@ void Translator::batch_norm() {
     values_[node_->output(0)] = std::move(v);  // the convolution now writes the normalized value, for this reader alone
 }
 
-void Translator::activation(const std::string& kind) {
-    const Value& x = act_input(0);
-    if (x.exclusive && x.node >= 0 && model_.uses.at(in_name(0)) == 1) {
+void Translator::activation(const std::string& kind, size_t input) {
+    const Value& x = act_input(input);
+    if (x.exclusive && x.node >= 0 && model_.uses.at(in_name(input)) == 1) {
         NodeDef& producer = nodes_[static_cast<size_t>(x.node)];
         if (kTakesActivation.count(producer.op) && !producer.attrs.count("activation") && !producer.dst_quant) {
             producer.attrs["activation"] = kind;
@@ -157,6 +157,22 @@ void Translator::hard_sigmoid() {
         fail(ErrorCode::Unsupported, "alpha " + std::to_string(alpha) + ", beta " + std::to_string(beta) +
                                          "; mnet's hard_sigmoid is relu6(x + 3) / 6 (alpha 1/6, beta 0.5)");
     }
+    // x * HardSigmoid(x): when a Mul by x alone reads the result, that Mul emits one hard_swish.
+    const std::string& out = node_->output(0);
+    const onnx::NodeProto* reader = nullptr;
+    for (const auto& n : graph(model_).node()) {
+        for (const std::string& in : n.input()) {
+            if (in == out) reader = reader ? nullptr : &n;
+        }
+    }
+    const bool graph_output = std::find(model_.outputs.begin(), model_.outputs.end(), out) != model_.outputs.end();
+    if (reader && !graph_output && model_.uses.at(out) == 1 && reader->op_type() == "Mul" && reader->input_size() == 2 &&
+        (reader->input(0) == in_name(0)) != (reader->input(1) == in_name(0))) {
+        act_input(0);
+        hard_swish_half_[out] = in_name(0);
+        values_[out] = values_.at(in_name(0));  // not read as such: the Mul takes it
+        return;
+    }
     activation("hard_sigmoid");
 }
 
@@ -180,7 +196,14 @@ void Translator::clip() {
 }
 
 void Translator::add() { expect_inputs(2, 2); binary("add", value(0), value(1), std::nullopt); }
-void Translator::mul() { expect_inputs(2, 2); binary("mul", value(0), value(1), std::nullopt); }
+void Translator::mul() {
+    expect_inputs(2, 2);
+    for (size_t i = 0; i < 2; ++i) {
+        const auto half = hard_swish_half_.find(in_name(i));
+        if (half != hard_swish_half_.end() && half->second == in_name(1 - i)) return activation("hard_swish", 1 - i);
+    }
+    binary("mul", value(0), value(1), std::nullopt);
+}
 
 void Translator::binary(const char* op, const Value& a_value, const Value& b_value, std::optional<QuantParams> out) {
     const Value* a = &a_value;

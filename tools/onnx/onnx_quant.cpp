@@ -206,3 +206,20 @@ void Translator::qgemm() {
 }
 
 }  // namespace mnet::importer::onnx_import
+
+namespace mnet::importer::onnx_import {
+
+void Translator::qlinear_softmax() {
+    expect_inputs(5, 5);
+    const Value& x = integer_input(0, 1, 2);
+    int64_t axis = attr_int("axis", attr_int("opset", 13) >= 13 ? -1 : 1);
+    if (axis < 0) axis += static_cast<int64_t>(x.shape.size());
+    if (x.shape.size() != 2 || axis != 1) fail(ErrorCode::Unsupported, "softmax over axis " + std::to_string(axis) + " of " + dims_text(x.shape));
+    NodeDef nd;
+    nd.op = "softmax";
+    nd.inputs = {x.name};
+    emit(std::move(nd), x.shape, quant_params(3, 4, -1), true);
+    softmax_outputs_.push_back(values_.at(node_->output(0)).name);
+}
+
+}  // namespace mnet::importer::onnx_import

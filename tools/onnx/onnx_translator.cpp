@@ -40,6 +40,7 @@ const std::map<std::string, Translator::Handler>& Translator::op_table() {
         {"QLinearGlobalAveragePool", &Translator::qlinear_global_average_pool},
         {"QLinearMatMul", &Translator::qlinear_matmul},
         {"QLinearMul", &Translator::qlinear_mul},
+        {"QLinearSoftmax", &Translator::qlinear_softmax},
         {"QuantizeLinear", &Translator::quantize_linear},
         {"ReduceMean", &Translator::reduce_mean},
         {"Relu", &Translator::relu},

@@ -101,6 +101,7 @@ private:
     void qlinear_global_average_pool();
     void qlinear_matmul();
     void qgemm();
+    void qlinear_softmax();
 
     // Helpers (onnx_translator.cpp); every error names the file, the node and its op.
     [[noreturn]] void fail(ErrorCode code, const std::string& what) const;
@@ -119,7 +120,7 @@ private:
     void define_const(ConstTensor c, std::optional<QuantParams> q = std::nullopt, size_t output = 0);
     void alias(const Value& v);  // output 0 is `v` under another ONNX name
     // Applies activation `kind` to input 0: as the attribute of its producer when that is exact, else a node.
-    void activation(const std::string& kind);
+    void activation(const std::string& kind, size_t input = 0);
     std::string add_constant(const std::string& base, Shape shape, std::vector<float> values,
                              std::optional<QuantParams> q = std::nullopt);
     std::vector<float>& constant_values(const std::string& name);
@@ -150,6 +151,9 @@ private:
     InputDef input_;
     std::vector<OutputDef> outputs_;
     std::vector<std::string> softmax_outputs_;
+    // HardSigmoid outputs that only a Mul by the same input reads (torch's HardSwish before opset 14, and ONNX
+    // Runtime's inlined HardSwish): output -> input. The Mul becomes one hard_swish.
+    std::map<std::string, std::string> hard_swish_half_;
 };
 
 }  // namespace mnet::importer::onnx_import
