@@ -56,8 +56,6 @@ std::string resolve_weights_path(const std::string& manifest_path, const std::st
     return target.string();
 }
 
-const char* describe_activation(Activation a) { return activation_name(a); }
-
 std::shared_ptr<const Model> finish(std::unique_ptr<Model::Impl> impl, const std::string& weights_where);
 
 }  // namespace
@@ -103,7 +101,7 @@ std::shared_ptr<const Model> finish(std::unique_ptr<Model::Impl> impl, const std
         LayerInfo l;
         l.name = n.name;
         l.op = op_name(n.op);
-        l.activation = describe_activation(n.activation);
+        l.activation = activation_name(n.activation);
         for (int in : n.inputs) l.inputs.push_back(g.values[in].name);
         l.output = g.values[n.output].name;
         l.dst_shape = g.values[n.output].shape;
