@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
     setup_bench(app, status);
     setup_info(app, status);
     setup_quantize(app, status);
+    setup_merge(app, status);
     try {
         app.parse(argc, argv);
         // classify, eval, info, profile and bench print with stdio, where a full disk shows only at a flush:
