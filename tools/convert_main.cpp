@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "cli/exit_codes.h"  // the same statuses as `mnet`
+#include "core/option_checks.h"
 #include "mnet/error.h"
 #include "mnet_version.h"
 #include "tflite_importer.h"
@@ -115,6 +116,7 @@ int main(int argc, char** argv) {
                    "- the default for ONNX; --mean/--std/--crop override it")
         ->check(CLI::IsMember({"torchvision"}));
     app.set_version_flag("--version", MNET_VERSION_STRING);
+    mnet::refuse_empty_values(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
