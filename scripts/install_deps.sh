@@ -16,6 +16,8 @@ packages=(
   jq curl ca-certificates                     # model fetching: zoo manifest, downloads
   clang libclang-rt-14-dev llvm               # fuzzing (tools/fuzz.sh): clang 14, its libFuzzer + sanitizer
                                               # runtimes (libclang_rt.fuzzer), llvm-symbolizer for stack traces
+  slurmctld slurmd slurm-client munge         # tests/cli/test_slurm.sh: a single-node Slurm cluster it starts
+                                              # itself (no service is enabled or started by installing them)
 )
 
 missing=()
