@@ -12,7 +12,7 @@
 #include "cli/common_options.h"
 #include "cli/csv.h"
 #include "cli/eval_data.h"
-#include "cli/exit_codes.h"
+#include "common/exit_codes.h"
 #include "cli/pipeline.h"
 #include "cli/predictions.h"
 #include "mnet/error.h"

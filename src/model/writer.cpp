@@ -9,7 +9,6 @@
 #include "model/manifest.h"
 #include "model/weight_file.h"
 #include "mnet/error.h"
-#include "mnet/model.h"
 
 namespace mnet {
 
@@ -73,18 +72,6 @@ void ModelWriter::write(const std::string& json_path) {
     // Weights first: a manifest never points at a weights file that is not complete.
     write_all(weights, reinterpret_cast<const char*>(data_.data()), data_.size());
     write_all(manifest, text.data(), text.size());
-}
-
-void ModelWriter::write_loadable(const std::string& json_path, const std::string& source) {
-    write(json_path);
-    try {
-        Model::load(json_path);
-    } catch (const Error& e) {
-        std::error_code ignored;
-        std::filesystem::remove(std::filesystem::path(json_path).replace_extension(".bin"), ignored);
-        std::filesystem::remove(json_path, ignored);
-        throw Error(e.code(), source + ": the converted model does not load: " + e.what());
-    }
 }
 
 }  // namespace mnet

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "model/loader.h"
+#include "graph/loader.h"
 #include "ops/plan.h"
 
 namespace mnet {

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "graph/graph.h"
-#include "model/loader.h"
+#include "graph/loader.h"
 #include "mnet/engine.h"
 
 namespace mnet {
