@@ -17,8 +17,8 @@ ModelWriter::ModelWriter(ModelDef def) : def_(std::move(def)) {
     def_.alignment = format::kDefaultAlignment;
     data_.assign(format::kHeaderSize, 0);
     std::memcpy(data_.data(), format::kWeightsMagic, sizeof format::kWeightsMagic);
-    std::memcpy(data_.data() + 8, &format::kWeightsVersion, sizeof format::kWeightsVersion);
-    std::memcpy(data_.data() + 12, &format::kByteOrderMark, sizeof format::kByteOrderMark);
+    std::memcpy(data_.data() + format::kVersionOffset, &format::kWeightsVersion, sizeof format::kWeightsVersion);
+    std::memcpy(data_.data() + format::kByteOrderMarkOffset, &format::kByteOrderMark, sizeof format::kByteOrderMark);
 }
 
 std::string ModelWriter::add_tensor(const std::string& name, DType dtype, const Shape& shape, const void* data,

@@ -236,6 +236,7 @@ namespace {
 void run_once(const std::shared_ptr<const Model>& model_ptr) {
     const Model& model = *model_ptr;
     SessionOptions options;
+    options.precision = Precision::Fp32;
     options.threads = 1;
     options.fuse_dw = false;
     Session session(model_ptr, options);
