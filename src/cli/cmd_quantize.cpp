@@ -11,7 +11,7 @@
 #include "mnet/engine.h"
 #include "mnet/error.h"
 #include "mnet/quantize.h"
-#include "preprocess/image.h"
+#include "mnet/image.h"
 
 namespace mnet::cli {
 

@@ -10,7 +10,7 @@
 #include "common/exit_codes.h"
 #include "mnet/engine.h"
 #include "mnet/error.h"
-#include "preprocess/decoder_messages.h"
+#include "mnet/image.h"
 
 int main(int argc, char** argv) {
     using namespace mnet::cli;

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "cli/stats.h"
+#include "mnet/bench.h"
 #include "mnet/engine.h"
 #include "mnet/model.h"
 #include "mnet/tensor.h"

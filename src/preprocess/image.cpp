@@ -3,7 +3,7 @@
 // The reference runs cv2.imread(path, IMREAD_COLOR) in OpenCV 4.6; we read the file ourselves (so a missing or
 // unreadable file gets a clear message) and call cv::imdecode with the same flag: both go through the same
 // decoder and the same EXIF orientation step, and the reference tests check the results are identical.
-#include "preprocess/image.h"
+#include "mnet/image.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -246,6 +246,14 @@ Tensor load_image(const std::string& path, const Preprocess& pp, const ImageLimi
     check_arguments(pp, limits);  // before sizing the tensor from pp
     Tensor tensor({1, kChannels, pp.height, pp.width});
     preprocess_file(path, pp, tensor.data.data(), limits);
+    return tensor;
+}
+
+Tensor decode_image(const uint8_t* data, size_t size, const Preprocess& pp, const std::string& name_for_errors,
+                    const ImageLimits& limits) {
+    check_arguments(pp, limits);
+    Tensor tensor({1, kChannels, pp.height, pp.width});
+    preprocess_bytes(data, size, pp, tensor.data.data(), name_for_errors, limits);
     return tensor;
 }
 

@@ -74,6 +74,7 @@ struct Session::Impl {
         if (o.threads < 0) throw Error(ErrorCode::InvalidArgument, "thread count must not be negative");
         options.threads = o.threads > 0 ? o.threads : Executable::process_threads();
         options.mode = resolve_mode(o, options.threads);
+        options.precision = effective_precision(*model, o.precision);
         input_shape[0] = o.batch;
         if (options.mode == BatchMode::Latency) {
             plans.push_back(std::make_unique<Executable>(model_impl(*model), options));
@@ -124,6 +125,11 @@ void Session::Impl::run_streams(const float* src) {
         }
     }
     if (failure) std::rethrow_exception(failure);
+}
+
+Precision effective_precision(const Model& model, Precision requested) {
+    if (requested != Precision::Auto) return requested;
+    return model.has_quantization() ? Precision::Int8 : Precision::Fp32;
 }
 
 Session::Session(std::shared_ptr<const Model> model, const SessionOptions& options) {
