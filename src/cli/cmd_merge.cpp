@@ -17,7 +17,7 @@
 #include <system_error>
 
 #include "cli/commands.h"
-#include "cli/exit_codes.h"
+#include "common/exit_codes.h"
 #include "cli/file_list.h"
 #include "cli/files_from.h"
 #include "cli/line_reader.h"
