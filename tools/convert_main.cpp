@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "cli/exit_codes.h"  // the same statuses as `mnet`
+#include "core/option_checks.h"
 #include "mnet/error.h"
 #include "mnet_version.h"
 #include "tflite_importer.h"
@@ -93,6 +94,7 @@ int main(int argc, char** argv) {
     auto* crop_opt = app.add_option("--crop", crop, "central crop fraction in (0, 1] (default 0.875; Keras: 1)");
     app.add_option("--name", name, "model name (default: the input file's stem)");
     app.set_version_flag("--version", MNET_VERSION_STRING);
+    mnet::refuse_empty_values(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -22,6 +22,7 @@
 #include "cli/pipeline.h"
 #include "cli/predictions.h"
 #include "cli/resume.h"
+#include "core/file_io.h"
 #include "mnet/error.h"
 
 namespace mnet::cli {
@@ -49,10 +50,17 @@ public:
         if (is_stdout(path)) {
             fd_ = STDOUT_FILENO;
         } else {
-            fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC) | O_CLOEXEC, 0666);
+            // Streamed to its final name (not io::AtomicFile): the results finished before a signal or a failure
+            // must stay, and --resume continues this very file. O_NONBLOCK: a FIFO nobody reads is an error
+            // (ENXIO), not a wait forever; cleared once open.
+            fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC) | O_CLOEXEC | O_NONBLOCK, 0666);
             if (fd_ < 0) {
-                throw Error(ErrorCode::Io, path + ": cannot create output file (" + std::strerror(errno) + ")");
+                const int err = errno;
+                throw Error(ErrorCode::Io, path + ": cannot create output file (" +
+                                               (err == ENXIO ? "nothing reads it" : std::strerror(err)) + ")");
             }
+            const int flags = fcntl(fd_, F_GETFL);
+            if (flags >= 0) fcntl(fd_, F_SETFL, flags & ~O_NONBLOCK);
             owned_ = true;
         }
         struct stat st {};
@@ -216,8 +224,16 @@ int run_batch(const BatchOptions& opt) {
     // size limit (ulimit -f) must be EFBIG, not SIGXFSZ killing us with half a line written.
     std::signal(SIGPIPE, SIG_IGN);
     std::signal(SIGXFSZ, SIG_IGN);
+    const auto model = load_model(opt.model);  // before the output is opened: its files are inputs too
+    if (!is_stdout(output)) {
+        // Opening the output truncates it (or appends to it): it must be none of the files to classify (also
+        // when a folder argument holds it), nor an argument, nor the --files-from list.
+        std::vector<std::string> inputs = opt.inputs;
+        if (!opt.files_from.empty() && opt.files_from != "-") inputs.push_back(opt.files_from);
+        for (const InputFile& f : files) inputs.push_back(f.path);
+        io::refuse_overwriting_input(output, resume ? "--resume" : "-o", inputs);
+    }
     Output out(output, resume);
-    const auto model = load_model(opt.model);
     const Precision precision = resolve_precision(opt.precision, *model);
     if (csv && !out.write(csv_header(opt.top))) {
         std::fprintf(stderr, "mnet: error: %s\n", out.error().c_str());

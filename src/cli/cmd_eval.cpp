@@ -2,7 +2,7 @@
 // mnet eval: top-1/top-5 accuracy of a model on labelled images, streamed like `mnet batch` (docs/batch.md).
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
+#include <sstream>
 #include <map>
 #include <memory>
 
@@ -16,6 +16,7 @@
 #include "cli/exit_codes.h"
 #include "cli/pipeline.h"
 #include "cli/predictions.h"
+#include "core/file_io.h"
 #include "mnet/error.h"
 
 namespace fs = std::filesystem;
@@ -61,30 +62,19 @@ double percent(size_t part, size_t whole) {
     return whole ? 100.0 * static_cast<double>(part) / static_cast<double>(whole) : 0.0;
 }
 
-std::ofstream open_report(const std::string& path) {
-    std::ofstream out(path, std::ios::binary);
-    if (!out) throw Error(ErrorCode::Io, path + ": cannot create file");
-    return out;
-}
-
-void close_report(std::ofstream& out, const std::string& path) {
-    out.close();
-    if (!out) throw Error(ErrorCode::Io, path + ": cannot write file");
-}
-
 void write_per_class_csv(const std::string& path, const Model& model, const Tally& t) {
-    std::ofstream out = open_report(path);
+    std::ostringstream out;
     out << "class_index,label,images,failed,top1_correct,top5_correct,top1_accuracy,top5_accuracy\n";
     for (const auto& [index, c] : t.classes) {
         out << index << ',' << csv_field(label_of(model, index)) << ',' << c.images << ',' << c.failed << ','
             << c.top1 << ',' << c.top5 << ',' << percent(c.top1, c.images) / 100.0 << ','
             << percent(c.top5, c.images) / 100.0 << '\n';
     }
-    close_report(out, path);
+    io::write_file_atomically(path, "--per-class", out.str());
 }
 
 void write_misclassified_csv(const std::string& path, const Model& model, const Tally& t) {
-    std::ofstream out = open_report(path);
+    std::ostringstream out;
     out << "file,true_index,true_label,true_rank,true_probability,predicted_index,predicted_label,"
            "predicted_probability\n";
     for (const Miss& m : t.misses) {
@@ -92,7 +82,18 @@ void write_misclassified_csv(const std::string& path, const Model& model, const 
             << ',' << nlohmann::json(m.true_probability).dump() << ',' << m.predicted.index << ','
             << csv_field(m.predicted.label) << ',' << nlohmann::json(m.predicted.probability).dump() << '\n';
     }
-    close_report(out, path);
+    io::write_file_atomically(path, "--misclassified", out.str());
+}
+
+// No report is written over a file the run reads: an image, the label list, the model (exit 2, before any work).
+void refuse_reports_over_inputs(const EvalOptions& opt, const LabelledSet& set) {
+    std::vector<std::string> inputs;
+    inputs.reserve(set.files.size() + 2);
+    for (const InputFile& f : set.files) inputs.push_back(f.path);
+    if (!opt.labels_csv.empty()) inputs.push_back(opt.labels_csv);
+    if (!opt.target.empty()) inputs.push_back(opt.target);
+    if (!opt.per_class_csv.empty()) io::refuse_overwriting_input(opt.per_class_csv, "--per-class", inputs);
+    if (!opt.misclassified_csv.empty()) io::refuse_overwriting_input(opt.misclassified_csv, "--misclassified", inputs);
 }
 
 void print_text_report(const Model& model, Precision precision, const Tally& t, bool interrupted) {
@@ -171,7 +172,7 @@ int run_eval(const EvalOptions& opt) {
         set = load_labelled_csv(opt.labels_csv, base, matcher);
     } else if (fs::is_directory(opt.target, ec)) {
         set = load_labelled_folder(opt.target, matcher, opt.all_files);
-    } else if (fs::is_regular_file(opt.target, ec)) {
+    } else if (fs::exists(fs::symlink_status(opt.target, ec))) {  // a CSV; anything else is refused by name
         set = load_labelled_csv(opt.target, fs::path(opt.target).parent_path().string(), matcher);
     } else {
         throw Error(ErrorCode::Io, opt.target + ": no such folder or file");
@@ -185,6 +186,7 @@ int run_eval(const EvalOptions& opt) {
                      set.skipped_extension, set.skipped_extension == 1 ? "" : "s");
     }
     if (set.files.empty()) throw Error(ErrorCode::InvalidArgument, opt.target + ": no labelled images found");
+    refuse_reports_over_inputs(opt, set);
 
     Tally t;
     for (int64_t c : set.truth) t.classes[c];  // every class present, even if all its images fail

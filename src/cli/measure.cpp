@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "cli/common_options.h"
+#include "core/file_io.h"
 #include "mnet/error.h"
 #include "preprocess/image.h"
 
@@ -142,23 +143,19 @@ std::string human_bytes(int64_t bytes) {
     return buf;
 }
 
-void check_writable(const std::string& path) {
+void check_writable(const std::string& path, const std::string& flag, const std::vector<std::string>& inputs) {
     if (is_stdout(path)) return;
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error(ErrorCode::Io, path + ": cannot open for writing (" + std::strerror(errno) + ")");
+    io::refuse_overwriting_input(path, flag, inputs);
+    io::AtomicFile probe(path, flag);  // created beside the target and removed again: the target is untouched
 }
 
-void write_text(const std::string& path, const std::string& text) {
+void write_text(const std::string& path, const std::string& flag, const std::string& text) {
     if (is_stdout(path)) {
         std::fwrite(text.data(), 1, text.size(), stdout);
         std::fflush(stdout);
         return;
     }
-    std::ofstream out(path, std::ios::binary);
-    if (!out) throw Error(ErrorCode::Io, path + ": cannot open for writing (" + std::strerror(errno) + ")");
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    out.close();
-    if (!out) throw Error(ErrorCode::Io, path + ": write failed");
+    io::write_file_atomically(path, flag, text);
 }
 
 }  // namespace mnet::cli
