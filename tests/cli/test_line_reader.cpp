@@ -1,18 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 // LineReader (src/cli/line_reader.h), which --files-from, --resume and merge read through: lines across its
 // 64 KiB read chunks, the length bound exactly at and one past the limit, an unterminated last line and the byte
-// count --resume cuts back to, against the text split by a naive loop.
+// count --resume cuts back to, against the text split by a naive loop. (Refusing FIFOs and devices is
+// io::open_regular's, tested with the special files suite and by cluster_scaleout through the binary.)
 #include <catch2/catch.hpp>
-
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include "cli/line_reader.h"
+#include "core/file_io.h"
 #include "mnet/error.h"
 #include "support/test_data.h"
 
@@ -33,9 +31,8 @@ struct ReadBack {
 
 ReadBack read_all(const std::string& text, size_t max_line) {
     const TempFile f(text);
-    const int fd = mnet::cli::open_regular_file(f.path, "test file");
-    const mnet::cli::FdGuard guard(fd);
-    mnet::cli::LineReader reader(fd, f.path, max_line);
+    const mnet::io::ReadableFile file = mnet::io::open_regular(f.path, "test file");
+    mnet::cli::LineReader reader(file.fd.get(), f.path, max_line);
     ReadBack r;
     std::string line;
     while (reader.next(line)) {
@@ -96,21 +93,6 @@ TEST_CASE("LineReader's length bound: the limit passes, one byte more is an erro
         } catch (const mnet::Error& e) {
             CHECK(e.code() == mnet::ErrorCode::InvalidArgument);
             CHECK(std::string(e.what()).find("f.txt:2: a line longer than 100 bytes") != std::string::npos);
-        }
-    }
-}
-
-TEST_CASE("open_regular_file refuses FIFOs, devices and folders without blocking", "[cli][line_reader]") {
-    const TempFile f("x\n");
-    const std::string fifo = f.dir + "/fifo";
-    REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
-    for (const std::string& path : {fifo, std::string("/dev/zero"), f.dir}) {
-        try {
-            mnet::cli::open_regular_file(path, "list");
-            FAIL(path + " was opened");
-        } catch (const mnet::Error& e) {
-            CHECK(e.code() == mnet::ErrorCode::Io);
-            CHECK(std::string(e.what()).find("is not a regular file") != std::string::npos);
         }
     }
 }

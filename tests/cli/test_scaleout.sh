@@ -56,7 +56,7 @@ check "  ... two records: dog and the missing file's error" \
   test "$(grep -c '01-dog.jpg' "$tmp/dups.jsonl")$(grep -c '"error"' "$tmp/dups.jsonl")" = 11
 mkfifo "$tmp/fifo.txt"
 check "a FIFO as the list is refused at once (exit 3)" status_is 3 timeout 5 "${batch[@]}" --files-from "$tmp/fifo.txt"
-check "  ... naming it" err_has "fifo.txt: the file list.*is not a regular file"
+check "  ... naming it" err_has "fifo.txt: cannot read file list (is a FIFO, not a regular file)"
 check "/dev/zero as the list is refused (exit 3)" status_is 3 timeout 5 "${batch[@]}" --files-from /dev/zero
 check "a folder as the list is refused (exit 3)" status_is 3 "${batch[@]}" --files-from "$tmp/img"
 head -c 5000 /dev/zero | tr '\0' a > "$tmp/long.txt"
