@@ -106,6 +106,15 @@ check "--resume of a file that is not mnet output is refused (exit 2)" status_is
 check "  ... naming the line" err_has "garbage.jsonl:1: not an mnet batch JSONL record"
 check "  ... and leaving it alone" test "$(cat "$tmp/garbage.jsonl")" = "not json"
 
+# A name that is not UTF-8 is written with U+FFFD in JSON; resume must still recognise its record.
+mkdir -p "$tmp/odd"
+cp "$shared/testdata/images/dog.jpg" "$tmp/odd/x"$'\xff'".jpg"
+cp "$shared/testdata/images/kite.jpg" "$tmp/odd/y.jpg"
+"${batch[@]}" -o "$tmp/odd-full.jsonl" "$tmp/odd"
+head -n 1 "$tmp/odd-full.jsonl" > "$tmp/odd.jsonl"
+check "--resume recognises the record of a non-UTF-8 name" status_is 0 "${batch[@]}" --resume "$tmp/odd.jsonl" "$tmp/odd"
+check "  ... and redoes only the other file" cmp -s "$tmp/odd.jsonl" "$tmp/odd-full.jsonl"
+
 ## mnet merge
 for k in 0 1 2 3; do "${batch[@]}" -r --shard $k/4 -o "$tmp/part$k.jsonl" "$tmp/img" 2> /dev/null; done
 check "merge of the 4 parts given in any order (exit 0)" status_is 0 "$mnet" merge "$tmp/part2.jsonl" "$tmp/part0.jsonl" "$tmp/part3.jsonl" "$tmp/part1.jsonl" -o "$tmp/all.jsonl" -r --expect "$tmp/img"
