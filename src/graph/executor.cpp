@@ -12,6 +12,7 @@
 #include "mnet/error.h"
 #include "mnet_version.h"
 #include "model/loader.h"
+#include "graph/session_factory.h"
 #include "ops/plan.h"
 
 namespace mnet {
@@ -80,7 +81,7 @@ struct Session::Impl {
     Shape input_shape;
     std::vector<LayerTiming> timings;
 
-    Impl(std::shared_ptr<const Model> m, const SessionOptions& o)
+    Impl(std::shared_ptr<const Model> m, const SessionOptions& o, const LoweringOptions& lowering)
         : model(std::move(m)), options(o), input_shape(model->input_shape()) {
         if (o.threads < 0) throw Error(ErrorCode::InvalidArgument, "thread count must not be negative");
         options.threads = o.threads > 0 ? o.threads : Plan::process_threads();
@@ -88,15 +89,15 @@ struct Session::Impl {
         input_shape[0] = o.batch;
         if (options.mode == BatchMode::Latency) {
             options.threads = latency_threads(*model, options, options.threads);
-            plans.push_back(std::make_unique<Plan>(model->impl(), options));
+            plans.push_back(std::make_unique<Plan>(model->impl(), options, lowering));
             return;
         }
         const int streams = std::min(options.threads, options.batch);
         chunk = images_per_chunk(model->impl().graph, options.batch, streams);
-        plans.push_back(std::make_unique<Plan>(model->impl(), stream_options(options, chunk)));
+        plans.push_back(std::make_unique<Plan>(model->impl(), stream_options(options, chunk), lowering));
         for (int i = 1; i < streams; ++i) plans.push_back(std::make_unique<Plan>(*plans.front()));
         if (const int rest = options.batch % chunk) {  // only the last chunk is short: one stream at a time uses it
-            last = std::make_unique<Plan>(model->impl(), stream_options(options, rest));
+            last = std::make_unique<Plan>(model->impl(), stream_options(options, rest), lowering);
         }
         for (const Tensor& t : plans.front()->outputs()) {
             Shape shape = t.shape;
@@ -138,10 +139,13 @@ void Session::Impl::run_streams(const float* src) {
     if (failure) std::rethrow_exception(failure);
 }
 
-Session::Session(std::shared_ptr<const Model> model, const SessionOptions& options) {
+Session::Session(std::shared_ptr<const Model> model, const SessionOptions& options)
+    : Session(std::move(model), options, LoweringOptions{}) {}
+
+Session::Session(std::shared_ptr<const Model> model, const SessionOptions& options, const LoweringOptions& lowering) {
     if (!model) throw Error(ErrorCode::InvalidArgument, "Session: no model");
     try {
-        impl_ = std::make_unique<Impl>(std::move(model), options);
+        impl_ = std::make_unique<Impl>(std::move(model), options, lowering);
     } catch (const dnnl::error& e) {
         throw Error(ErrorCode::Backend, std::string("oneDNN: ") + e.what());
     }
@@ -176,6 +180,11 @@ size_t Session::output_count() const { return impl_->plans.front()->outputs().si
 const std::vector<LayerTiming>& Session::timings() const { return impl_->timings; }
 const SessionOptions& Session::options() const { return impl_->options; }
 const Model& Session::model() const { return *impl_->model; }
+
+std::unique_ptr<Session> SessionFactory::make(std::shared_ptr<const Model> model, const SessionOptions& options,
+                                              const LoweringOptions& lowering) {
+    return std::unique_ptr<Session>(new Session(std::move(model), options, lowering));
+}
 
 std::string mnet_version() { return MNET_VERSION_STRING; }
 
