@@ -8,6 +8,7 @@
 #include "cli/common_options.h"
 #include "cli/exit_codes.h"
 #include "cli/predictions.h"
+#include "core/file_io.h"
 #include "mnet/engine.h"
 #include "mnet/error.h"
 #include "preprocess/image.h"
@@ -63,7 +64,7 @@ int run_classify(const ClassifyOptions& opt) {
                 std::printf("%s\n", error_json(file, error).c_str());
                 flush_stdout();
             }
-            std::fprintf(stderr, "mnet: error: %s\n", error.c_str());
+            std::fprintf(stderr, "mnet: error: %s\n", io::printable(error).c_str());
             continue;
         }
         session.run(input);

@@ -173,7 +173,7 @@ int run_eval(const EvalOptions& opt) {
     }
     if (!opt.quiet && set.ignored_files) {
         std::fprintf(stderr, "mnet: eval: ignored %zu file%s directly in %s (images belong in class folders)\n",
-                     set.ignored_files, set.ignored_files == 1 ? "" : "s", opt.target.c_str());
+                     set.ignored_files, set.ignored_files == 1 ? "" : "s", io::printable(opt.target).c_str());
     }
     if (!opt.quiet && set.skipped_extension) {
         std::fprintf(stderr, "mnet: eval: skipped %zu file%s without an image extension (--all-files tries them)\n",

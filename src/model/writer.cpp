@@ -82,9 +82,12 @@ void ModelWriter::write_loadable(const std::string& json_path, const std::string
     try {
         Model::load(json_path);
     } catch (const Error& e) {
-        std::error_code ignored;
-        std::filesystem::remove(std::filesystem::path(json_path).replace_extension(".bin"), ignored);
-        std::filesystem::remove(json_path, ignored);
+        // Only what this wrote as files: -o /dev/null must not remove /dev/null.
+        namespace fs = std::filesystem;
+        for (const fs::path& p : {fs::path(json_path).replace_extension(".bin"), fs::path(json_path)}) {
+            std::error_code ignored;
+            if (fs::is_regular_file(fs::symlink_status(p, ignored))) fs::remove(p, ignored);
+        }
         throw Error(e.code(), source + ": the converted model does not load: " + e.what());
     }
 }
