@@ -36,6 +36,18 @@ struct SessionOptions {
     Precision precision = Precision::Fp32;
 };
 
+// What `threads = 0` means: the CPUs this process may use, decided once per process. `cpus` is the process's
+// CPU affinity (taskset, Slurm's cpusets) capped by its cgroup CPU quota rounded up (a Kubernetes CPU limit, a
+// cgroup-enforced Slurm --cpus-per-task; cgroup v2 cpu.max, v1 cpu.cfs_quota_us / cpu.cfs_period_us), at least
+// 1. `threads` is OMP_NUM_THREADS when that is set (the user's explicit choice), else `cpus`. `reason` says how
+// it was decided, for reports, e.g. "affinity 8 CPUs, cgroup CPU quota 2.50 (/sys/fs/cgroup/cpu.max)".
+struct CpuBudget {
+    int threads = 1;
+    int cpus = 1;
+    std::string reason;
+};
+CpuBudget cpu_budget();
+
 // Time spent in one executed step: a node, a group of fused nodes, or a layout reorder.
 struct LayerTiming {
     std::string name;   // node name(s) joined by '+', or "reorder:<tensor>"

@@ -106,6 +106,7 @@ json header_json(const Model& model, const BenchOptions& opt, const std::vector<
             {"cpu_isa", cpu_isa()},
             {"cpu_model", cpu_model_name()},
             {"cpus", resolve_threads(0)},
+            {"cpus_reason", threads_reason(0)},
             {"threads", threads},
             {"batches", opt.batches},
             {"model", model.name()},
@@ -154,8 +155,8 @@ void print_table_header(const Model& model, const BenchOptions& opt, double load
     std::printf("%s: %s MACs per image, %s, %d runs after %d warm-up (times in ms)\n", model.name().c_str(),
                 human_count(static_cast<double>(model.total_macs())).c_str(), opt.precision.c_str(), opt.runs,
                 opt.warmup);
-    std::printf("mnet %s, oneDNN %s (%s), %s, %d CPUs\n", mnet_version().c_str(), onednn_version().c_str(),
-                cpu_isa().c_str(), cpu_model_name().c_str(), resolve_threads(0));
+    std::printf("mnet %s, oneDNN %s (%s), %s, %d CPUs (%s)\n", mnet_version().c_str(), onednn_version().c_str(),
+                cpu_isa().c_str(), cpu_model_name().c_str(), resolve_threads(0), threads_reason(0).c_str());
     std::printf("model load %.1f ms\n\n", load_ms);
     std::printf("%5s %7s %-10s  %8s %8s %8s %8s %8s  %9s  %7s %7s %6s %7s  %12s  %9s\n", "batch", "threads", "mode", "median",
                 "p90", "p99", "min", "max", "images/s", "GFLOP/s", "peak", "%peak", "floor", "first infer.",

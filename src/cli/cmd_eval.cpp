@@ -12,6 +12,7 @@
 #include "cli/common_options.h"
 #include "cli/csv.h"
 #include "cli/eval_data.h"
+#include "cli/files_from.h"
 #include "cli/exit_codes.h"
 #include "cli/pipeline.h"
 #include "cli/predictions.h"
@@ -153,15 +154,20 @@ void print_json_report(const Model& model, Precision precision, const Tally& t, 
 }
 
 int run_eval(const EvalOptions& opt) {
-    if (opt.target.empty() && opt.labels_csv.empty()) {
-        throw Error(ErrorCode::InvalidArgument, "eval needs a labelled folder DIR, or --csv FILE");
+    const bool by_list = !opt.files_from.empty();
+    if (by_list ? !opt.target.empty() || !opt.labels_csv.empty() : opt.target.empty() && opt.labels_csv.empty()) {
+        throw Error(ErrorCode::InvalidArgument, "eval needs one of: a labelled folder DIR, --csv FILE (with an "
+                                                "optional DIR), or --files-from LIST");
     }
     const auto model = load_model(opt.model);
     const Precision precision = resolve_precision(opt.precision, *model);
     const ClassMatcher matcher(*model);
     LabelledSet set;
     std::error_code ec;
-    if (!opt.labels_csv.empty()) {
+    if (!opt.files_from.empty()) {
+        set = load_labelled_list(read_files_from(opt.files_from), opt.files_from == "-" ? "standard input"
+                                                                                       : opt.files_from, matcher);
+    } else if (!opt.labels_csv.empty()) {
         const std::string base = opt.target.empty() ? fs::path(opt.labels_csv).parent_path().string() : opt.target;
         set = load_labelled_csv(opt.labels_csv, base, matcher);
     } else if (fs::is_directory(opt.target, ec)) {
@@ -235,7 +241,8 @@ void setup_eval(CLI::App& app, int& status) {
         "eval",
         "Top-1/top-5 accuracy on labelled images: a folder with one subfolder per class, named by label\n"
         "('Egyptian cat', 'egyptian_cat', 'tabby' for 'tabby, tabby cat') or class index ('286'), or a CSV of\n"
-        "file,label. Streams like batch; the report goes to stdout (docs/batch.md)\n"
+        "file,label, or a --files-from list of images each labelled by its folder's name. Streams like batch; the\n"
+        "report goes to stdout (docs/batch.md)\n"
         "  e.g. mnet eval -m mobilenet_v1_0.75_192_quant val/\n"
         "       mnet eval --csv val_labels.csv --misclassified wrong.csv images/");
     sub->footer(kPipelineExitHelp);

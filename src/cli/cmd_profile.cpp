@@ -86,6 +86,7 @@ ProfileResult measure(const ProfileOptions& opt) {
     r.input = opt.image.empty() ? "random (seed " + std::to_string(opt.seed) + ")" : opt.image;
     r.batch = opt.batch;
     r.threads = resolve_threads(opt.threads);
+    r.threads_reason = threads_reason(opt.threads);
     r.runs = opt.runs;
     r.warmup = opt.warmup;
     r.fuse_dw = opt.fuse_dw;

@@ -181,4 +181,20 @@ LabelledSet load_labelled_csv(const std::string& csv_path, const std::string& ba
     return set;
 }
 
+LabelledSet load_labelled_list(const std::vector<std::string>& paths, const std::string& list_name,
+                               const ClassMatcher& matcher) {
+    const auto class_of = [](const std::string& path) { return fs::path(path).parent_path().filename().string(); };
+    std::set<std::string> names;
+    for (const std::string& p : paths) names.insert(class_of(p));
+    check_names(names, matcher, list_name, "folder name");
+    LabelledSet set;
+    for (const std::string& p : paths) {
+        set.files.push_back({p, ""});
+        set.truth.push_back(matcher.match(class_of(p)).at(0));
+    }
+    set.class_folders = names.size();
+    sort_by_path(set);
+    return set;
+}
+
 }  // namespace mnet::cli

@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
     setup_bench(app, status);
     setup_info(app, status);
     setup_quantize(app, status);
+    setup_merge(app, status);
     mnet::refuse_empty_values(app);
     try {
         app.parse(argc, argv);

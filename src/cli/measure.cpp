@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cli/measure.h"
 
-#include <sched.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -74,18 +73,9 @@ std::string cpu_model_name() {
     return "unknown";
 }
 
-int resolve_threads(int threads) {
-    if (threads > 0) return threads;
-    // libgomp's default for omp_get_max_threads(), which the engine uses for 0.
-    if (const char* env = std::getenv("OMP_NUM_THREADS"); env && *env) {
-        const long n = std::strtol(env, nullptr, 10);
-        if (n > 0) return static_cast<int>(n);
-    }
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
-    return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-}
+int resolve_threads(int threads) { return threads > 0 ? threads : cpu_budget().threads; }
+
+std::string threads_reason(int threads) { return threads > 0 ? "-t" : cpu_budget().reason; }
 
 Tensor make_input(const Model& model, int batch, const std::string& image, uint32_t seed) {
     Shape shape = model.input_shape();

@@ -40,9 +40,11 @@ bool reset_peak_rss();
 // The CPU model as /proc/cpuinfo names it ("model name"), or "unknown".
 std::string cpu_model_name();
 
-// The thread count a Session asked for `threads` would use: `threads` itself when > 0, else what OpenMP
-// defaults to (the first number of $OMP_NUM_THREADS, else the CPUs this process may run on).
+// The thread count a Session asked for `threads` would use: `threads` itself when > 0, else
+// mnet::cpu_budget().threads (OMP_NUM_THREADS, else the CPU affinity capped by the cgroup CPU quota).
 int resolve_threads(int threads);
+// Why resolve_threads(threads) chose its count, for report headers: "-t" or mnet::cpu_budget().reason.
+std::string threads_reason(int threads);
 
 // The model input for `batch` images: `image` preprocessed and repeated, or, when `image` is empty, random
 // pixels (uniform 0..255, seeded) through the model's own normalisation, so values have a real input's range.

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <exception>
 
+#include "core/shape.h"
 #include "mnet/engine.h"
 #include "mnet/error.h"
 #include "mnet_version.h"
@@ -48,12 +49,6 @@ int images_per_chunk(const Graph& graph, int batch, int streams) {
     int chunks = (batch + wanted - 1) / wanted;
     chunks = std::min(batch, (chunks + streams - 1) / streams * streams);
     return (batch + chunks - 1) / chunks;
-}
-
-std::string shape_str(const Shape& s) {
-    std::string out = "[";
-    for (size_t i = 0; i < s.size(); ++i) out += (i ? "," : "") + std::to_string(s[i]);
-    return out + "]";
 }
 
 }  // namespace

@@ -36,8 +36,6 @@ std::string resolve_weights_path(const std::string& manifest_path, const std::st
     return *target;
 }
 
-const char* describe_activation(Activation a) { return activation_name(a); }
-
 void check_finite_weights(const ModelDef& def, const WeightFile& weights, const std::string& path) {
     for (const TensorDef& t : def.tensors) {
         if (t.dtype == DType::F32) check_finite_f32(weights.data() + t.offset, t.nbytes, t.name, path + ": ");
@@ -90,7 +88,7 @@ std::shared_ptr<const Model> finish(std::unique_ptr<Model::Impl> impl, const std
         LayerInfo l;
         l.name = n.name;
         l.op = op_name(n.op);
-        l.activation = describe_activation(n.activation);
+        l.activation = activation_name(n.activation);
         for (int in : n.inputs) l.inputs.push_back(g.values[in].name);
         l.output = g.values[n.output].name;
         l.dst_shape = g.values[n.output].shape;

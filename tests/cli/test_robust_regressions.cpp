@@ -228,7 +228,7 @@ TEST_CASE("shard limits are said as they are", "[cli][robust][flags]") {
     CHECK(r.err.find("MNET_SHARD_COUNT=0: the shard count must be in [1, 1000000000]") != std::string::npos);
 }
 
-TEST_CASE("-m at a folder, FIFO or device says what it is", "[cli][robust][model]") {
+TEST_CASE("a model path at a folder, FIFO or device says what it is", "[cli][robust][model]") {
     const std::string dir = make_temp_dir("model-special");
     REQUIRE(::mkfifo((dir + "/m.json").c_str(), 0600) == 0);
     check_one_error_line(run_measured({mnet_path(), "info", "-m", dir}, 5), 3, "is a directory");
