@@ -28,7 +28,7 @@ struct ClassifyOptions {
 };
 
 void print_table(const std::string& file, const std::vector<Prediction>& preds, Precision precision) {
-    std::printf("%s\n", file.c_str());
+    std::printf("%s\n", io::printable(file).c_str());
     size_t label_width = 5;
     for (const Prediction& p : preds) label_width = std::max(label_width, display_width(p.label));
     std::printf("  %4s  %-6s  %s  (%s)\n", "rank", "index", "probability  label", precision_name(precision));
