@@ -190,9 +190,10 @@ void softmax(const Tensor& src, Tensor& dst) {
 
 // Rounds every value to the grid of `q` (per tensor, u8 or s8) and clamps it to the representable range.
 void fake_quantize(const std::optional<QuantParams>& q, Tensor& t) {
-    if (!q || q->axis >= 0 || q->scale.size() != 1 || (q->dtype != DType::U8 && q->dtype != DType::S8)) return;
+    const std::optional<QuantRange> range = q ? quant_range(q->dtype) : std::nullopt;
+    if (!range || q->axis >= 0 || q->scale.size() != 1) return;
     const double s = q->scale[0], zp = static_cast<double>(q->zero_point[0]);
-    const double lo = q->dtype == DType::U8 ? 0.0 : -128.0, hi = q->dtype == DType::U8 ? 255.0 : 127.0;
+    const double lo = range->lo, hi = range->hi;
     for (float& v : t.data) {
         const double k = std::min(std::max(std::nearbyint(static_cast<double>(v) / s) + zp, lo), hi);
         v = static_cast<float>((k - zp) * s);
