@@ -7,6 +7,7 @@
 #include <string>
 
 #include "mnet/engine.h"
+#include "mnet/error.h"
 #include "op_check.h"
 #include "ops/reference/reference.h"
 #include "support/model_builder.h"
@@ -121,4 +122,18 @@ TEST_CASE("reference pad by hand", "[ops][pad][reference]") {
                                      0, 0, 0, 3, 4, 0,  //
                                      0, 0, 0, 5, 6, 0};
     CHECK(got.data == want);
+}
+
+TEST_CASE("pad refuses pads outside [0, 64], naming the node", "[ops][pad][model]") {
+    const std::array<int64_t, 4> bad = GENERATE(std::array<int64_t, 4>{-1, 0, 0, 0}, std::array<int64_t, 4>{0, 0, 0, 65});
+    CAPTURE(bad[0], bad[3]);
+    ModelBuilder b(8, 8, 3u);
+    b.pad(b.input(), bad);
+    try {
+        b.build();
+        FAIL("a model with pads outside [0, 64] loaded");
+    } catch (const Error& e) {
+        CHECK(e.code() == ErrorCode::ModelFormat);
+        CHECK_THAT(e.what(), Catch::Contains("padding must be in [0, 64]") && Catch::Contains("node '"));
+    }
 }
