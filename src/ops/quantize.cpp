@@ -10,7 +10,7 @@ namespace mnet {
 
 namespace {
 
-constexpr int kU8Max = 255;
+constexpr int kU8Max = kU8Range.hi;
 // The source integers are recovered from floats that were computed as (q - zero_point) * scale in float: a
 // genuine integer lands within a few ulps of one, anything farther was never on that grid.
 constexpr double kIntegerTolerance = 1e-3;
