@@ -263,7 +263,8 @@ View Lowering::convert(const View& src, const memory::desc& md, const std::strin
         return dst;
     };
     const dnnl::primitive_attr attr = conversion_attr(value, src.md, md);  // checks the value has parameters
-    if (is_int(md.data_type()) && src.md == memory::desc(md.dims(), dt::f32, tag::nchw) &&
+    // (A rank-2 value, e.g. a float softmax's output requantized to u8, has no NCHW form to compare with.)
+    if (is_int(md.data_type()) && md.dims().size() == 4 && src.md == memory::desc(md.dims(), dt::f32, tag::nchw) &&
         md == memory::desc(md.dims(), md.data_type(), tag::nhwc)) {
         return quantize_to_nhwc(src, md, name, value);
     }
@@ -384,7 +385,7 @@ bool Lowering::conv2d_int8(const Node& n, size_t index) {
     if (!epi) return false;
 
     const QuantizedWeights qw = quantize_weights(tensor_values(model_.weights, *n.weights), n.weights->quant, OC, ICG,
-                                                 w.kernel_h, w.kernel_w, ICG > 1);
+                                                 w.kernel_h, w.kernel_w, ICG > 1 && !vnni_kernels());
     std::vector<float> bias(static_cast<size_t>(OC), 0.f);
     if (n.bias) bias = tensor_values(model_.weights, *n.bias);
     // oneDNN's source zero point costs 5-35% of a pointwise convolution's time (MobileNetV2's expansions read
