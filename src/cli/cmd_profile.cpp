@@ -9,6 +9,7 @@
 #include "cli/exit_codes.h"
 #include "cli/measure.h"
 #include "cli/profile_report.h"
+#include "core/file_io.h"
 #include "mnet/engine.h"
 #include "mnet/error.h"
 
@@ -85,6 +86,7 @@ ProfileResult measure(const ProfileOptions& opt) {
     r.input = opt.image.empty() ? "random (seed " + std::to_string(opt.seed) + ")" : opt.image;
     r.batch = opt.batch;
     r.threads = resolve_threads(opt.threads);
+    r.threads_reason = threads_reason(opt.threads);
     r.runs = opt.runs;
     r.warmup = opt.warmup;
     r.fuse_dw = opt.fuse_dw;
@@ -160,8 +162,10 @@ int run_profile(const ProfileOptions& opt) {
     if (!opt.svg.empty() && is_stdout(opt.svg) && is_stdout(opt.output)) {
         throw Error(ErrorCode::InvalidArgument, "--svg -: standard output already receives the profile; give -o FILE");
     }
-    check_writable(opt.output);
-    if (!opt.svg.empty()) check_writable(opt.svg);
+    // The image and the model are read after this check: name them (the model as -m gave it, when a path).
+    std::vector<std::string> inputs{opt.image, opt.model};
+    check_writable(opt.output, "-o", inputs);
+    if (!opt.svg.empty()) check_writable(opt.svg, "--svg", inputs);
     const ProfileResult r = measure(opt);
     std::string text;
     if (opt.format == "csv") {
@@ -173,8 +177,8 @@ int run_profile(const ProfileOptions& opt) {
     } else {
         text = profile_table(r);
     }
-    write_text(opt.output, text);
-    if (!opt.svg.empty()) write_text(opt.svg, profile_svg(r));
+    write_text(opt.output, "-o", text);
+    if (!opt.svg.empty()) write_text(opt.svg, "--svg", profile_svg(r));
     return kExitOk;
 }
 

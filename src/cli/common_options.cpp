@@ -63,7 +63,8 @@ const char* precision_name(Precision precision) { return precision == Precision:
 std::string resolve_model_path(const std::string& name_or_path) {
     const std::string name = name_or_path.empty() ? kDefaultModelName : name_or_path;
     std::error_code ec;
-    if (fs::is_regular_file(name, ec)) return name;
+    // Anything that exists goes to the loader, which says what is wrong with a folder, FIFO or device.
+    if (fs::exists(fs::symlink_status(name, ec))) return name;
     if (name.find('/') == std::string::npos && name.find(".json") == std::string::npos) {
         const fs::path dir(model_dir());
         for (const fs::path& candidate : {dir / name / (name + ".json"), dir / (name + ".json")}) {

@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/common_options.h"
 #include "cli/exit_codes.h"
+#include "core/option_checks.h"
 #include "mnet/engine.h"
 #include "mnet/error.h"
 #include "preprocess/decoder_messages.h"
@@ -35,6 +36,8 @@ int main(int argc, char** argv) {
     setup_bench(app, status);
     setup_info(app, status);
     setup_quantize(app, status);
+    setup_merge(app, status);
+    mnet::refuse_empty_values(app);
     try {
         app.parse(argc, argv);
         // classify, eval, info, profile and bench print with stdio, where a full disk shows only at a flush:

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "graph/graph.h"
+#include "ops/fusion.h"
 #include "model/loader.h"
 #include "mnet/engine.h"
 
@@ -52,7 +53,7 @@ bool vnni_kernels();
 class Plan {
 public:
     // Lowers the model's graph for `options` (batch, threads, fusion). Throws Backend when oneDNN refuses.
-    Plan(const Model::Impl& model, const SessionOptions& options);
+    Plan(const Model::Impl& model, const SessionOptions& options, const LoweringOptions& lowering);
 
     // A replica: shares the primitives and weights, owns its activations, scratchpad, stream and outputs, so
     // replicas may run concurrently on different threads (oneDNN primitives are immutable once created and
@@ -63,12 +64,11 @@ public:
     // Runs every step. `src` holds the batch in plain NCHW; outputs land in the tensors of outputs().
     void run(const float* src, bool profile, std::vector<LayerTiming>* timings);
     std::vector<Tensor>& outputs() { return outputs_; }
-    // The OpenMP thread count the process started with: what `threads = 0` means.
+    // What `threads = 0` means: cpu_budget().threads.
     static int process_threads();
     // The fewest images a throughput stream should run per call: 2 where oneDNN has AVX-512 kernels (executor.cpp
     // says why), else 1.
     static int min_stream_images() { return avx512_kernels() ? 2 : 1; }
-    size_t arena_bytes() const { return arena_bytes_; }
 
 private:
     void bind();  // allocates the arena, scratchpad and outputs, and points every step's arguments at them

@@ -166,7 +166,8 @@ std::string xnnpack(const Fixture& f) {
 
 std::string table_row(const Fixture& f, const Parity& p) {
     std::ostringstream s;
-    s << "| " << f.name << " | " << f.mode << " | " << f.io() << " | " << (p.error.rfind("convert", 0) == 0 ? "no" : "yes")
+    const bool converts = p.error.rfind("convert", 0) != 0;
+    s << "| " << f.name << " | " << f.mode << " | " << f.io() << " | " << (converts ? "yes" : "no")
       << " | " << (p.precision.empty() ? "—" : p.precision) << " | " << figure(p) << " | " << p.top1_equal << "+"
       << p.top1_near_tie << "/" << p.inputs << " | " << (p.pass() ? "pass" : "FAIL") << " | " << xnnpack(f) << " |";
     if (!p.error.empty()) s << " " << p.error;

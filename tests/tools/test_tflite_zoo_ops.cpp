@@ -49,8 +49,8 @@ TEST_CASE("TFLite SUB with a constant operand on either side computes a - b", "[
     const std::vector<float> k = {0.5f, -1.25f, 3.0f};  // per channel (NHWC's last axis)
     const int32_t kc = b.constant_f32("k", {3}, k);
     const int32_t y = b.activation("y", {1, 1, 2, 3});
-    b.op(BuiltinOperator::BuiltinOperator_SUB, constant_first ? std::vector<int32_t>{kc, x} : std::vector<int32_t>{x, kc},
-         {y}, tflite::BuiltinOptions_SubOptions,
+    const std::vector<int32_t> operands = constant_first ? std::vector<int32_t>{kc, x} : std::vector<int32_t>{x, kc};
+    b.op(BuiltinOperator::BuiltinOperator_SUB, operands, {y}, tflite::BuiltinOptions_SubOptions,
          tflite::CreateSubOptions(b.fbb(), tflite::ActivationFunctionType_NONE).Union());
     mnet::Tensor src({1, 3, 1, 2});
     for (size_t i = 0; i < src.data.size(); ++i) src.data[i] = 0.25f * static_cast<float>(i) - 1.0f;
@@ -93,7 +93,8 @@ TEST_CASE("a Keras Reshape's SHAPE/STRIDED_SLICE/PACK chain feeds only the RESHA
     b.op(BuiltinOperator::BuiltinOperator_SHAPE, {x}, {shape});
     const int32_t batch = b.activation("batch", {}, tflite::TensorType_INT32);
     b.op(BuiltinOperator::BuiltinOperator_STRIDED_SLICE,
-         {shape, b.constant_i32("begin", {1}, {0}), b.constant_i32("end", {1}, {1}), b.constant_i32("strides", {1}, {1})},
+         {shape, b.constant_i32("begin", {1}, {0}), b.constant_i32("end", {1}, {1}),
+          b.constant_i32("strides", {1}, {1})},
          {batch});
     const int32_t target = b.activation("target", {2}, tflite::TensorType_INT32);
     b.op(BuiltinOperator::BuiltinOperator_PACK, {batch, b.constant_i32("classes", {}, {3})}, {target});

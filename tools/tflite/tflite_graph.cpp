@@ -63,11 +63,11 @@ const std::vector<GraphBuilder::Translation>& GraphBuilder::translations() {
         {Op::BuiltinOperator_ADD, "", [](GraphBuilder& g) { g.binary(true); }},
         {Op::BuiltinOperator_SUB, "with a constant operand", [](GraphBuilder& g) { g.subtract(); }},
         {Op::BuiltinOperator_MUL, "", [](GraphBuilder& g) { g.binary(false); }},
-        {Op::BuiltinOperator_HARD_SWISH, "", [](GraphBuilder& g) { g.activation_op("hard_swish"); }},
-        {Op::BuiltinOperator_LOGISTIC, "", [](GraphBuilder& g) { g.activation_op("sigmoid"); }},
-        {Op::BuiltinOperator_RELU, "", [](GraphBuilder& g) { g.activation_op("relu"); }},
-        {Op::BuiltinOperator_RELU6, "", [](GraphBuilder& g) { g.activation_op("relu6"); }},
-        {Op::BuiltinOperator_RELU_N1_TO_1, "", [](GraphBuilder& g) { g.activation_op("relu_n1_to_1"); }},
+        {Op::BuiltinOperator_HARD_SWISH, "", [](GraphBuilder& g) { g.activation_op(mnet::Activation::HardSwish); }},
+        {Op::BuiltinOperator_LOGISTIC, "", [](GraphBuilder& g) { g.activation_op(mnet::Activation::Sigmoid); }},
+        {Op::BuiltinOperator_RELU, "", [](GraphBuilder& g) { g.activation_op(mnet::Activation::Relu); }},
+        {Op::BuiltinOperator_RELU6, "", [](GraphBuilder& g) { g.activation_op(mnet::Activation::Relu6); }},
+        {Op::BuiltinOperator_RELU_N1_TO_1, "", [](GraphBuilder& g) { g.activation_op(mnet::Activation::ReluN1To1); }},
         {Op::BuiltinOperator_RESHAPE, "", [](GraphBuilder& g) { g.reshape(); }},
         {Op::BuiltinOperator_SOFTMAX, "", [](GraphBuilder& g) { g.softmax(); }},
         {Op::BuiltinOperator_MEAN, "over H and W", [](GraphBuilder& g) { g.mean(); }},
@@ -241,9 +241,9 @@ void GraphBuilder::emit(NodeDef nd, int32_t out, int8_t fused, bool has_activati
     std::string kind;
     switch (fused) {
         case ::tflite::ActivationFunctionType_NONE: break;
-        case ::tflite::ActivationFunctionType_RELU: kind = "relu"; break;
-        case ::tflite::ActivationFunctionType_RELU6: kind = "relu6"; break;
-        case ::tflite::ActivationFunctionType_RELU_N1_TO_1: kind = "relu_n1_to_1"; break;
+        case ::tflite::ActivationFunctionType_RELU: kind = activation_name(mnet::Activation::Relu); break;
+        case ::tflite::ActivationFunctionType_RELU6: kind = activation_name(mnet::Activation::Relu6); break;
+        case ::tflite::ActivationFunctionType_RELU_N1_TO_1: kind = activation_name(mnet::Activation::ReluN1To1); break;
         default:
             fail(ErrorCode::Unsupported,
                  std::string("fused activation ") +
@@ -258,7 +258,7 @@ void GraphBuilder::emit(NodeDef nd, int32_t out, int8_t fused, bool has_activati
         const std::string mid = nd.output;
         nodes.push_back(std::move(nd));
         nd = NodeDef{};
-        nd.op = "activation";
+        nd.op = op_name(OpKind::Activation);
         nd.inputs = {mid};
         nd.attrs["kind"] = kind;
     }

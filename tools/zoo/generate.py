@@ -148,16 +148,25 @@ def randomize_and_calibrate(model, photos, pre, variance_floor):
     heads = [l for l in model._flatten_layers()
              if l.name in ("predictions", "logits", "Logits", "head5") and hasattr(l, "kernel")]
 
-    def centered_logits():  # log-probabilities minus their mean over the classes: the logits up to a constant
-        logp = np.log(np.maximum(model(x, training=False).numpy().reshape(len(x), -1), 1e-30))
-        return logp - logp.mean(axis=1, keepdims=True)
+    softmaxes = [l for l in model._flatten_layers() if getattr(l, "activation", None) is keras.activations.softmax]
+
+    def logits():  # the model's output with its softmax switched off
+        for l in softmaxes:
+            l.activation = keras.activations.linear
+        out = model(x, training=False).numpy().reshape(len(x), -1)
+        for l in softmaxes:
+            l.activation = keras.activations.softmax
+        return out
 
     for head in heads:
         head.bias.assign(np.zeros(head.bias.shape[0], dtype=np.float32))
-        head.bias.assign(-centered_logits().mean(axis=0).astype(np.float32))
-        factor = LOGIT_STD / max(float(np.mean(np.std(centered_logits(), axis=1))), 1e-6)
+        head.bias.assign(-logits().mean(axis=0).astype(np.float32))
+        factor = LOGIT_STD / max(float(np.mean(np.std(logits(), axis=1))), 1e-6)
         head.kernel.assign(head.kernel.numpy() * factor)
         head.bias.assign(head.bias.numpy() * factor)
+        probs = model(x, training=False).numpy().reshape(len(x), -1)
+        print(f"  {head.name}: logit std {np.mean(np.std(logits(), axis=1)):.2f}, top-1 probability "
+              f"{np.mean(probs.max(axis=1)):.2f} on average, {len(set(probs.argmax(axis=1)))} distinct top-1s")
 
 
 def convert(model, mode, rep):
