@@ -10,7 +10,7 @@
 #include <iostream>
 #include <sstream>
 
-#include "cli/exit_codes.h"  // the same statuses as `mnet`
+#include "common/exit_codes.h"  // the same statuses as `mnet`
 #include "core/option_checks.h"
 #include "mnet/error.h"
 #include "mnet_version.h"

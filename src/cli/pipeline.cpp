@@ -24,7 +24,7 @@
 #include "cli/common_options.h"
 #include "mnet/engine.h"
 #include "mnet/error.h"
-#include "preprocess/image.h"
+#include "mnet/image.h"
 
 namespace mnet::cli {
 

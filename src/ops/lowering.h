@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "model/loader.h"
+#include "graph/loader.h"
 #include "ops/fusion.h"
 #include "ops/plan.h"
 

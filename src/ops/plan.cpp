@@ -9,7 +9,7 @@
 #include <cstring>
 #include <limits>
 
-#include "model/loader.h"
+#include "graph/loader.h"
 #include "mnet/error.h"
 #include "ops/lowering.h"
 

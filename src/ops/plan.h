@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "graph/graph.h"
+#include "graph/loader.h"
 #include "ops/fusion.h"
-#include "model/loader.h"
 #include "mnet/engine.h"
 
 namespace mnet {

@@ -7,9 +7,9 @@
 #include <cstdio>
 #include <numeric>
 
-#include "graph/session_factory.h"
+#include "runtime/session_factory.h"
 #include "mnet/engine.h"
-#include "preprocess/image.h"
+#include "mnet/image.h"
 #include "shared_models.h"
 #include "support/test_data.h"
 
@@ -50,7 +50,10 @@ double max_abs_diff(const float* a, const std::vector<float>& b) {
 TEST_CASE("shared TFLite models reproduce the float reference probabilities", "[e2e]") {
     for (const SharedModel& m : shared_tflite_models()) {
         auto model = Model::load(converted_manifest(m));
-        Session session(model, SessionOptions{1, 0, false, false});
+        SessionOptions options;
+        options.precision = Precision::Fp32;  // a quantized model's float reference
+        options.fuse_dw = false;
+        Session session(model, options);
         double worst = 0;
         for (const ReferenceImage& img : m.images) {
             CAPTURE(m.name, img.stem);
@@ -74,7 +77,11 @@ TEST_CASE("a batch of images gives each image its own result, in either batch mo
     const SharedModel m = shared_tflite_models().front();
     auto model = Model::load(converted_manifest(m));
     const int batch = static_cast<int>(m.images.size());
-    SessionOptions options{batch, 2, false, false};
+    SessionOptions options;
+    options.precision = Precision::Fp32;
+    options.batch = batch;
+    options.threads = 2;
+    options.fuse_dw = false;
     const BatchMode mode = GENERATE(BatchMode::Latency, BatchMode::Throughput);
     options.mode = mode;
     CAPTURE(mode == BatchMode::Latency ? "latency" : "throughput");
@@ -103,7 +110,10 @@ TEST_CASE("a batch of images gives each image its own result, in either batch mo
 TEST_CASE("photos through the front end and the engine give the reference top-5", "[e2e]") {
     for (const SharedModel& m : shared_tflite_models()) {
         auto model = Model::load(converted_manifest(m));
-        Session session(model, SessionOptions{1, 0, false, false});
+        SessionOptions options;
+        options.precision = Precision::Fp32;  // a quantized model's float reference
+        options.fuse_dw = false;
+        Session session(model, options);
         for (const ReferenceImage& img : m.images) {
             CAPTURE(m.name, img.stem);
             session.run(load_image(img.image_path, model->preprocess()));
@@ -114,13 +124,14 @@ TEST_CASE("photos through the front end and the engine give the reference top-5"
     }
 }
 
-TEST_CASE("each fusion (and the u8 classifier) changes no result of a real model beyond 1e-5", "[e2e][fuse]") {
+TEST_CASE("each fusion (and the u8 classifier) changes no result of a real model beyond 1e-5", "[e2e][fuse][slow]") {
     constexpr double kFusionTolerance = 1e-5;
     for (const SharedModel& m : shared_tflite_models()) {
         auto model = Model::load(converted_manifest(m));
         const int batch = GENERATE(1, 3);
         const int threads = GENERATE(1, 2);  // layouts and oneDNN's kernels differ with the thread count
         SessionOptions plain;
+        plain.precision = Precision::Fp32;
         plain.batch = batch;
         plain.threads = threads;
         plain.fuse_dw = false;
@@ -154,12 +165,16 @@ TEST_CASE("each fusion (and the u8 classifier) changes no result of a real model
 
 // oneDNN falls back to a slow generic kernel ("ref...") without complaint when no optimised one fits a layer's
 // layout or post-ops; the performance claims assume that never happens on the shared models.
-TEST_CASE("no step of a shared model runs a reference (ref) implementation in fp32", "[e2e][perf]") {
+TEST_CASE("no step of a shared model runs a reference (ref) implementation in fp32", "[e2e][perf][slow]") {
     for (const SharedModel& m : shared_tflite_models()) {
         auto model = Model::load(converted_manifest(m));
         const int batch = GENERATE(1, 16);
         const int threads = GENERATE(1, 2);  // the activation layout follows the thread count
-        SessionOptions options{batch, threads, true, true};  // profiled: every step reports its implementation
+        SessionOptions options;
+        options.precision = Precision::Fp32;
+        options.batch = batch;
+        options.threads = threads;
+        options.profile = true;  // every step reports its implementation
         Session session(model, options);
         Shape shape = model->input_shape();
         shape[0] = batch;

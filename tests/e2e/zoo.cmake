@@ -5,5 +5,5 @@ if(TARGET mnet_tflite AND TARGET mnet_keras)
   mnet_test(test_zoo
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_zoo.cpp ${CMAKE_CURRENT_LIST_DIR}/test_zoo_keras.cpp
             ${CMAKE_CURRENT_LIST_DIR}/zoo_fixtures.cpp
-    LIBS mnet_tflite mnet_keras mnet_engine nlohmann_json::nlohmann_json)
+    LIBS mnet_tflite mnet_keras mnet_runtime nlohmann_json::nlohmann_json)
 endif()

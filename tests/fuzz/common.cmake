@@ -5,7 +5,7 @@
 # targets global, hence the guard on the targets only.
 
 set(MNET_FUZZ_TARGETS model tflite keras image onnx)
-set(MNET_FUZZ_LIBS_model mnet_model)
+set(MNET_FUZZ_LIBS_model mnet_graph)
 set(MNET_FUZZ_LIBS_tflite mnet_tflite)
 set(MNET_FUZZ_LIBS_keras mnet_keras mnet_hdf5)  # the target checks no HDF5 object is left open
 set(MNET_FUZZ_LIBS_image mnet_preprocess)

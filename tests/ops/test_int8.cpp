@@ -8,9 +8,9 @@
 #include <cmath>
 #include <random>
 
-#include "graph/session_factory.h"
+#include "runtime/session_factory.h"
 #include "mnet/engine.h"
-#include "model/loader.h"
+#include "graph/loader.h"
 #include "ops/reference/reference.h"
 #include "support/model_builder.h"
 
@@ -119,7 +119,7 @@ std::vector<double> output_steps(const Model& model) {
     std::vector<double> steps;
     for (const OutputInfo& o : model.outputs()) {
         double step = 0;
-        for (const NodeDef& n : model.impl().def.nodes) {
+        for (const NodeDef& n : model_impl(model).def.nodes) {
             if (n.output == o.name && n.dst_quant) step = n.dst_quant->scale[0];
         }
         steps.push_back(step);
