@@ -192,7 +192,8 @@ View Lowering::convert(const View& src, const memory::desc& md, const std::strin
         return dst;
     };
     const dnnl::primitive_attr attr = conversion_attr(value, src.md, md);  // checks the value has parameters
-    if (is_int(md.data_type()) && src.md == memory::desc(md.dims(), dt::f32, tag::nchw) &&
+    // (A rank-2 value, e.g. a float softmax's output requantized to u8, has no NCHW form to compare with.)
+    if (is_int(md.data_type()) && md.dims().size() == 4 && src.md == memory::desc(md.dims(), dt::f32, tag::nchw) &&
         md == memory::desc(md.dims(), md.data_type(), tag::nhwc)) {
         return quantize_to_nhwc(src, md, name, value);
     }

@@ -91,6 +91,16 @@ bool avx512_kernels() {
     }
 }
 
+bool vnni_kernels() {
+    switch (dnnl::get_effective_cpu_isa()) {
+        case dnnl::cpu_isa::avx2_vnni:
+        case dnnl::cpu_isa::avx512_core_vnni:
+        case dnnl::cpu_isa::avx512_core_bf16:
+        case dnnl::cpu_isa::avx512_core_amx: return true;
+        default: return false;
+    }
+}
+
 Plan::Plan(const Model::Impl& model, const SessionOptions& options, const LoweringOptions& lowering)
     : engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {
     if (options.batch < 1) throw Error(ErrorCode::InvalidArgument, "batch size must be at least 1");

@@ -47,6 +47,8 @@ struct Step {
 
 // True when oneDNN dispatches to its AVX-512 kernels on this CPU.
 bool avx512_kernels();
+// Whether oneDNN's int8 kernels multiply with VNNI (vpdpbusd: u8 x s8 into int32, no saturating int16 pairs).
+bool vnni_kernels();
 
 class Plan {
 public:

@@ -4,6 +4,7 @@ if(TARGET mnet-convert)
   mnet_test(test_tflite
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tools/test_tflite.cpp
             ${CMAKE_CURRENT_SOURCE_DIR}/tools/test_tflite_ops.cpp
+            ${CMAKE_CURRENT_SOURCE_DIR}/tools/test_tflite_zoo_ops.cpp
             ${CMAKE_CURRENT_SOURCE_DIR}/tools/tflite_builder.cpp
     LIBS mnet_tflite mnet_model mnet_reference)
   # The tests run the converter binary too; make sure it is built first.

@@ -120,7 +120,10 @@ void Translator::conv(const FlatLayer& l) {
     int64_t F = 0;
     if (depthwise || separable) {
         // [KH, KW, C, M] -> [C*M, 1, KH, KW]; output channel c*M + m reads input channel c.
-        const WeightArray& k = weight(l, "depthwise_kernel", {KH, KW, C, M});
+        // Keras 3 names a DepthwiseConv2D's weight "kernel"; Keras 2 (and the separable conv) "depthwise_kernel".
+        const bool keras3_name = keras3_ && weights_.find(l.name, "kernel", l.scope) &&
+                                 !weights_.find(l.name, "depthwise_kernel", l.scope);
+        const WeightArray& k = weight(l, keras3_name ? "kernel" : "depthwise_kernel", {KH, KW, C, M});
         std::vector<float> w(k.values.size());
         for (int64_t y = 0; y < KH * KW; ++y) {
             for (int64_t cm = 0; cm < C * M; ++cm) w[size_t(cm * KH * KW + y)] = k.values[size_t(y * C * M + cm)];

@@ -47,7 +47,49 @@ GraphBuilder::GraphBuilder(const TfliteFile& file, ModelWriter& writer) : file_(
 }
 
 void GraphBuilder::add_input(int32_t tensor, const std::string& name) {
+    graph_input_ = tensor;
     acts_[tensor] = Activation{name, logical_shape(file_.tensor(tensor).shape)};
+}
+
+// Every builtin the importer translates, with the condition it needs when there is one. The error for any other
+// op lists this table, so the message and the importer cannot disagree.
+const std::vector<GraphBuilder::Translation>& GraphBuilder::translations() {
+    using Op = ::tflite::BuiltinOperator;
+    static const std::vector<Translation> table = {
+        {Op::BuiltinOperator_CONV_2D, "", [](GraphBuilder& g) { g.convolution(false); }},
+        {Op::BuiltinOperator_DEPTHWISE_CONV_2D, "", [](GraphBuilder& g) { g.convolution(true); }},
+        {Op::BuiltinOperator_AVERAGE_POOL_2D, "", [](GraphBuilder& g) { g.pool(true); }},
+        {Op::BuiltinOperator_MAX_POOL_2D, "", [](GraphBuilder& g) { g.pool(false); }},
+        {Op::BuiltinOperator_ADD, "", [](GraphBuilder& g) { g.binary(true); }},
+        {Op::BuiltinOperator_SUB, "with a constant operand", [](GraphBuilder& g) { g.subtract(); }},
+        {Op::BuiltinOperator_MUL, "", [](GraphBuilder& g) { g.binary(false); }},
+        {Op::BuiltinOperator_HARD_SWISH, "", [](GraphBuilder& g) { g.activation_op(mnet::Activation::HardSwish); }},
+        {Op::BuiltinOperator_LOGISTIC, "", [](GraphBuilder& g) { g.activation_op(mnet::Activation::Sigmoid); }},
+        {Op::BuiltinOperator_RELU, "", [](GraphBuilder& g) { g.activation_op(mnet::Activation::Relu); }},
+        {Op::BuiltinOperator_RELU6, "", [](GraphBuilder& g) { g.activation_op(mnet::Activation::Relu6); }},
+        {Op::BuiltinOperator_RELU_N1_TO_1, "", [](GraphBuilder& g) { g.activation_op(mnet::Activation::ReluN1To1); }},
+        {Op::BuiltinOperator_RESHAPE, "", [](GraphBuilder& g) { g.reshape(); }},
+        {Op::BuiltinOperator_SOFTMAX, "", [](GraphBuilder& g) { g.softmax(); }},
+        {Op::BuiltinOperator_MEAN, "over H and W", [](GraphBuilder& g) { g.mean(); }},
+        {Op::BuiltinOperator_FULLY_CONNECTED, "", [](GraphBuilder& g) { g.fully_connected(); }},
+        {Op::BuiltinOperator_QUANTIZE, "", [](GraphBuilder& g) { g.identity(); }},
+        {Op::BuiltinOperator_DEQUANTIZE, "", [](GraphBuilder& g) { g.identity(); }},
+        {Op::BuiltinOperator_PAD, "before a convolution", [](GraphBuilder& g) { g.pad(); }},
+        {Op::BuiltinOperator_SHAPE, "for a RESHAPE's shape", [](GraphBuilder& g) { g.shape_computation(); }},
+        {Op::BuiltinOperator_STRIDED_SLICE, "for a RESHAPE's shape", [](GraphBuilder& g) { g.shape_computation(); }},
+        {Op::BuiltinOperator_PACK, "for a RESHAPE's shape", [](GraphBuilder& g) { g.shape_computation(); }},
+    };
+    return table;
+}
+
+std::string GraphBuilder::supported_ops() {
+    std::string out;
+    for (const Translation& t : translations()) {
+        out += out.empty() ? "" : ", ";
+        out += ::tflite::EnumNameBuiltinOperator(static_cast<::tflite::BuiltinOperator>(t.code));
+        if (*t.condition) out += std::string(" (") + t.condition + ")";
+    }
+    return out;
 }
 
 void GraphBuilder::add_operator(size_t index) {
@@ -55,38 +97,11 @@ void GraphBuilder::add_operator(size_t index) {
     op_name_ = file_.op_name(index);
     inputs_ = file_.op_inputs(index);
     outputs_ = file_.op_outputs(index);
-    using Op = ::tflite::BuiltinOperator;
-    using Translate = void (*)(GraphBuilder&);
-    // The builtins this importer translates; the "supported" message below is generated from this table.
-    static const std::pair<Op, Translate> kOperators[] = {
-        {::tflite::BuiltinOperator_CONV_2D, [](GraphBuilder& g) { g.convolution(false); }},
-        {::tflite::BuiltinOperator_DEPTHWISE_CONV_2D, [](GraphBuilder& g) { g.convolution(true); }},
-        {::tflite::BuiltinOperator_AVERAGE_POOL_2D, [](GraphBuilder& g) { g.pool(true); }},
-        {::tflite::BuiltinOperator_MAX_POOL_2D, [](GraphBuilder& g) { g.pool(false); }},
-        {::tflite::BuiltinOperator_ADD, [](GraphBuilder& g) { g.binary(true); }},
-        {::tflite::BuiltinOperator_MUL, [](GraphBuilder& g) { g.binary(false); }},
-        {::tflite::BuiltinOperator_HARD_SWISH, [](GraphBuilder& g) { g.activation_op(mnet::Activation::HardSwish); }},
-        {::tflite::BuiltinOperator_LOGISTIC, [](GraphBuilder& g) { g.activation_op(mnet::Activation::Sigmoid); }},
-        {::tflite::BuiltinOperator_RELU, [](GraphBuilder& g) { g.activation_op(mnet::Activation::Relu); }},
-        {::tflite::BuiltinOperator_RELU6, [](GraphBuilder& g) { g.activation_op(mnet::Activation::Relu6); }},
-        {::tflite::BuiltinOperator_RELU_N1_TO_1, [](GraphBuilder& g) { g.activation_op(mnet::Activation::ReluN1To1); }},
-        {::tflite::BuiltinOperator_RESHAPE, [](GraphBuilder& g) { g.reshape(); }},
-        {::tflite::BuiltinOperator_SOFTMAX, [](GraphBuilder& g) { g.softmax(); }},
-        {::tflite::BuiltinOperator_MEAN, [](GraphBuilder& g) { g.mean(); }},
-        {::tflite::BuiltinOperator_FULLY_CONNECTED, [](GraphBuilder& g) { g.fully_connected(); }},
-        {::tflite::BuiltinOperator_QUANTIZE, [](GraphBuilder& g) { g.identity(); }},
-        {::tflite::BuiltinOperator_DEQUANTIZE, [](GraphBuilder& g) { g.identity(); }},
-        {::tflite::BuiltinOperator_PAD, [](GraphBuilder& g) { g.pad(); }},
-    };
     const int32_t code = file_.op_code(index);
-    for (const auto& [op, translate] : kOperators) {
-        if (op == code) return translate(*this);
+    for (const Translation& t : translations()) {
+        if (t.code == code) return t.translate(*this);
     }
-    std::string handled;
-    for (const auto& entry : kOperators) {
-        handled += (handled.empty() ? "" : ", ") + std::string(::tflite::EnumNameBuiltinOperator(entry.first));
-    }
-    fail(ErrorCode::Unsupported, "mnet-convert does not support this op (it handles " + handled + ")");
+    fail(ErrorCode::Unsupported, "mnet-convert does not support this op; it handles " + supported_ops());
 }
 
 std::string GraphBuilder::output_name(int32_t tensor) const {
@@ -133,6 +148,10 @@ void GraphBuilder::expect_io(size_t min_inputs, size_t max_inputs) {
 int32_t GraphBuilder::input(size_t i) const { return i < inputs_.size() ? inputs_[i] : -1; }
 
 const GraphBuilder::Activation& GraphBuilder::activation(int32_t tensor) const {
+    if (shape_values_.count(tensor)) {
+        fail(ErrorCode::Unsupported, "reads '" + file_.tensor(tensor).name +
+                                         "', a shape computation, which mnet supports only as a RESHAPE's shape");
+    }
     if (pads_.count(tensor)) {
         fail(ErrorCode::Unsupported, "reads the output of a PAD, which mnet folds only into convolutions");
     }
@@ -178,11 +197,12 @@ Shape GraphBuilder::logical_shape(const std::vector<int64_t>& s) const {
     return s;
 }
 
-std::string GraphBuilder::add_constant(int32_t tensor, const std::vector<size_t>& perm) {
+std::string GraphBuilder::add_constant(int32_t tensor, const std::vector<size_t>& perm, bool negate) {
     if (auto it = const_alias_.find(tensor); it != const_alias_.end()) tensor = it->second;
     const TfliteTensor& t = file_.tensor(tensor);
     std::string key = std::to_string(tensor) + "/";
     for (size_t p : perm) key += std::to_string(p);
+    if (negate) key += "-";
     if (auto it = constants_.find(key); it != constants_.end()) return it->second;
     const size_t pad = perm.size() - t.shape.size();
     std::vector<int64_t> shape(pad, 1);
@@ -190,8 +210,13 @@ std::string GraphBuilder::add_constant(int32_t tensor, const std::vector<size_t>
     Shape out_shape;
     std::vector<float> values = permute(file_.dequantize(t), shape, perm, out_shape);
     if (out_shape.empty()) out_shape = {1};  // a scalar
+    if (negate) {
+        for (float& v : values) v = -v;
+    }
     std::optional<QuantParams> quant = t.quant;
-    if (quant) {
+    if (quant && negate) {
+        quant.reset();  // the negated values are no longer those integers
+    } else if (quant) {
         quant->axis = -1;
         if (t.quant_axis_file >= 0) {
             const size_t file_axis = static_cast<size_t>(t.quant_axis_file) + pad;
@@ -201,7 +226,7 @@ std::string GraphBuilder::add_constant(int32_t tensor, const std::vector<size_t>
     // The first layout of a file tensor keeps its name; another layout of the same tensor gets a new one.
     bool first = std::none_of(constants_.begin(), constants_.end(),
                               [&](const auto& kv) { return kv.first.rfind(std::to_string(tensor) + "/", 0) == 0; });
-    const std::string name = first ? t.name : unique_name(t.name + "/nchw");
+    const std::string name = first && !negate ? t.name : unique_name(t.name + (negate ? "/negated" : "/nchw"));
     writer_.add_f32(name, out_shape, values, quant);
     constants_[key] = name;
     return name;

@@ -284,11 +284,35 @@ void GraphBuilder::identity() {
         const_alias_[outputs_[0]] = input(0);
         return;
     }
+    if (fold_input_quantize()) return;
     NodeDef nd;
     nd.op = op_name(OpKind::Identity);
     nd.inputs = {activation(input(0)).name};
     emit(std::move(nd), outputs_[0], ::tflite::ActivationFunctionType_NONE, false);
     identity_src_[outputs_[0]] = input(0);
+}
+
+// TF2's uint8-input models start with a QUANTIZE of the input to int8 at the same scale (zero points 128
+// apart): the same real values, so the graph input takes the int8 parameters and the op disappears. (As a
+// requantizing identity it was half the run time of a MobileNetV1 0.25.)
+bool GraphBuilder::fold_input_quantize() {
+    const TfliteTensor& in = file_.tensor(input(0));
+    const TfliteTensor& out = file_.tensor(outputs_[0]);
+    auto per_tensor_int = [](const TfliteTensor& t) {
+        return t.quant && t.quant->scale.size() == 1 && t.quant->zero_point.size() == 1 &&
+               (t.quant->dtype == DType::U8 || t.quant->dtype == DType::S8);
+    };
+    std::optional<QuantParams>& graph_quant = writer_.def().input.quant;
+    if (input(0) != graph_input_ || file_.op_code(op_index_) != ::tflite::BuiltinOperator_QUANTIZE || !graph_quant ||
+        !per_tensor_int(in) || !per_tensor_int(out) || in.quant->scale[0] != out.quant->scale[0] ||
+        acts_.count(outputs_[0]) || consumers_[input(0)].size() != 1) {
+        return false;
+    }
+    graph_quant = out.quant;
+    graph_quant->axis = -1;
+    acts_[outputs_[0]] = acts_.at(input(0));
+    identity_src_[outputs_[0]] = input(0);
+    return true;
 }
 
 void GraphBuilder::pad() {
@@ -317,6 +341,60 @@ void GraphBuilder::pad() {
     }
     if (acts_.count(out) || pads_.count(out)) fail(ErrorCode::ModelFormat, "output written twice");
     pads_[out] = PendingPad{input(0), p[2], p[4], p[3], p[5]};
+}
+
+void GraphBuilder::subtract() {
+    expect_io(2, 2);
+    const int32_t a = input(0), b = input(1);
+    const TfliteTensor* k = constant(b) ? constant(b) : constant(a);
+    if (!k || (constant(a) && constant(b))) {
+        fail(ErrorCode::Unsupported, "SUB of two activations; mnet supports an activation minus a constant or a "
+                                     "constant minus an activation");
+    }
+    const std::vector<int64_t>& x_shape = file_.tensor(constant(b) ? a : b).shape;
+    if (k->shape.size() > x_shape.size()) {
+        fail(ErrorCode::Unsupported, "constant operand " + shape_text(k->shape) + " has a higher rank than the "
+                                     "activation " + shape_text(x_shape));
+    }
+    const auto* o = file_.op(op_index_).builtin_options_as_SubOptions();
+    const int8_t fused = o ? o->fused_activation_function() : ::tflite::ActivationFunctionType_NONE;
+    // x - k = x + (-k) and k - x = (-x) + k, both exact in float: negation only flips a sign.
+    std::vector<int64_t> k_shape(x_shape.size() - k->shape.size(), 1);
+    k_shape.insert(k_shape.end(), k->shape.begin(), k->shape.end());
+    std::vector<size_t> perm(k_shape.size());
+    for (size_t i = 0; i < perm.size(); ++i) perm[i] = i;
+    if (perm.size() == 4) perm = kNhwcToNchw;
+    const std::string k_name = add_constant(constant(b) ? b : a, perm, /*negate=*/constant(b) != nullptr);
+    std::string x_name = activation(constant(b) ? a : b).name;
+    std::vector<NodeDef>& nodes = writer_.def().nodes;
+    if (constant(a)) {
+        NodeDef neg;
+        neg.op = "mul";
+        neg.name = neg.output = unique_name(file_.tensor(outputs_[0]).name + "/negate");
+        neg.inputs = {x_name};
+        neg.weights["b"] = writer_.add_f32(unique_name(neg.name + "/minus_one"), {1}, {-1.0f});
+        x_name = neg.output;
+        nodes.push_back(std::move(neg));
+    }
+    NodeDef nd;
+    nd.op = "add";
+    nd.inputs = {x_name};
+    nd.weights["b"] = k_name;
+    emit(std::move(nd), outputs_[0], fused, true);
+}
+
+void GraphBuilder::shape_computation() {
+    // Keras's Reshape with a dynamic batch computes the target shape at run time from SHAPE(x); mnet's RESHAPE
+    // takes the static output shape of the file instead, so these only need to end in a RESHAPE's shape input.
+    if (outputs_.size() != 1) fail(ErrorCode::ModelFormat, "expected 1 output");
+    const bool is_shape = file_.op_code(op_index_) == ::tflite::BuiltinOperator_SHAPE;
+    for (int32_t t : inputs_) {
+        if (t < 0 || is_shape || constant(t) || shape_values_.count(t)) continue;
+        fail(ErrorCode::Unsupported, "reads activation '" + file_.tensor(t).name +
+                                         "'; mnet supports this op only on shapes (a RESHAPE's target shape)");
+    }
+    if (is_shape) activation(input(0));
+    shape_values_.insert(outputs_[0]);
 }
 
 }  // namespace mnet::importer

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: Apache-2.0
+// The zoo's Keras 3 files (tests/data/zoo, docs/zoo.md): each .h5 converts and matches Keras's own float output;
+// a .keras archive is refused with one line that says what to do instead.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include "keras_importer.h"
+#include "mnet/engine.h"
+#include "mnet/error.h"
+#include "mnet/model.h"
+#include "support/test_data.h"
+#include "zoo_fixtures.h"
+
+using namespace mnet;
+using namespace mnet::test;
+using namespace mnet::test::zoo;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr double kRelativeTolerance = 1e-4;  // of the largest |output|
+
+}  // namespace
+
+TEST_CASE("zoo: Keras 3 .h5 files convert and match Keras", "[zoo][slow]") {
+    const std::string dir = make_temp_dir("zoo-keras");
+    int h5_files = 0;
+    const nlohmann::json all = index();
+    for (const auto& e : all.at("keras")) {
+        const std::string file = e.at("file").get<std::string>();
+        if (fs::path(file).extension() != ".h5") continue;
+        ++h5_files;
+        INFO(file);
+        Fixture f;  // the pixel -> input mapping of model_input()
+        f.size = e.at("size").get<int64_t>();
+        f.pixel_scale = e.at("pixel_scale").get<double>();
+        f.pixel_offset = e.at("pixel_offset").get<double>();
+        f.input.dtype = "float32";
+        const std::string json = dir + "/" + fs::path(file).stem().string() + ".json";
+        importer::convert_keras_file(zoo_dir() + "/" + file, json, {});
+        const auto model = Model::load(json);
+        SessionOptions so;
+        so.threads = 1;
+        Session session(model, so);
+        for (const auto& [stem, out_file] : e.at("outputs").items()) {
+            INFO(stem);
+            session.run(model_input(f, pixels(f.size, stem)));
+            const std::vector<float> ref = read_f32_file(zoo_dir() + "/" + out_file.get<std::string>());
+            const Tensor& out = session.output(0);
+            REQUIRE(static_cast<size_t>(out.numel()) == ref.size());
+            double largest = 1e-6, worst = 0.0;
+            for (float v : ref) largest = std::max(largest, std::fabs(static_cast<double>(v)));
+            for (size_t i = 0; i < ref.size(); ++i) {
+                worst = std::max(worst, std::fabs(static_cast<double>(out.data[i]) - ref[i]) / largest);
+            }
+            CHECK(worst <= kRelativeTolerance);
+        }
+    }
+    CHECK(h5_files >= 1);
+    fs::remove_all(dir);
+}
+
+TEST_CASE("zoo: a Keras 3 .keras archive is refused with a clear message", "[zoo]") {
+    const std::string dir = make_temp_dir("zoo-keras-archive");
+    int archives = 0;
+    const nlohmann::json all = index();
+    for (const auto& e : all.at("keras")) {
+        const std::string file = e.at("file").get<std::string>();
+        if (fs::path(file).extension() != ".keras") continue;
+        ++archives;
+        try {
+            importer::convert_keras_file(zoo_dir() + "/" + file, dir + "/m.json", {});
+            FAIL("converted " << file);
+        } catch (const Error& err) {
+            CHECK(err.code() == ErrorCode::Unsupported);
+            CHECK_THAT(err.what(), Catch::Contains(file) && Catch::Contains(".h5"));
+        }
+    }
+    CHECK(archives >= 1);
+    fs::remove_all(dir);
+}

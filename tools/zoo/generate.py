@@ -1,0 +1,255 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Regenerates the TFLite model zoo under tests/data/zoo (docs/zoo.md).
+
+Builds Keras application MobileNets with seeded random weights, sets every BatchNorm's statistics from the shared
+photos (one forward pass in training mode with momentum 0, so each layer sees the distribution the inference
+model gives it), converts each model with tf.lite.TFLiteConverter in the modes listed in MODES, and records LiteRT's
+outputs (the oracle) on seeded and photo inputs. The C++ tests read only what this writes: the .tflite/.keras/.h5
+files, raw little-endian input pixels and outputs, and index.json.
+
+Usage: /work/venv-zoo/bin/python tools/zoo/generate.py [--images DIR] [--out DIR] [--only NAME_SUBSTRING]
+"""
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+import numpy as np
+from PIL import Image
+
+import tensorflow as tf
+import keras
+
+import oracle
+
+SEED = 20261206
+VARIANCE_FLOOR = 1.0
+LOGIT_STD = 3.0
+PHOTOS = ["chelsea.png", "coffee.png", "dog.jpg", "eagle.jpg", "kite.jpg"]
+
+# Modes: name -> (converter set-up, input type, output type). "int8" keeps float I/O around an int8 graph.
+MODES = ["float32", "float16", "dynamic", "int8", "int8_io", "uint8_io"]
+INT8_MODES = ["int8", "int8_io", "uint8_io"]
+
+
+def pixels_tf(x):
+    """keras.applications mobilenet / mobilenet_v2 preprocess_input: RGB pixels to [-1, 1]."""
+    return x / 127.5 - 1.0
+
+
+# Each architecture: name, builder, resolution, the pixel -> input affine map (scale, offset), modes, extra files.
+def arch_list(shared):
+    A = keras.applications
+    v3pre = (1.0, 0.0)    # include_preprocessing=True: the model takes pixels in [0, 255]
+    tfpre = (1 / 127.5, -1.0)
+    head5 = lambda base: keras.Sequential([base, keras.layers.Dense(5, activation="softmax", name="head5")],
+                                          name="mobilenet_v2_head5")
+    return [
+        dict(name="keras_v1_0.25_224", build=lambda: real_v1(shared),
+             size=224, pre=tfpre, modes=MODES, real=True),
+        dict(name="v1_0.25_128_feat", build=lambda: A.MobileNet(input_shape=(128, 128, 3), alpha=0.25,
+                                                                 include_top=False, pooling="avg", weights=None),
+             size=128, pre=tfpre, modes=MODES, save=["keras", "h5"]),
+        dict(name="v2_0.35_96_feat", build=lambda: A.MobileNetV2(input_shape=(96, 96, 3), alpha=0.35,
+                                                                  include_top=False, pooling="avg", weights=None),
+             size=96, pre=tfpre, modes=["float16", "dynamic"] + INT8_MODES),
+        dict(name="v2_0.35_128_head5", build=lambda: head5(A.MobileNetV2(
+            input_shape=(128, 128, 3), alpha=0.35, include_top=False, pooling="avg", weights=None)),
+             size=128, pre=tfpre, modes=["float32", "int8"]),
+        dict(name="v2_1.0_224_top", build=lambda: A.MobileNetV2(input_shape=(224, 224, 3), alpha=1.0, weights=None),
+             size=224, pre=tfpre, modes=["uint8_io"]),
+        dict(name="v3s_0.5_96_feat_pre", build=lambda: A.MobileNetV3Small(
+            input_shape=(96, 96, 3), alpha=0.5, include_top=False, pooling="avg", weights=None,
+            include_preprocessing=True), size=96, pre=v3pre, modes=MODES),
+        dict(name="v3s_0.5_128_top_pre", build=lambda: A.MobileNetV3Small(
+            input_shape=(128, 128, 3), alpha=0.5, weights=None, include_preprocessing=True),
+             size=128, pre=v3pre, modes=["uint8_io"]),
+        # At VARIANCE_FLOOR 1 this one was chaotic under int8: LiteRT's XNNPACK kernels themselves put only 98.3% of
+        # its outputs within one step of its reference kernels (mnet 97.2%); a trained model is not like that.
+        dict(name="v3s_min_0.5_96_feat", build=lambda: A.MobileNetV3Small(
+            input_shape=(96, 96, 3), alpha=0.5, include_top=False, pooling="avg", weights=None, minimalistic=True,
+            include_preprocessing=False), size=96, pre=tfpre, modes=["float32", "dynamic", "int8_io"],
+             variance_floor=2.0),
+        dict(name="v3l_0.5_96_feat", build=lambda: A.MobileNetV3Large(
+            input_shape=(96, 96, 3), alpha=0.5, include_top=False, pooling="avg", weights=None,
+            include_preprocessing=False), size=96, pre=tfpre, modes=["dynamic", "int8"]),
+        dict(name="v3l_min_0.5_96_feat_pre", build=lambda: A.MobileNetV3Large(
+            input_shape=(96, 96, 3), alpha=0.5, include_top=False, pooling="avg", weights=None, minimalistic=True,
+            include_preprocessing=True), size=96, pre=v3pre, modes=["int8_io"]),
+    ]
+
+
+def real_v1(shared):
+    """The shared Keras 2.8 MobileNetV1 0.25 .h5 (Keras 3 cannot rebuild its config; the weights load by topology)."""
+    model = keras.applications.MobileNet(input_shape=(224, 224, 3), alpha=0.25, weights=None)
+    model.load_weights(str(shared / "models/mobilenet_v1_0.25_224_keras/mobilenet_v1_0.25_224.h5"))
+    return model
+
+
+def load_photo(path, size):
+    """Central square crop, bilinear resize to size x size, RGB uint8 HWC."""
+    img = Image.open(path).convert("RGB")
+    w, h = img.size
+    s = min(w, h)
+    img = img.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+    return np.asarray(img.resize((size, size), Image.BILINEAR), dtype=np.uint8)
+
+
+def seeded_images(size):
+    """Two seeded pixel images: uniform noise, and smooth noise (8x8 upsampled), RGB uint8 HWC."""
+    rng = np.random.default_rng(SEED + size)
+    noise = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+    coarse = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    smooth = np.asarray(Image.fromarray(coarse).resize((size, size), Image.BILINEAR), dtype=np.uint8)
+    return {"noise": noise, "smooth": smooth}
+
+
+def inputs_for(size, images_dir):
+    out = {Path(p).stem: load_photo(images_dir / p, size) for p in PHOTOS}
+    out.update(seeded_images(size))
+    return out
+
+
+def augmented(photos):
+    """The representative set: each photo, flipped, and two shifted crops."""
+    out = []
+    for p in photos:
+        out += [p, p[:, ::-1], np.roll(p, p.shape[0] // 8, axis=0), np.roll(p, -p.shape[1] // 8, axis=1)]
+    return np.stack(out).astype(np.float32)
+
+
+def randomize_and_calibrate(model, photos, pre, variance_floor):
+    """Seeded random BatchNorm affine parameters, then statistics from the photos (training-mode pass, momentum 0)."""
+    rng = np.random.default_rng(SEED)
+    bns = [l for l in model._flatten_layers() if isinstance(l, keras.layers.BatchNormalization)]
+    for bn in bns:
+        c = bn.gamma.shape[0]
+        bn.gamma.assign(rng.uniform(0.5, 1.5, c).astype(np.float32))
+        bn.beta.assign(rng.normal(0.0, 0.25, c).astype(np.float32))
+        bn.momentum = 0.0
+    x = augmented(photos) * pre[0] + pre[1]
+    model(x, training=True)
+    for bn in bns:
+        bn.momentum = 0.99
+        # A channel the photos barely vary would be scaled up by 1/sqrt(var + eps) and make the net chaotic (the
+        # int8 model then agreed with the float one at a correlation of 0.67 on MobileNetV2 0.35); flooring each
+        # variance at the layer's mean keeps activations in a trained model's range (0.9999).
+        var = bn.moving_variance.numpy()
+        bn.moving_variance.assign(var + variance_floor * var.mean())
+    # A random classifier gives nearly equal probabilities to 1000 classes (all 0 in a uint8 output), and the same
+    # top-1 for every input: the pooled features share a large positive mean. So the bias cancels the logits'
+    # mean over the photos, and the kernel and bias are scaled until the logits spread like a trained model's
+    # (std LOGIT_STD over the classes).
+    heads = [l for l in model._flatten_layers()
+             if l.name in ("predictions", "logits", "Logits", "head5") and hasattr(l, "kernel")]
+
+    softmaxes = [l for l in model._flatten_layers() if getattr(l, "activation", None) is keras.activations.softmax]
+
+    def logits():  # the model's output with its softmax switched off
+        for l in softmaxes:
+            l.activation = keras.activations.linear
+        out = model(x, training=False).numpy().reshape(len(x), -1)
+        for l in softmaxes:
+            l.activation = keras.activations.softmax
+        return out
+
+    for head in heads:
+        head.bias.assign(np.zeros(head.bias.shape[0], dtype=np.float32))
+        head.bias.assign(-logits().mean(axis=0).astype(np.float32))
+        factor = LOGIT_STD / max(float(np.mean(np.std(logits(), axis=1))), 1e-6)
+        head.kernel.assign(head.kernel.numpy() * factor)
+        head.bias.assign(head.bias.numpy() * factor)
+        probs = model(x, training=False).numpy().reshape(len(x), -1)
+        print(f"  {head.name}: logit std {np.mean(np.std(logits(), axis=1)):.2f}, top-1 probability "
+              f"{np.mean(probs.max(axis=1)):.2f} on average, {len(set(probs.argmax(axis=1)))} distinct top-1s")
+
+
+def convert(model, mode, rep):
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    if mode == "float16":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.target_spec.supported_types = [tf.float16]
+    elif mode == "dynamic":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif mode in INT8_MODES:
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = lambda: ([r[None]] for r in rep)
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        if mode == "int8_io":
+            conv.inference_input_type = conv.inference_output_type = tf.int8
+        elif mode == "uint8_io":
+            conv.inference_input_type = conv.inference_output_type = tf.uint8
+    return conv.convert()
+
+
+def write_model(arch, out, inputs, rep, index):
+    keras.utils.set_random_seed(SEED)
+    model = arch["build"]()
+    if not arch.get("real"):
+        randomize_and_calibrate(model, [inputs[Path(p).stem] for p in PHOTOS], arch["pre"],
+                                arch.get("variance_floor", VARIANCE_FLOOR))
+    name, pre = arch["name"], arch["pre"]
+    for fmt in arch.get("save", []):
+        path = out / f"{name}.{fmt}"
+        model.save(path)
+        outs = {}
+        for stem, px in inputs.items():
+            y = model(px.astype(np.float32)[None] * pre[0] + pre[1], training=False).numpy()
+            outs[stem] = f"{name}.{fmt}.{stem}.f32"
+            y.astype("<f4").tofile(out / outs[stem])
+        index["keras"].append({"file": path.name, "name": name, "size": arch["size"],
+                               "pixel_scale": pre[0], "pixel_offset": pre[1], "outputs": outs,
+                               "output_shape": list(y.shape)})
+    for mode in arch["modes"]:
+        data = convert(model, mode, rep * pre[0] + pre[1])
+        fname = f"{name}.{mode}.tflite"
+        (out / fname).write_bytes(data)
+        meta = {"name": name, "arch": name.split("_")[0], "mode": mode, "size": arch["size"],
+                "pixel_scale": pre[0], "pixel_offset": pre[1]}
+        entry = oracle.tflite_entry(out, fname, meta, inputs)
+        index["tflite"].append(entry)
+        print(f"  {fname}: {len(data)} bytes, ops {' '.join(entry['ops'])}", flush=True)
+
+
+def main():
+    root = Path(__file__).resolve().parents[2]
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shared", type=Path, default=root.parent / "shared")
+    ap.add_argument("--out", type=Path, default=root / "tests/data/zoo")
+    ap.add_argument("--only", default="", help="regenerate only the architectures whose name contains one of "
+                    "these comma-separated strings")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    index_path = args.out / "index.json"
+    selected = lambda name: not args.only or any(part in name for part in args.only.split(","))
+    index = {"tflite": [], "keras": [], "inputs": {}}
+    if args.only and index_path.exists():
+        old = json.loads(index_path.read_text())
+        index["tflite"] = [e for e in old["tflite"] if not selected(e["name"])]
+        index["keras"] = [e for e in old["keras"] if not selected(e["name"])]
+        index["inputs"] = old["inputs"]
+    index["versions"] = {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__}
+    images_dir = args.shared / "testdata/images"
+    for arch in arch_list(args.shared):
+        if not selected(arch["name"]):
+            continue
+        size = arch["size"]
+        print(f"{arch['name']}", flush=True)
+        inputs = inputs_for(size, images_dir)
+        for stem, px in inputs.items():
+            f = f"pixels_{size}.{stem}.u8"
+            px.tofile(args.out / f)
+            index["inputs"][f"{size}/{stem}"] = f
+        rep = augmented([inputs[Path(p).stem] for p in PHOTOS])
+        write_model(arch, args.out, inputs, rep, index)
+        index_path.write_text(json.dumps(index, indent=1) + "\n")  # after each, so a partial run is usable
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
