@@ -10,6 +10,7 @@
 
 #include "shared_models.h"
 #include "mnet/engine.h"
+#include "mnet/error.h"
 #include "mnet/image.h"
 #include "mnet/predict.h"
 #include "support/test_data.h"
