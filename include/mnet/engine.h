@@ -28,14 +28,11 @@ enum class BatchMode { Auto, Latency, Throughput };
 
 struct SessionOptions {
     int batch = 1;         // images per run
-    int threads = 0;       // compute threads; 0 = all the process may use
+    // Compute threads at most; 0 = all the process may use. A latency-mode run too small to split (under 100 M
+    // MACs x batch in int8, 25 M in fp32: V3-small int8 at batch 1) runs on one; options() says what was chosen.
+    int threads = 0;
     bool profile = false;  // record per-layer timings (adds one clock read per layer)
     bool fuse_dw = true;   // fuse pointwise 1x1 + following depthwise (oneDNN append_dw) where a real kernel exists
-    bool fuse_add = true;  // sum a convolution into the residual it is added to (oneDNN sum post-op)
-    bool fuse_activation = true;  // run an activation node as post-ops of the op before it
-    // A quantized model's classifier, at batch <= 4, reads its 8-bit weight integers rather than their float
-    // values: the same weights in a quarter of the memory traffic (src/ops/u8_gemv.h).
-    bool u8_classifier = true;
     BatchMode mode = BatchMode::Auto;  // profiling always runs in latency mode: its timings are of one pass
     Precision precision = Precision::Auto;
 };
@@ -63,6 +60,8 @@ struct LayerTiming {
     double ms = 0.0;
 };
 
+struct LoweringOptions;  // internal
+
 // A model compiled for one batch size and thread count: every primitive built and every weight reordered once.
 // Not thread-safe: one thread runs a Session at a time. Several Sessions may share one Model.
 // Threads: a Session runs its kernels on OpenMP threads, `options.threads` of them, and leaves the calling
@@ -89,6 +88,9 @@ public:
     struct Impl;
 
 private:
+    friend struct SessionFactory;  // internal: sessions with other lowering switches, for tests
+    Session(std::shared_ptr<const Model> model, const SessionOptions& options, const LoweringOptions& lowering);
+
     std::unique_ptr<Impl> impl_;
 };
 

@@ -37,9 +37,9 @@ decltype(auto) translating_backend_errors(F&& f) {
 
 }  // namespace
 
-Executable::Executable(const Model::Impl& model, const SessionOptions& options) {
+Executable::Executable(const Model::Impl& model, const SessionOptions& options, const LoweringOptions& lowering) {
     const KeepOmpThreads keep;
-    plan_ = translating_backend_errors([&] { return std::make_unique<Plan>(model, options); });
+    plan_ = translating_backend_errors([&] { return std::make_unique<Plan>(model, options, lowering); });
 }
 
 Executable::Executable(const Executable& proto) {

@@ -14,12 +14,13 @@
 namespace mnet {
 
 class Plan;
+struct LoweringOptions;  // ops/fusion.h
 
 class Executable {
 public:
-    // Lowers the model's graph for `options` (batch, threads, fusion). Throws Backend when oneDNN refuses,
-    // InvalidArgument for a bad batch or thread count.
-    Executable(const Model::Impl& model, const SessionOptions& options);
+    // Lowers the model's graph for `options` (batch, threads) and `lowering` (the fusion switches). Throws
+    // Backend when oneDNN refuses, InvalidArgument for a bad batch or thread count.
+    Executable(const Model::Impl& model, const SessionOptions& options, const LoweringOptions& lowering);
     // A replica sharing the primitives and weights (Plan's copy constructor): replicas run concurrently.
     Executable(const Executable& proto);
     Executable& operator=(const Executable&) = delete;

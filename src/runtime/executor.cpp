@@ -12,6 +12,7 @@
 #include "mnet_version.h"
 #include "graph/loader.h"
 #include "ops/executable.h"
+#include "runtime/session_factory.h"
 
 namespace mnet {
 
@@ -22,6 +23,21 @@ BatchMode resolve_mode(const SessionOptions& o, int threads) {
     if (o.profile) return BatchMode::Latency;
     if (o.mode != BatchMode::Auto) return o.mode;
     return o.batch > 1 && o.batch >= threads ? BatchMode::Throughput : BatchMode::Latency;
+}
+
+// Work per run below which a latency-mode run is not split across threads: MACs x batch, an fp32 MAC counting 4
+// (oneDNN's int8 peak is 4.2x its fp32 peak on AVX-512 VNNI, docs/performance.md). Such a model's steps take a
+// few microseconds each, and a second thread costs more in synchronisation and shared cache lines than it
+// gives. Measured on AVX-512 VNNI at batch 1, one thread against two: V3-small int8 (56.5 M) 0.95 against 1.24
+// ms; above the line, V3-small fp32 (226 M counted) 1.63 against 1.06 ms, V1 0.75/192 int8 (239 M) 1.64
+// against 1.10 ms. One decision per session, so no step switches OpenMP's team size (which cost more than it
+// saved when tried per step).
+constexpr int64_t kMinSplitWork = 100'000'000;
+
+int latency_threads(const Model& model, const SessionOptions& o, int threads) {
+    const int64_t per_mac = o.precision == Precision::Int8 ? 1 : 4;
+    const int64_t work = model.total_macs() * o.batch * per_mac;
+    return work < kMinSplitWork ? 1 : threads;
 }
 
 // A throughput stream's plan: `images` at a time, one thread.
@@ -64,7 +80,7 @@ struct Session::Impl {
     Shape input_shape;
     std::vector<LayerTiming> timings;
 
-    Impl(std::shared_ptr<const Model> m, const SessionOptions& o)
+    Impl(std::shared_ptr<const Model> m, const SessionOptions& o, const LoweringOptions& lowering)
         : model(std::move(m)), options(o), input_shape(model->input_shape()) {
         if (o.threads < 0) throw Error(ErrorCode::InvalidArgument, "thread count must not be negative");
         options.threads = o.threads > 0 ? o.threads : Executable::process_threads();
@@ -72,15 +88,16 @@ struct Session::Impl {
         options.precision = effective_precision(*model, o.precision);
         input_shape[0] = o.batch;
         if (options.mode == BatchMode::Latency) {
-            plans.push_back(std::make_unique<Executable>(model_impl(*model), options));
+            options.threads = latency_threads(*model, options, options.threads);
+            plans.push_back(std::make_unique<Executable>(model_impl(*model), options, lowering));
             return;
         }
         const int streams = std::min(options.threads, options.batch);
         chunk = images_per_chunk(model_impl(*model).graph, options.batch, streams);
-        plans.push_back(std::make_unique<Executable>(model_impl(*model), stream_options(options, chunk)));
+        plans.push_back(std::make_unique<Executable>(model_impl(*model), stream_options(options, chunk), lowering));
         for (int i = 1; i < streams; ++i) plans.push_back(std::make_unique<Executable>(*plans.front()));
         if (const int rest = options.batch % chunk) {  // only the last chunk is short: one stream at a time uses it
-            last = std::make_unique<Executable>(model_impl(*model), stream_options(options, rest));
+            last = std::make_unique<Executable>(model_impl(*model), stream_options(options, rest), lowering);
         }
         for (const Tensor& t : plans.front()->outputs()) {
             Shape shape = t.shape;
@@ -127,9 +144,12 @@ Precision effective_precision(const Model& model, Precision requested) {
     return model.has_quantization() ? Precision::Int8 : Precision::Fp32;
 }
 
-Session::Session(std::shared_ptr<const Model> model, const SessionOptions& options) {
+Session::Session(std::shared_ptr<const Model> model, const SessionOptions& options)
+    : Session(std::move(model), options, LoweringOptions{}) {}
+
+Session::Session(std::shared_ptr<const Model> model, const SessionOptions& options, const LoweringOptions& lowering) {
     if (!model) throw Error(ErrorCode::InvalidArgument, "Session: no model");
-    impl_ = std::make_unique<Impl>(std::move(model), options);
+    impl_ = std::make_unique<Impl>(std::move(model), options, lowering);
 }
 
 Session::~Session() = default;
@@ -157,6 +177,11 @@ size_t Session::output_count() const { return impl_->plans.front()->outputs().si
 const std::vector<LayerTiming>& Session::timings() const { return impl_->timings; }
 const SessionOptions& Session::options() const { return impl_->options; }
 const Model& Session::model() const { return *impl_->model; }
+
+std::unique_ptr<Session> SessionFactory::make(std::shared_ptr<const Model> model, const SessionOptions& options,
+                                              const LoweringOptions& lowering) {
+    return std::unique_ptr<Session>(new Session(std::move(model), options, lowering));
+}
 
 std::string mnet_version() { return MNET_VERSION_STRING; }
 

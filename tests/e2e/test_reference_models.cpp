@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <numeric>
 
+#include "runtime/session_factory.h"
 #include "mnet/engine.h"
 #include "mnet/image.h"
 #include "shared_models.h"
@@ -135,29 +136,29 @@ TEST_CASE("each fusion (and the u8 classifier) changes no result of a real model
         plain.threads = threads;
         plain.fuse_dw = false;
         plain.mode = BatchMode::Latency;
-        plain.fuse_add = false;
-        plain.fuse_activation = false;
-        plain.u8_classifier = false;
-        SessionOptions dw = plain, add = plain, act = plain, u8 = plain, all = plain;
-        dw.fuse_dw = true;
+        SessionOptions with_dw = plain;
+        with_dw.fuse_dw = true;
+        const LoweringOptions unfused{false, false, false}, all_lowering;
+        LoweringOptions add = unfused, act = unfused, u8 = unfused;
         add.fuse_add = true;
         act.fuse_activation = true;
         u8.u8_classifier = true;
-        all.fuse_dw = all.fuse_add = all.fuse_activation = all.u8_classifier = true;
         Shape shape = model->input_shape();
         shape[0] = batch;
         Tensor input(shape);
         const auto one = read_f32_file(m.images[0].input_path);
         for (int b = 0; b < batch; ++b) std::copy(one.begin(), one.end(), input.data.begin() + b * static_cast<std::ptrdiff_t>(one.size()));
-        Session base(model, plain);
-        base.run(input);
-        for (const auto& [name, options] : {std::pair{"fuse_dw", dw}, {"fuse_add", add}, {"fuse_activation", act},
-                                       {"u8_classifier", u8}, {"all", all}}) {
+        const std::unique_ptr<Session> base = SessionFactory::make(model, plain, unfused);
+        base->run(input);
+        const std::tuple<const char*, SessionOptions, LoweringOptions> variants[] = {
+            {"fuse_dw", with_dw, unfused}, {"fuse_add", plain, add},         {"fuse_activation", plain, act},
+            {"u8_classifier", plain, u8},  {"all", with_dw, all_lowering}};
+        for (const auto& [name, options, lowering] : variants) {
             CAPTURE(m.name, batch, threads, name);
-            Session fused(model, options);
-            fused.run(input);
-            const auto& expected = base.output(0).data;
-            CHECK(max_abs_diff(fused.output(0).data.data(), expected) <= kFusionTolerance);
+            const std::unique_ptr<Session> fused = SessionFactory::make(model, options, lowering);
+            fused->run(input);
+            const auto& expected = base->output(0).data;
+            CHECK(max_abs_diff(fused->output(0).data.data(), expected) <= kFusionTolerance);
         }
     }
 }

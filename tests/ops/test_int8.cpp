@@ -8,6 +8,7 @@
 #include <cmath>
 #include <random>
 
+#include "runtime/session_factory.h"
 #include "mnet/engine.h"
 #include "graph/loader.h"
 #include "ops/reference/reference.h"
@@ -132,10 +133,12 @@ void check_int8(const std::shared_ptr<const Model>& model, int batch, bool fuse)
     SessionOptions o;
     o.batch = batch;
     o.precision = Precision::Int8;
-    o.fuse_add = fuse;
-    o.fuse_activation = fuse;
     o.profile = true;
-    Session session(model, o);
+    LoweringOptions lowering;
+    lowering.fuse_add = fuse;
+    lowering.fuse_activation = fuse;
+    const std::unique_ptr<Session> fused = SessionFactory::make(model, o, lowering);
+    Session& session = *fused;
     session.run(src);
     for (const LayerTiming& t : session.timings()) {
         CAPTURE(t.name, t.impl);
