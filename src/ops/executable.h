@@ -10,6 +10,7 @@
 #include "mnet/engine.h"
 #include "mnet/model.h"
 #include "mnet/tensor.h"
+#include "ops/fusion.h"
 
 namespace mnet {
 
@@ -18,9 +19,9 @@ struct LoweringOptions;  // ops/fusion.h
 
 class Executable {
 public:
-    // Lowers the model's graph for `options` (batch, threads) and `lowering` (the fusion switches). Throws
-    // Backend when oneDNN refuses, InvalidArgument for a bad batch or thread count.
-    Executable(const Model::Impl& model, const SessionOptions& options, const LoweringOptions& lowering);
+    // Lowers the model's graph for `options` (batch, threads, fusion) and the lowering switches. Throws Backend
+    // when oneDNN refuses, InvalidArgument for a bad batch or thread count.
+    Executable(const Model::Impl& model, const SessionOptions& options, const LoweringOptions& lowering = {});
     // A replica sharing the primitives and weights (Plan's copy constructor): replicas run concurrently.
     Executable(const Executable& proto);
     Executable& operator=(const Executable&) = delete;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "graph/loader.h"
 #include "labels.h"
 #include "graph/loader.h"
 #include "mnet/error.h"
