@@ -6,11 +6,13 @@
 
 #include <array>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
 
 #include "common/exit_codes.h"  // the same statuses as `mnet`
+#include "core/file_io.h"
 #include "core/option_checks.h"
 #include "mnet/error.h"
 #include "mnet_version.h"
@@ -117,6 +119,7 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"torchvision"}));
     app.set_version_flag("--version", MNET_VERSION_STRING);
     mnet::refuse_empty_values(app);
+    std::signal(SIGXFSZ, SIG_IGN);  // a file size limit is a write error (EFBIG) with the output cleaned up
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -159,10 +162,10 @@ int main(int argc, char** argv) {
             kind_name(def.outputs[0].kind), def.labels.size(), seconds);
         return 0;
     } catch (const mnet::Error& e) {
-        std::cerr << kProgram << ": error: " << e.what() << "\n";
+        std::cerr << kProgram << ": error: " << mnet::io::printable(e.what()) << "\n";
         return mnet::cli::exit_code_for(e.code());
     } catch (const std::exception& e) {
-        std::cerr << kProgram << ": error: " << input << ": " << e.what() << "\n";
+        std::cerr << kProgram << ": error: " << mnet::io::printable(input + ": " + e.what()) << "\n";
         return mnet::cli::kExitBackend;
     }
 }

@@ -8,6 +8,7 @@
 #include "cli/common_options.h"
 #include "common/exit_codes.h"
 #include "cli/predictions.h"
+#include "core/file_io.h"
 #include "mnet/engine.h"
 #include "mnet/error.h"
 #include "mnet/image.h"
@@ -27,7 +28,7 @@ struct ClassifyOptions {
 };
 
 void print_table(const std::string& file, const std::vector<Prediction>& preds, Precision precision) {
-    std::printf("%s\n", file.c_str());
+    std::printf("%s\n", io::printable(file).c_str());
     size_t label_width = 5;
     for (const Prediction& p : preds) label_width = std::max(label_width, display_width(p.label));
     std::printf("  %4s  %-6s  %s  (%s)\n", "rank", "index", "probability  label", precision_name(precision));
@@ -63,7 +64,7 @@ int run_classify(const ClassifyOptions& opt) {
                 std::printf("%s\n", error_json(file, error).c_str());
                 flush_stdout();
             }
-            std::fprintf(stderr, "mnet: error: %s\n", error.c_str());
+            std::fprintf(stderr, "mnet: error: %s\n", io::printable(error).c_str());
             continue;
         }
         session.run(input);

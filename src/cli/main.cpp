@@ -2,12 +2,14 @@
 // mnet: MobileNet inference on the command line. The single place where errors become messages and exit codes.
 #include <CLI/CLI.hpp>
 
+#include <csignal>
 #include <cstdio>
 #include <exception>
 
 #include "cli/commands.h"
 #include "cli/common_options.h"
 #include "common/exit_codes.h"
+#include "core/file_io.h"
 #include "core/option_checks.h"
 #include "mnet/engine.h"
 #include "mnet/error.h"
@@ -17,6 +19,9 @@ int main(int argc, char** argv) {
     using namespace mnet::cli;
     // libpng and libjpeg print on stderr while decoding; their words belong in the image's one-line error.
     mnet::capture_decoder_messages();
+    // A file size limit (ulimit -f) must be a write error (EFBIG) we report and clean up after, not SIGXFSZ
+    // killing us with a temporary file left behind.
+    std::signal(SIGXFSZ, SIG_IGN);
     CLI::App app{"mnet: fast MobileNet image classification on CPUs (oneDNN)\n\n"
                  "  mnet classify photo.jpg              top-5 labels with the default model\n"
                  "  mnet batch -r -o out.jsonl photos/   a whole folder, streaming\n"
@@ -47,10 +52,10 @@ int main(int argc, char** argv) {
         // --help and --version end parsing with status 0; every real parse error is a usage error.
         return app.exit(e) == 0 ? kExitOk : kExitUsage;
     } catch (const mnet::Error& e) {
-        std::fprintf(stderr, "mnet: error: %s\n", e.what());
+        std::fprintf(stderr, "mnet: error: %s\n", mnet::io::printable(e.what()).c_str());
         return exit_code_for(e.code());
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "mnet: internal error: %s\n", e.what());
+        std::fprintf(stderr, "mnet: internal error: %s\n", mnet::io::printable(e.what()).c_str());
         return kExitBackend;
     }
     return status;

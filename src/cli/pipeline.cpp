@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "cli/common_options.h"
+#include "core/file_io.h"
 #include "mnet/engine.h"
 #include "mnet/error.h"
 #include "mnet/image.h"
@@ -377,7 +378,7 @@ PipelineStats run_pipeline(const std::shared_ptr<const Model>& model, const std:
             ++failed;
             if (options.report_errors) {
                 progress.clear();
-                std::fprintf(stderr, "mnet: error: %s\n", r.error.c_str());
+                std::fprintf(stderr, "mnet: error: %s\n", io::printable(r.error).c_str());
             }
         }
         if (!sink(results)) {

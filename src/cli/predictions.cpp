@@ -7,9 +7,29 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/file_io.h"
+
 namespace mnet::cli {
 
 using json = nlohmann::ordered_json;  // keys in the documented order: file first
+
+std::string shown_file_name(const std::string& file) {
+    return io::is_valid_utf8(file) ? file : io::printable(file);
+}
+
+std::string file_bytes_field(const std::string& file) { return io::is_valid_utf8(file) ? "" : io::base64(file); }
+
+namespace {
+
+// {"file": ...} with "file_bytes" after it when the name is not UTF-8: JSON strings must be Unicode, and
+// replacing bad bytes with U+FFFD would give x\xff.jpg and x\xfe.jpg the same name.
+json file_record(const std::string& file) {
+    json line{{"file", shown_file_name(file)}};
+    if (!io::is_valid_utf8(file)) line["file_bytes"] = io::base64(file);
+    return line;
+}
+
+}  // namespace
 
 std::string predictions_json(const std::string& file, const std::vector<Prediction>& predictions,
                              const char* precision) {
@@ -17,13 +37,16 @@ std::string predictions_json(const std::string& file, const std::vector<Predicti
     for (const Prediction& p : predictions) {
         preds.push_back({{"index", p.index}, {"label", p.label}, {"probability", p.probability}});
     }
-    json line{{"file", file}, {"predictions", preds}};
+    json line = file_record(file);
+    line["predictions"] = preds;
     if (precision) line["precision"] = precision;
     return line.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string error_json(const std::string& file, const std::string& error) {
-    return json{{"file", file}, {"error", error}}.dump(-1, ' ', false, json::error_handler_t::replace);
+    json line = file_record(file);
+    line["error"] = io::printable(error);
+    return line.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 size_t display_width(const std::string& s) {

@@ -11,11 +11,18 @@
 
 namespace mnet::cli {
 
-// One JSON line: {"file":..., "precision":..., "predictions":[{"index":..,"label":..,"probability":..}, ...]},
+// A file name as results show it: as is when it is valid UTF-8; else with every byte that is not escaped as \xNN
+// (io::printable), which alone could be ambiguous, so the records then also carry file_bytes (below).
+std::string shown_file_name(const std::string& file);
+// The base64 of the name's bytes when it is not valid UTF-8 (the exact name, for a program), else empty.
+std::string file_bytes_field(const std::string& file);
+
+// One JSON line: {"file":..., "file_bytes":... (only for a name that is not UTF-8), "precision":...,
+// "predictions":[{"index":..,"label":..,"probability":..}, ...]},
 // "precision" ("int8" or "fp32", what ran) only when given.
 std::string predictions_json(const std::string& file, const std::vector<Prediction>& predictions,
                              const char* precision = nullptr);
-// One JSON line: {"file":..., "error":...}.
+// One JSON line: {"file":..., "file_bytes":... (as above), "error":...}.
 std::string error_json(const std::string& file, const std::string& error);
 
 // Display width of UTF-8 text in terminal columns (wide CJK characters count two), for aligned tables.

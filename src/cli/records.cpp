@@ -3,7 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/file_io.h"
+#include "cli/predictions.h"
 #include "mnet/error.h"
 
 namespace mnet::cli {
@@ -23,9 +23,6 @@ Record parse_record(const std::string& line, const std::string& name, unsigned l
     return Record{file->get<std::string>(), record.contains("error")};
 }
 
-std::string record_file_of(const std::string& path) {
-    if (io::is_valid_utf8(path)) return path;  // the common case, without a JSON round trip per file
-    return json::parse(json(path).dump(-1, ' ', false, json::error_handler_t::replace)).get<std::string>();
-}
+std::string record_file_of(const std::string& path) { return shown_file_name(path); }
 
 }  // namespace mnet::cli

@@ -154,9 +154,11 @@ void write_loadable(ModelWriter& writer, const std::string& json_path, const std
     try {
         Model::load(json_path);
     } catch (const Error& e) {
-        std::error_code ignored;
-        fs::remove(fs::path(json_path).replace_extension(".bin"), ignored);
-        fs::remove(json_path, ignored);
+        // Only what this wrote as files: -o /dev/null must not remove /dev/null.
+        for (const fs::path& p : {fs::path(json_path).replace_extension(".bin"), fs::path(json_path)}) {
+            std::error_code ignored;
+            if (fs::is_regular_file(fs::symlink_status(p, ignored))) fs::remove(p, ignored);
+        }
         throw Error(e.code(), source + ": the converted model does not load: " + e.what());
     }
 }

@@ -85,6 +85,19 @@ void check_arguments(const Preprocess& pp, const ImageLimits& limits) {
 
 // ---- Decoding and the canonical steps ----
 
+// PFM holds float samples, by convention in [0, 1]. IMREAD_COLOR cuts them to 8 bits unscaled (0 or 1: a
+// near-black image that still classifies, confidently wrong), so PFM alone is decoded as float and scaled by 255
+// (rounded, saturated). Radiance HDR and OpenEXR hold unbounded radiance with no agreed white and stay as
+// IMREAD_COLOR makes them.
+cv::Mat decode_pfm(const cv::Mat& buffer) {
+    constexpr double kUnitToByte = 255.0;
+    const cv::Mat wide = opencv_imdecode(buffer, cv::IMREAD_COLOR | cv::IMREAD_ANYDEPTH);
+    if (wide.empty() || wide.depth() != CV_32F) return wide;
+    cv::Mat bytes;
+    wide.convertTo(bytes, CV_8U, kUnitToByte);
+    return bytes;
+}
+
 cv::Mat decode(const uint8_t* data, size_t size, const std::string& name, const ImageLimits& limits) {
     if (size == 0) throw_decode_error(name, "empty file");
     if (size > static_cast<uint64_t>(limits.max_file_bytes) || size > static_cast<size_t>(INT_MAX)) {
@@ -127,7 +140,11 @@ cv::Mat decode(const uint8_t* data, size_t size, const std::string& name, const 
         const DecoderMessages messages;
         try {
             std::optional<cv::Mat> own = format == "JPEG" ? decode_jpeg(data, size) : std::nullopt;
-            image = own ? std::move(*own) : opencv_imdecode(buffer, cv::IMREAD_COLOR);
+            if (own) {
+                image = std::move(*own);
+            } else {
+                image = format == "PFM" ? decode_pfm(buffer) : opencv_imdecode(buffer, cv::IMREAD_COLOR);
+            }
         } catch (const cv::Exception& e) {
             throw_decode_error(name, "OpenCV: " + e.err);
         }
