@@ -15,7 +15,6 @@
 namespace mnet {
 
 class Plan;
-struct LoweringOptions;  // ops/fusion.h
 
 class Executable {
 public:

@@ -7,7 +7,6 @@
 
 #include "graph/loader.h"
 #include "labels.h"
-#include "graph/loader.h"
 #include "mnet/error.h"
 #include "mnet_version.h"
 #include "onnx_model.h"
