@@ -29,8 +29,7 @@ pc_dir=$(dirname "$(find "$prefix" -name mnet.pc | head -1)")
 
 status=0
 for image in "$images"/*; do
-  want=$(build/mnet classify -m "$model" -k 1 --json "$image" |
-         python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["predictions"][0]["index"])')
+  want=$(build/mnet classify -m "$model" -k 1 --json "$image" | jq -r '.predictions[0].index')
   for example in "$tmp/cmake/classify" "$tmp/classify-pc"; do
     got=$("$example" "$model" "$image" | cut -d' ' -f1)
     if [ "$got" != "$want" ]; then

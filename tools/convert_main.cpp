@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // mnet-convert: a TensorFlow Lite model (.tflite, schema v3), an ONNX model (.onnx) or a Keras model (.h5, TF.js layers model.json)
 // -> an mnet model (NAME.json + NAME.bin).
-// Errors are one line on stderr, `mnet-convert: error: <file>: <what>`; exit statuses as `mnet` (cli/exit_codes.h).
+// Errors are one line on stderr, `mnet-convert: error: <file>: <what>`; exit statuses as `mnet` (src/common/exit_codes.h).
 #include <CLI/CLI.hpp>
 
 #include <array>

@@ -66,8 +66,8 @@ struct LoweringOptions;  // internal
 // Not thread-safe: one thread runs a Session at a time. Several Sessions may share one Model.
 // Threads: a Session runs its kernels on OpenMP threads, `options.threads` of them, and leaves the calling
 // thread's OpenMP setting (omp_get_max_threads) as it found it after construction and after every run; it never
-// changes another thread's. threads = 0 means omp_get_max_threads() as the process started (OMP_NUM_THREADS or
-// the CPUs it may use).
+// changes another thread's. threads = 0 means cpu_budget().threads: the CPUs this process may use, as above
+// (OMP_NUM_THREADS, else affinity capped by the cgroup quota).
 class Session {
 public:
     Session(std::shared_ptr<const Model> model, const SessionOptions& options);

@@ -13,32 +13,46 @@
 #include "mnet/error.h"
 #include "mnet/image.h"
 #include "mnet/predict.h"
+#include "support/model_builder.h"
 #include "support/test_data.h"
 
 using namespace mnet;
 using namespace mnet::test;
 
+namespace {
+
+// A Session with the default precision against one with the precision Auto should mean: the same kernels, so
+// the same output bits, and options() reports the resolved value.
+void check_auto_precision(const std::shared_ptr<const Model>& model, const Tensor& input) {
+    const Precision want = model->has_quantization() ? Precision::Int8 : Precision::Fp32;
+    SessionOptions automatic;
+    automatic.threads = 1;
+    SessionOptions explicit_options = automatic;
+    explicit_options.precision = want;
+    Session a(model, automatic), b(model, explicit_options);
+    CHECK(a.options().precision == want);
+    CHECK(effective_precision(*model, Precision::Auto) == want);
+    a.run(input);
+    b.run(input);
+    CHECK(a.output().data == b.output().data);
+}
+
+}  // namespace
+
 TEST_CASE("Precision::Auto is int8 for a quantized model and fp32 otherwise, and options() says which", "[e2e][api]") {
-    int quantized = 0, plain = 0;
-    for (const SharedModel& m : shared_tflite_models()) {
+    for (const SharedModel& m : shared_tflite_models()) {  // quantized, all of them
         CAPTURE(m.name);
         auto model = Model::load(converted_manifest(m));
-        const Precision want = model->has_quantization() ? Precision::Int8 : Precision::Fp32;
-        (model->has_quantization() ? quantized : plain)++;
-        SessionOptions automatic;
-        automatic.threads = 1;
-        SessionOptions explicit_options = automatic;
-        explicit_options.precision = want;
-        Session a(model, automatic), b(model, explicit_options);
-        CHECK(a.options().precision == want);
-        CHECK(effective_precision(*model, Precision::Auto) == want);
-        const Tensor input = load_image(m.images.front().image_path, model->preprocess());
-        a.run(input);
-        b.run(input);
-        CHECK(a.output().data == b.output().data);  // the same kernels ran
+        REQUIRE(model->has_quantization());
+        check_auto_precision(model, load_image(m.images.front().image_path, model->preprocess()));
     }
-    CHECK(quantized > 0);  // both kinds are among the shared models
-    CHECK(plain > 0);
+    ModelBuilder builder(8, 8, 1);  // and a float one
+    builder.conv(builder.input(), conv_spec(4, 3, 1, {1, 1, 1, 1}));
+    auto plain = builder.build();
+    REQUIRE(!plain->has_quantization());
+    Tensor input(plain->input_shape());
+    for (size_t i = 0; i < input.data.size(); ++i) input.data[i] = static_cast<float>(i % 7) - 3.0f;
+    check_auto_precision(plain, input);
 }
 
 TEST_CASE("decode_image of a file's bytes and load_image of the file give the reference input bit for bit",
