@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// mnet-convert: a TensorFlow Lite model (.tflite, schema v3) or a Keras model (.h5, TF.js layers model.json)
+// mnet-convert: a TensorFlow Lite model (.tflite, schema v3), an ONNX model (.onnx) or a Keras model (.h5, TF.js layers model.json)
 // -> an mnet model (NAME.json + NAME.bin).
 // Errors are one line on stderr, `mnet-convert: error: <file>: <what>`; exit statuses as `mnet` (cli/exit_codes.h).
 #include <CLI/CLI.hpp>
@@ -11,7 +11,7 @@
 #include <iostream>
 #include <sstream>
 
-#include "cli/exit_codes.h"  // the same statuses as `mnet`
+#include "common/exit_codes.h"
 #include "core/file_io.h"
 #include "core/option_checks.h"
 #include "mnet/error.h"
@@ -19,6 +19,9 @@
 #include "tflite_importer.h"
 #ifdef MNET_HAVE_KERAS
 #include "keras_importer.h"
+#endif
+#ifdef MNET_HAVE_ONNX
+#include "onnx_importer.h"
 #endif
 
 namespace {
@@ -57,9 +60,23 @@ const char* kind_name(mnet::OutputKind kind) {
     return "?";
 }
 
-// Picks the importer by file type: Keras (.h5, a TF.js model.json or its folder), else TFLite.
+// Picks the importer by file type: ONNX (.onnx), Keras (.h5, a TF.js model.json or its folder), else TFLite.
 mnet::ModelDef convert(const std::string& input, const std::string& output,
                        const mnet::importer::TfliteImportOptions& options) {
+#ifdef MNET_HAVE_ONNX
+    if (mnet::importer::is_onnx_model(input)) {
+        mnet::importer::OnnxImportOptions onnx;
+        onnx.labels_path = options.labels_path;
+        if (options.background != mnet::importer::BackgroundClass::Auto) {
+            onnx.background = options.background == mnet::importer::BackgroundClass::Yes;
+        }
+        onnx.mean = options.mean;
+        onnx.std = options.std;
+        onnx.crop = options.crop;
+        onnx.name = options.name;
+        return mnet::importer::convert_onnx_file(input, output, onnx);
+    }
+#endif
 #ifdef MNET_HAVE_KERAS
     if (mnet::importer::is_keras_model(input)) {
         mnet::importer::KerasImportOptions keras;
@@ -80,11 +97,11 @@ mnet::ModelDef convert(const std::string& input, const std::string& output,
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"Converts a TensorFlow Lite (.tflite) or Keras (.h5, TF.js layers model.json) model to the mnet "
+    CLI::App app{"Converts a TensorFlow Lite (.tflite), ONNX (.onnx) or Keras (.h5, TF.js layers model.json) model to the mnet "
                  "model format (models/FORMAT.md).", kProgram};
     std::string input, output, labels, background = "auto", mean, std_dev, name;
     double crop = 0;
-    app.add_option("input", input, "the .tflite file, Keras .h5 file, or TF.js model.json (or its folder)")->required();
+    app.add_option("input", input, "the .tflite file, .onnx file, Keras .h5 file, or TF.js model.json (or its folder)")->required();
     app.add_option("-o,--output", output, "the manifest to write, NAME.json; NAME.bin is written beside it")
         ->required();
     app.add_option("--labels", labels, "label file, one class name per line (UTF-8)");
@@ -95,6 +112,11 @@ int main(int argc, char** argv) {
     app.add_option("--std", std_dev, "pixel std, one value or R,G,B (default: 1 / the input's scale; Keras: 127.5)");
     auto* crop_opt = app.add_option("--crop", crop, "central crop fraction in (0, 1] (default 0.875; Keras: 1)");
     app.add_option("--name", name, "model name (default: the input file's stem)");
+    std::string preset;
+    app.add_option("--preset", preset,
+                   "preprocessing preset; torchvision: ImageNet mean/std, resize 256 + centre crop 224 (crop 0.875) "
+                   "- the default for ONNX; --mean/--std/--crop override it")
+        ->check(CLI::IsMember({"torchvision"}));
     app.set_version_flag("--version", MNET_VERSION_STRING);
     mnet::refuse_empty_values(app);
     std::signal(SIGXFSZ, SIG_IGN);  // a file size limit is a write error (EFBIG) with the output cleaned up
@@ -112,6 +134,13 @@ int main(int argc, char** argv) {
         options.background = background == "yes"  ? mnet::importer::BackgroundClass::Yes
                              : background == "no" ? mnet::importer::BackgroundClass::No
                                                   : mnet::importer::BackgroundClass::Auto;
+#ifdef MNET_HAVE_ONNX
+        if (preset == "torchvision") {
+            options.mean = mnet::importer::kTorchvisionMean;
+            options.std = mnet::importer::kTorchvisionStd;
+            options.crop = mnet::importer::kTorchvisionCrop;
+        }
+#endif
         if (!mean.empty()) options.mean = parse_channels("--mean", mean);
         if (!std_dev.empty()) options.std = parse_channels("--std", std_dev);
         if (crop_opt->count() > 0) options.crop = crop;

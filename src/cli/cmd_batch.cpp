@@ -16,7 +16,7 @@
 #include "cli/commands.h"
 #include "cli/common_options.h"
 #include "cli/csv.h"
-#include "cli/exit_codes.h"
+#include "common/exit_codes.h"
 #include "cli/file_list.h"
 #include "cli/files_from.h"
 #include "cli/pipeline.h"

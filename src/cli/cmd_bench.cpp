@@ -9,7 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/common_options.h"
-#include "cli/exit_codes.h"
+#include "common/exit_codes.h"
 #include "cli/measure.h"
 #include "cli/stats.h"
 #include "mnet/engine.h"
@@ -49,6 +49,7 @@ const char* mode_name(BatchMode m) {
 struct BenchResult {
     int batch = 1;
     int threads = 1;
+    int threads_used = 1;  // as the session resolved it: a run too small to split uses one (engine.h)
     BatchMode mode = BatchMode::Auto;  // as the session resolved it
     Summary latency;       // ms per run of `batch` images
     double session_ms = 0; // creating the Session: primitives built, weights reordered
@@ -90,6 +91,7 @@ BenchResult bench_one(const std::shared_ptr<const Model>& model, int batch, int 
     Session session(model, so);
     r.session_ms = ms_since(session_start);
     r.mode = session.options().mode;
+    r.threads_used = session.options().threads;
     const auto first_start = Clock::now();
     session.run(input);
     r.first_run_ms = ms_since(first_start);
@@ -125,6 +127,7 @@ json result_json(const Model& model, const BenchOptions& opt, const BenchResult&
             {"precision", opt.precision},
             {"batch", r.batch},
             {"threads", r.threads},
+            {"threads_used", r.threads_used},
             {"mode", mode_name(r.mode)},
             {"runs", opt.runs},
             {"warmup", opt.warmup},

@@ -13,7 +13,7 @@
 #include "cli/csv.h"
 #include "cli/eval_data.h"
 #include "cli/files_from.h"
-#include "cli/exit_codes.h"
+#include "common/exit_codes.h"
 #include "cli/pipeline.h"
 #include "cli/predictions.h"
 #include "core/file_io.h"

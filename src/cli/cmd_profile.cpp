@@ -6,7 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/common_options.h"
-#include "cli/exit_codes.h"
+#include "common/exit_codes.h"
 #include "cli/measure.h"
 #include "cli/profile_report.h"
 #include "core/file_io.h"

@@ -6,13 +6,13 @@
 
 #include "cli/commands.h"
 #include "cli/common_options.h"
-#include "cli/exit_codes.h"
+#include "common/exit_codes.h"
 #include "cli/file_list.h"
 #include "core/file_io.h"
 #include "mnet/engine.h"
 #include "mnet/error.h"
 #include "mnet/quantize.h"
-#include "preprocess/image.h"
+#include "mnet/image.h"
 
 namespace mnet::cli {
 

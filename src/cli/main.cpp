@@ -8,12 +8,12 @@
 
 #include "cli/commands.h"
 #include "cli/common_options.h"
-#include "cli/exit_codes.h"
+#include "common/exit_codes.h"
 #include "core/file_io.h"
 #include "core/option_checks.h"
 #include "mnet/engine.h"
 #include "mnet/error.h"
-#include "preprocess/decoder_messages.h"
+#include "mnet/image.h"
 
 int main(int argc, char** argv) {
     using namespace mnet::cli;

@@ -25,7 +25,7 @@
 #include "core/file_io.h"
 #include "mnet/engine.h"
 #include "mnet/error.h"
-#include "preprocess/image.h"
+#include "mnet/image.h"
 
 namespace mnet::cli {
 

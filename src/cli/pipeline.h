@@ -15,7 +15,7 @@
 #include "cli/file_list.h"
 #include "mnet/engine.h"
 #include "mnet/model.h"
-#include "preprocess/image.h"
+#include "mnet/image.h"
 
 namespace mnet::cli {
 

@@ -7,21 +7,9 @@
 #include <vector>
 
 #include "mnet/model.h"
+#include "mnet/predict.h"  // Prediction, top_k, label_of: the library's, as embedders get them
 
 namespace mnet::cli {
-
-struct Prediction {
-    int64_t index = 0;
-    std::string label;
-    float probability = 0.f;
-};
-
-// The k most probable classes of one image's scores (`count` values; logits go through a softmax first),
-// highest first; ties keep the lower index first.
-std::vector<Prediction> top_k(const Model& model, const float* scores, int64_t count, int k);
-
-// The label of class `index`, or "class <index>" when the model has no labels.
-std::string label_of(const Model& model, int64_t index);
 
 // A file name as results show it: as is when it is valid UTF-8; else with every byte that is not escaped as \xNN
 // (io::printable), which alone could be ambiguous, so the records then also carry file_bytes (below).

@@ -13,11 +13,11 @@ const OpLowering& Lowering::lowering_of(OpKind kind) {
         {OpKind::Conv2d, [](Lowering& l, const Node& n, size_t i) { l.conv2d_node(n, i); },
          [](Lowering& l, const Node& n, size_t i) { return l.conv2d_int8(n, i); }},
         {OpKind::FullyConnected,
-         [](Lowering& l, const Node& n, size_t i) { l.with_follower(i, [&] { l.fully_connected(n); }); },
+         [](Lowering& l, const Node& n, size_t i) { l.fully_connected(n, l.follower_of(i)); },
          nullptr},  // fp32: the classifier's last steps, where accuracy matters most
-        {OpKind::Add, [](Lowering& l, const Node& n, size_t i) { l.with_follower(i, [&] { l.binary(n); }); },
+        {OpKind::Add, [](Lowering& l, const Node& n, size_t i) { l.binary(n, l.follower_of(i)); },
          [](Lowering& l, const Node& n, size_t) { return l.binary_int8(n); }},
-        {OpKind::Mul, [](Lowering& l, const Node& n, size_t i) { l.with_follower(i, [&] { l.binary(n); }); },
+        {OpKind::Mul, [](Lowering& l, const Node& n, size_t i) { l.binary(n, l.follower_of(i)); },
          [](Lowering& l, const Node& n, size_t) { return l.binary_int8(n); }},
         {OpKind::Activation, [](Lowering& l, const Node& n, size_t) { l.eltwise(n); },
          [](Lowering& l, const Node& n, size_t) { return l.requantize_int8(n); }},
@@ -65,7 +65,7 @@ void Lowering::pool_or_copy(const Node& n) {
     identity ? eltwise(n) : pool(n);
 }
 
-void Lowering::binary(const Node& n) {
+void Lowering::binary(const Node& n, const Node* follower) {
     const Shape& os = values_[n.output].shape;
     const algorithm alg = n.op == OpKind::Add ? algorithm::binary_add : algorithm::binary_mul;
     // oneDNN broadcasts only the second source: put the full-shape operand first (add and mul commute).
@@ -91,9 +91,12 @@ void Lowering::binary(const Node& n) {
     const View dst = new_view(act_md(os));
     views.emplace_back(DNNL_ARG_DST, dst);
     dnnl::binary::desc d(alg, src0.md, src1_md, dst.md);
-    dnnl::binary::primitive_desc pd(d, attr_with(post_chain(n)), engine_);
-    add_step(dnnl::binary(pd), pd, std::move(views), std::move(fixed), n.name, op_name(n.op), os, 0);
-    set_output(n, dst);
+    const auto pd = with_follower_pd(n, follower, [&](const std::vector<Eltwise>& chain) {
+        return dnnl::binary::primitive_desc(d, attr_with(chain), engine_);
+    });
+    add_step(dnnl::binary(pd), pd, std::move(views), std::move(fixed), joined_name(n, follower),
+             joined_op(op_name(n.op), follower), os, 0);
+    set_output(n, dst, follower);
 }
 
 // Activation and identity nodes, and a reshape's saturation. Without a function to apply, the output is the

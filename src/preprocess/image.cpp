@@ -4,7 +4,7 @@
 // unreadable file gets a clear message) and decode upright 1- or 3-component JPEGs with libjpeg as OpenCV does
 // (jpeg_decode.h), everything else with cv::imdecode and the same flag, loaded on first use (opencv_codecs.h):
 // the same decoders and the same EXIF orientation step, and the reference tests check the results are identical.
-#include "preprocess/image.h"
+#include "mnet/image.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -225,6 +225,14 @@ Tensor load_image(const std::string& path, const Preprocess& pp, const ImageLimi
     check_arguments(pp, limits);  // before sizing the tensor from pp
     Tensor tensor({1, kChannels, pp.height, pp.width});
     preprocess_file(path, pp, tensor.data.data(), limits);
+    return tensor;
+}
+
+Tensor decode_image(const uint8_t* data, size_t size, const Preprocess& pp, const std::string& name_for_errors,
+                    const ImageLimits& limits) {
+    check_arguments(pp, limits);
+    Tensor tensor({1, kChannels, pp.height, pp.width});
+    preprocess_bytes(data, size, pp, tensor.data.data(), name_for_errors, limits);
     return tensor;
 }
 

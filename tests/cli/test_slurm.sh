@@ -9,7 +9,8 @@
 set -euo pipefail
 mnet=$1 convert=$2 src=$3 shared=${MNET_TEST_DATA:-$4}
 fail() { echo "test_slurm: FAIL: $*" >&2; exit 1; }
-for tool in munged mungekey slurmctld slurmd sbatch scontrol sinfo; do
+[ "$(id -u)" -eq 0 ] || fail "needs root: slurmd runs each job as its user, and this slurm.conf has SlurmUser=root"
+for tool in munged mungekey slurmctld slurmd sbatch scontrol sinfo squeue scancel; do
   command -v "$tool" > /dev/null || fail "$tool not found: scripts/install_deps.sh installs slurmctld, slurmd, slurm-client and munge"
 done
 
@@ -23,7 +24,12 @@ pids=()  # daemons to stop, the order they are stopped in
 stop_all() {
   local status=$?
   set +e
-  if [ -f "$tmp/slurm.conf" ]; then SLURM_CONF=$tmp/slurm.conf timeout 10 scancel --quiet --user=root 2> /dev/null; fi
+  if [ -f "$tmp/slurm.conf" ] && [ ${#pids[@]} -ge 3 ]; then
+    # Jobs first, so no job step outlives slurmd.
+    export SLURM_CONF=$tmp/slurm.conf
+    timeout 10 scancel --quiet --user=root 2> /dev/null
+    for _ in $(seq 50); do [ -z "$(timeout 5 squeue -h 2> /dev/null)" ] && break; sleep 0.2; done
+  fi
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2> /dev/null; done
   for pid in "${pids[@]}"; do
     for _ in $(seq 50); do kill -0 "$pid" 2> /dev/null || break; sleep 0.1; done

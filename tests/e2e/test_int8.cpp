@@ -15,7 +15,7 @@
 
 #include "mnet/engine.h"
 #include "mnet/error.h"
-#include "model/loader.h"
+#include "graph/loader.h"
 #include "shared_models.h"
 #include "support/expect_error.h"
 #include "support/model_builder.h"
@@ -62,7 +62,7 @@ std::vector<int64_t> ranking(const float* p, size_t n) {
 
 // The scale of the logits: the quantization of the softmax's input.
 double logit_step(const Model& model) {
-    const ModelDef& def = model.impl().def;
+    const ModelDef& def = model_impl(model).def;
     for (const NodeDef& n : def.nodes) {
         if (n.op != "softmax") continue;
         for (const NodeDef& p : def.nodes) {
@@ -209,4 +209,26 @@ TEST_CASE("int8: a model without quantization parameters is refused", "[e2e][int
     auto model = builder.build();
     REQUIRE(!model->has_quantization());
     expect_error([&] { Session session(model, int8_options()); }, ErrorCode::Unsupported, {"quantization parameters"});
+}
+
+TEST_CASE("a latency-mode session too small to split runs on one thread, larger ones on all asked for",
+          "[e2e][int8]") {
+    // The rule's line (engine.h): 100 M MACs x batch in int8, an fp32 MAC counting 4. Checked on the shared
+    // models' own MAC counts, so a change in either shows here.
+    for (const SharedModel& m : shared_tflite_models()) {
+        auto model = Model::load(converted_manifest(m));
+        for (const Precision precision : {Precision::Int8, Precision::Fp32}) {
+            SessionOptions o = int8_options();
+            o.precision = precision;
+            o.threads = 2;
+            const int64_t work = model->total_macs() * (precision == Precision::Int8 ? 1 : 4);
+            CAPTURE(m.name, precision == Precision::Int8 ? "int8" : "fp32", work);
+            CHECK(Session(model, o).options().threads == (work < 100'000'000 ? 1 : 2));
+            o.batch = 2;  // at least one image per thread: throughput streams, one thread each, whatever the size
+            CHECK(Session(model, o).options().threads == 2);
+        }
+        if (m.name.find("v3_small") != std::string::npos) {  // the model the rule is for
+            CHECK(Session(model, int8_options()).options().threads == 1);
+        }
+    }
 }

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "model/loader.h"
+#include "graph/loader.h"
 
 namespace mnet::test {
 

@@ -13,7 +13,7 @@
 
 #include "core/shape.h"
 #include "mnet/error.h"
-#include "model/loader.h"
+#include "graph/loader.h"
 
 namespace mnet::reference {
 
@@ -289,7 +289,7 @@ double activate(Activation act, double x) {
 }
 
 std::vector<Tensor> run_all(const Model& model, const Tensor& src, bool fake_quant) {
-    const Model::Impl& impl = model.impl();
+    const Model::Impl& impl = model_impl(model);
     const Graph& g = impl.graph;
     const Shape& in_shape = g.values[static_cast<size_t>(g.input)].shape;
     if (src.shape.size() != in_shape.size() || src.shape[0] < 1 ||
@@ -329,7 +329,7 @@ std::vector<Tensor> run_all(const Model& model, const Tensor& src, bool fake_qua
 std::vector<Tensor> run(const Model& model, const Tensor& src, bool fake_quant) {
     std::vector<Tensor> values = run_all(model, src, fake_quant);
     std::vector<Tensor> outputs;
-    for (int id : model.impl().graph.outputs) outputs.push_back(values[static_cast<size_t>(id)]);
+    for (int id : model_impl(model).graph.outputs) outputs.push_back(values[static_cast<size_t>(id)]);
     return outputs;
 }
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // mnet: the image front end. Decodes a photo with OpenCV and turns it into a model's input exactly as the
-// canonical preprocessing does (testdata/reference/README.md), bit for bit. No OpenCV type appears here.
+// canonical preprocessing does (testdata/reference/README.md), bit for bit: what `mnet` itself runs, so an
+// embedder gets the CLI's numbers. No OpenCV type appears here.
+//   Tensor input = mnet::load_image("photo.jpg", model->preprocess());   // then Session::run(input)
 #pragma once
 
 #include <cstddef>
@@ -46,5 +48,17 @@ void preprocess_file(const std::string& path, const Preprocess& pp, float* dst, 
 
 // preprocess_file into a new tensor of shape {1, 3, pp.height, pp.width}.
 Tensor load_image(const std::string& path, const Preprocess& pp, const ImageLimits& limits = {});
+
+// preprocess_bytes of an encoded image in memory (a JPEG, PNG, ... file's bytes) into a new tensor of shape
+// {1, 3, pp.height, pp.width}; `name_for_errors` names it in messages.
+Tensor decode_image(const uint8_t* data, size_t size, const Preprocess& pp,
+                    const std::string& name_for_errors = "image", const ImageLimits& limits = {});
+
+// Keeps the image decoders' own stderr chatter (libpng, libjpeg and OpenCV warnings) out of the program's output
+// and puts the decoder's last word into the image's error message instead. Process-wide and not reversible:
+// replaces the process's `stderr` FILE and std::cerr's buffer with ones that write to file descriptor 2 as
+// before, except during a decode. Call it once from main() before any other thread starts, or not at all
+// (decoder messages then reach stderr as usual). Returns false, changing nothing, if it cannot be set up.
+bool capture_decoder_messages();
 
 }  // namespace mnet

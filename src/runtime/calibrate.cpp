@@ -8,7 +8,7 @@
 #include "mnet/engine.h"
 #include "mnet/error.h"
 #include "mnet/quantize.h"
-#include "model/loader.h"
+#include "graph/loader.h"
 #include "model/writer.h"
 #include "ops/op.h"
 #include "ops/quantize.h"
@@ -30,7 +30,7 @@ ModelWriter rewrite(const Model::Impl& impl, ModelDef def) {
 }  // namespace
 
 std::shared_ptr<const Model> with_every_output(const Model& model) {
-    const Model::Impl& impl = model.impl();
+    const Model::Impl& impl = model_impl(model);
     ModelDef def = impl.def;
     std::set<std::string> listed;
     for (const OutputDef& o : def.outputs) listed.insert(o.name);
@@ -98,7 +98,7 @@ void Calibrator::observe(const Tensor& src, int images) {
         const size_t per_image = t.data.size() / static_cast<size_t>(batch);
         widen(it->second, t.data.data(), t.data.data() + per_image * static_cast<size_t>(images));
     };
-    observe_tensor(impl_->model->impl().def.input.name, src);
+    observe_tensor(model_impl(*impl_->model).def.input.name, src);
     const std::vector<OutputInfo>& outputs = impl_->observed->outputs();
     for (size_t i = 0; i < outputs.size(); ++i) observe_tensor(outputs[i].name, impl_->session.output(i));
     impl_->images += images;
@@ -110,7 +110,7 @@ std::vector<ActivationRange> Calibrator::ranges() const {
         auto it = impl_->ranges.find(name);
         if (it != impl_->ranges.end()) out.push_back({name, it->second.first, it->second.second});
     };
-    const ModelDef& def = impl_->model->impl().def;
+    const ModelDef& def = model_impl(*impl_->model).def;
     add(def.input.name);
     for (const NodeDef& n : def.nodes) add(n.output);
     return out;
@@ -118,7 +118,7 @@ std::vector<ActivationRange> Calibrator::ranges() const {
 
 void Calibrator::write(const std::string& json_path, const std::string& name) const {
     if (impl_->images == 0) throw Error(ErrorCode::InvalidArgument, "Calibrator::write: no image was observed");
-    const Model::Impl& impl = impl_->model->impl();
+    const Model::Impl& impl = model_impl(*impl_->model);
     ModelDef def = impl.def;
     def.name = name;
     def.source = (def.source.empty() ? "" : def.source + "; ") + "quantized by mnet " + mnet_version() +

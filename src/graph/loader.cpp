@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "model/loader.h"
+#include "graph/loader.h"
 
 #include <filesystem>
 
@@ -61,6 +61,17 @@ std::shared_ptr<const Model> load_model_from_memory(const std::string& manifest,
                   where + " (weights)");
 }
 
+// The one friend of Model: builds one from its parts and hands the parts to the engine.
+struct ModelAccess {
+    static std::shared_ptr<const Model> make(std::unique_ptr<Model::Impl> impl) {
+        // std::make_shared cannot reach the private constructor.
+        return std::shared_ptr<const Model>(new Model(std::move(impl)));
+    }
+    static const Model::Impl& impl(const Model& model) { return *model.impl_; }
+};
+
+const Model::Impl& model_impl(const Model& model) { return ModelAccess::impl(model); }
+
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::~Model() = default;
 
@@ -105,8 +116,7 @@ std::shared_ptr<const Model> finish(std::unique_ptr<Model::Impl> impl, const std
         }
         impl->layers.push_back(std::move(l));
     }
-    // std::make_shared cannot reach the private constructor.
-    return std::shared_ptr<const Model>(new Model(std::move(impl)));
+    return ModelAccess::make(std::move(impl));
 }
 
 }  // namespace
@@ -137,6 +147,20 @@ bool Model::has_quantization() const {
         if (n.dst_quant) return true;
     }
     return false;
+}
+
+void write_loadable(ModelWriter& writer, const std::string& json_path, const std::string& source) {
+    writer.write(json_path);
+    try {
+        Model::load(json_path);
+    } catch (const Error& e) {
+        // Only what this wrote as files: -o /dev/null must not remove /dev/null.
+        for (const fs::path& p : {fs::path(json_path).replace_extension(".bin"), fs::path(json_path)}) {
+            std::error_code ignored;
+            if (fs::is_regular_file(fs::symlink_status(p, ignored))) fs::remove(p, ignored);
+        }
+        throw Error(e.code(), source + ": the converted model does not load: " + e.what());
+    }
 }
 
 }  // namespace mnet
