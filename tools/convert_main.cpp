@@ -11,7 +11,7 @@
 #include <iostream>
 #include <sstream>
 
-#include "common/exit_codes.h"
+#include "common/exit_codes.h"  // the same statuses as `mnet`
 #include "core/file_io.h"
 #include "core/option_checks.h"
 #include "mnet/error.h"

@@ -4,7 +4,6 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/predictions.h"
-#include "core/file_io.h"
 #include "mnet/error.h"
 
 namespace mnet::cli {

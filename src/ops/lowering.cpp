@@ -34,9 +34,9 @@ const char* type_name(dt t) {
 }
 
 // The activation layout. On AVX-512, channel blocks of one vector register (nChw16c), which oneDNN's jit
-// convolutions are fastest on. On AVX2 the blocked nChw8c and nhwc run the same kernels (jit_1x1, jit_dw); measured
-// alternately on MobileNet V1/V2/V3 (docs/performance.md), nhwc was 0-11% faster with two or more threads and
-// 1-3% slower with one, so the choice follows the thread count.
+// convolutions are fastest on. On AVX2 the blocked nChw8c and nhwc run the same kernels (jit_1x1, jit_dw); nhwc
+// measured faster with two or more threads and slower with one (docs/performance.md, "Measurements behind
+// choices in the code"), so the choice follows the thread count.
 tag activation_layout(int threads) {
     if (avx512_kernels()) return tag::nChw16c;
     return threads > 1 ? tag::nhwc : tag::nChw8c;

@@ -65,6 +65,7 @@ public:
     // --- The toolkit of an op's lowering.
     const Model::Impl& model() const { return model_; }
     const SessionOptions& options() const { return options_; }
+    const dnnl::engine& engine() const { return engine_; }
     // A value's logical shape, with the batch.
     const Shape& shape(int value) const { return values_[static_cast<size_t>(value)].shape; }
     Shape batched(const Shape& s) const;

@@ -25,8 +25,8 @@ using dt = memory::data_type;
 namespace int8 {
 
 bool is_int(dt t) { return t == dt::u8 || t == dt::s8; }
-int32_t qmin(dt t) { return t == dt::u8 ? 0 : -128; }
-int32_t qmax(dt t) { return t == dt::u8 ? 255 : 127; }
+int32_t qmin(dt t) { return (t == dt::u8 ? kU8Range : kS8Range).lo; }
+int32_t qmax(dt t) { return (t == dt::u8 ? kU8Range : kS8Range).hi; }
 
 std::optional<ActQuant> act_quant(const std::optional<QuantParams>& q) {
     if (!q || q->axis >= 0 || q->scale.size() != 1 || q->zero_point.size() != 1) return std::nullopt;

@@ -1,11 +1,63 @@
 // SPDX-License-Identifier: Apache-2.0
 // The lowering table (one row per op: its fp32 and int8 lowering) and the fp32 lowering of the cheap ops.
-#include "ops/lowering.h"
+#include <cstring>
+
+#include "ops/lowering_int8.h"
 
 namespace mnet {
 
 using dnnl::algorithm;
 using dnnl::memory;
+
+namespace {
+
+// pad: the whole destination filled with `fill_byte` (a step of our own: oneDNN has no padding primitive, and an
+// eltwise 0 * x over the arena's old contents would keep any NaN there), then the source reordered into the
+// interior, a sub-memory of the destination.
+View pad_into(Lowering& l, const Node& n, const View& src, const memory::desc& dst_md, uint8_t fill_byte) {
+    const Shape& os = l.shape(n.output);
+    const View dst = l.new_view(dst_md);
+    const size_t bytes = dst_md.get_size();
+    Step fill;
+    fill.kernel = [bytes, fill_byte](const std::unordered_map<int, memory>& args) {
+        std::memset(args.at(DNNL_ARG_DST).get_data_handle(), fill_byte, bytes);
+    };
+    fill.info.impl = "mnet:fill";
+    const memory::data_type type = dst_md.data_type();
+    fill.info.type = type == memory::data_type::f32 ? "f32" : type == memory::data_type::s8 ? "s8" : "u8";
+    l.push_step(std::move(fill), {{DNNL_ARG_DST, dst}}, n.name, op_name(n.op), os, 0);
+    const Window& p = n.window;
+    const memory::desc interior = dst_md.submemory_desc(src.md.dims(), {0, 0, p.pad_t, p.pad_l});
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    const dnnl::reorder::primitive_desc pd(l.engine(), src.md, l.engine(), interior, attr);
+    l.add_step(dnnl::reorder(pd), pd, {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, View{dst.slot, interior}}}, {}, n.name,
+               op_name(n.op), os, 0);
+    return dst;
+}
+
+// fp32: zeros around the source, in the activation layout; then the node's saturation, if any.
+void pad_fp32(Lowering& l, const Node& n, size_t) {
+    const Shape& os = l.shape(n.output);
+    const View src = l.ensure(n.inputs[0], l.act_md(l.shape(n.inputs[0])));
+    const View dst = pad_into(l, n, src, l.act_md(os), 0);
+    l.add_eltwise_steps(dst, eltwise_chain(Activation::None, n.saturate), n.name, os);
+    l.set_output(n, dst);
+}
+
+// int8, for an output with the input's parameters (TFLite's PAD has them; calibration gives them too): the
+// integers moved, the border filled with the zero point, which stands for real 0.
+bool pad_int8(Lowering& l, const Node& n, size_t) {
+    const ActQuant xq = *l.act_quant(n.inputs[0]);
+    if (!int8::same_quant(xq, *l.act_quant(n.output))) return false;
+    const View src = l.ensure(n.inputs[0], l.int8_md(l.shape(n.inputs[0]), xq.dt));
+    // An s8 zero point's byte is its two's complement.
+    const View dst = pad_into(l, n, src, l.int8_md(l.shape(n.output), xq.dt), static_cast<uint8_t>(xq.zero_point));
+    l.set_output(n, dst);
+    return true;
+}
+
+}  // namespace
 
 const OpLowering& Lowering::lowering_of(OpKind kind) {
     // Lambdas: a row may name private members, and a new op's free functions alike.
@@ -33,6 +85,7 @@ const OpLowering& Lowering::lowering_of(OpKind kind) {
         {OpKind::Reshape, [](Lowering& l, const Node& n, size_t) { l.eltwise(n); },
          [](Lowering& l, const Node& n, size_t) { return l.reshape_int8(n); }},
         {OpKind::Softmax, [](Lowering& l, const Node& n, size_t) { l.softmax(n); }, nullptr},  // probabilities: fp32
+        {OpKind::Pad, pad_fp32, pad_int8},
     }};
     static_assert([] {
         for (size_t i = 0; i < kLowerings.size(); ++i) {

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Image decoding and the canonical preprocessing (testdata/reference/README.md, "Canonical preprocessing").
 // The reference runs cv2.imread(path, IMREAD_COLOR) in OpenCV 4.6; we read the file ourselves (so a missing or
-// unreadable file gets a clear message) and decode upright 1- or 3-component JPEGs with libjpeg as OpenCV does
-// (jpeg_decode.h), everything else with cv::imdecode and the same flag, loaded on first use (opencv_codecs.h):
+// unreadable file gets a clear message) and decode upright 1- or 3-component JPEGs with libjpeg and PNGs without
+// EXIF with libpng as OpenCV does (jpeg_decode.h, png_decode.h), everything else with cv::imdecode and the same
+// flag, loaded on first use (opencv_codecs.h):
 // the same decoders and the same EXIF orientation step, and the reference tests check the results are identical.
 #include "mnet/image.h"
 
@@ -33,6 +34,7 @@
 #include "preprocess/image_header.h"
 #include "preprocess/jpeg_decode.h"
 #include "preprocess/opencv_codecs.h"
+#include "preprocess/png_decode.h"
 
 namespace mnet {
 namespace {
@@ -139,7 +141,9 @@ cv::Mat decode(const uint8_t* data, size_t size, const std::string& name, const 
         // libpng and libjpeg print to stderr as they go; caught here, their last line explains a failure.
         const DecoderMessages messages;
         try {
-            std::optional<cv::Mat> own = format == "JPEG" ? decode_jpeg(data, size) : std::nullopt;
+            std::optional<cv::Mat> own = format == "JPEG"  ? decode_jpeg(data, size)
+                                         : format == "PNG" ? decode_png(data, size)
+                                                           : std::nullopt;
             if (own) {
                 image = std::move(*own);
             } else {

@@ -49,12 +49,10 @@ SessionOptions stream_options(SessionOptions o, int images) {
 
 // The images a throughput stream runs at a time. One image's largest activation must stay in a core's share of
 // the caches for streams to pay (MobileNetV2: 4.8 MB, and one image at a time is fastest); models with small
-// activations also gain from batching, which spreads each layer's fixed cost (V3-small, single-threaded: 216
-// images/s one at a time, 339 eight at a time). Chunks are made equal and their count a multiple of the
-// streams so that no stream is left with a longer share. On AVX-512, two images at a time pay a little even
-// when they overflow the caches (MobileNetV2, batch 16, two streams, three alternated series: 0.94-0.98x the
-// time of one image at a time in fp32, 0.97x in int8; four no better than two): oneDNN then fuses six
-// pointwise+depthwise pairs instead of three.
+// activations also gain from batching, which spreads each layer's fixed cost. Chunks are made equal and their
+// count a multiple of the streams so that no stream is left with a longer share. On AVX-512, two images at a time
+// pay a little even when they overflow the caches (four no better than two): oneDNN then fuses six
+// pointwise+depthwise pairs instead of three. docs/performance.md has the measurements.
 int images_per_chunk(const Graph& graph, int batch, int streams) {
     constexpr int64_t kStreamCacheBytes = int64_t{4} << 20;
     int64_t largest = 1;
