@@ -7,7 +7,7 @@ if(TARGET mnet_onnx)
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_onnx.cpp
             ${CMAKE_CURRENT_LIST_DIR}/test_onnx_cli.cpp
             ${CMAKE_CURRENT_LIST_DIR}/test_onnx_errors.cpp
-    LIBS mnet_onnx mnet_engine mnet_onnx_proto nlohmann_json::nlohmann_json)
+    LIBS mnet_onnx mnet_runtime mnet_onnx_proto nlohmann_json::nlohmann_json)
   target_compile_definitions(test_onnx PRIVATE MNET_CONVERT_EXE="$<TARGET_FILE:mnet-convert>"
                              MNET_CLI_EXE="$<TARGET_FILE:mnet>")
   add_dependencies(test_onnx mnet-convert mnet)
