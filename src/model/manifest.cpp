@@ -210,16 +210,8 @@ json attr_json(const AttrValue& v) {
     return std::visit([](const auto& x) { return json(x); }, v);
 }
 
-}  // namespace
-
-std::string hex64(uint64_t value) {
-    char buf[17];
-    std::snprintf(buf, sizeof buf, "%016" PRIx64, value);
-    return buf;
-}
-
-ModelDef parse_manifest(const std::string& json_text, const std::string& where) {
-    Reader r(where);
+// The document root, parsed with a depth limit so a hostile file cannot exhaust the stack.
+json parse_root(const Reader& r, const std::string& json_text, const std::string& where) {
     json root;
     try {
         root = json::parse(json_text, [&](int depth, json::parse_event_t, json&) {
@@ -230,8 +222,10 @@ ModelDef parse_manifest(const std::string& json_text, const std::string& where) 
         throw Error(ErrorCode::ModelFormat, where + ": not valid JSON (" + e.what() + ")");
     }
     r.object(root, "(document)");
+    return root;
+}
 
-    ModelDef def;
+void check_format(const Reader& r, const json& root, const std::string& where) {
     std::string fmt = r.string(r.field(root, "format", "(document)"), "format");
     if (fmt != format::kFormatName) {
         r.fail("format", "is \"" + fmt + "\", expected \"" + format::kFormatName + "\"");
@@ -247,10 +241,9 @@ ModelDef parse_manifest(const std::string& json_text, const std::string& where) 
                                                 " is not a version this mnet reads (" +
                                                 std::to_string(format::kFormatVersion) + ")");
     }
+}
 
-    def.name = r.string(r.field(root, "name", "(document)"), "name");
-    if (root.contains("source")) def.source = r.string(root["source"], "source");
-
+void parse_weights(const Reader& r, const json& root, ModelDef& def) {
     const json& w = r.object(r.field(root, "weights", "(document)"), "weights");
     r.only_keys(w, {"file", "size", "fnv1a64"}, "weights");
     def.weights_file = r.string(r.field(w, "file", "weights"), "weights.file");
@@ -260,8 +253,9 @@ ModelDef parse_manifest(const std::string& json_text, const std::string& where) 
         r.fail("weights.fnv1a64", "must be 16 lowercase hex digits");
     }
     def.weights_checksum = std::stoull(sum, nullptr, 16);
-    def.alignment = r.unsigned_int(r.field(root, "alignment", "(document)"), "alignment");
+}
 
+void parse_input(const Reader& r, const json& root, ModelDef& def) {
     const json& in = r.object(r.field(root, "input", "(document)"), "input");
     r.only_keys(in, {"name", "shape", "dtype", "layout", "quantization"}, "input");
     def.input.name = r.string(r.field(in, "name", "input"), "input.name");
@@ -269,67 +263,95 @@ ModelDef parse_manifest(const std::string& json_text, const std::string& where) 
     if (r.string(r.field(in, "dtype", "input"), "input.dtype") != "f32") r.fail("input.dtype", "must be \"f32\"");
     if (r.string(r.field(in, "layout", "input"), "input.layout") != "nchw") r.fail("input.layout", "must be \"nchw\"");
     if (in.contains("quantization")) def.input.quant = r.quant(in["quantization"], "input.quantization");
+}
 
+OutputDef parse_output(const Reader& r, const json& v, const std::string& path) {
+    r.object(v, path);
+    r.only_keys(v, {"name", "kind"}, path);
+    OutputDef o;
+    o.name = r.string(r.field(v, "name", path), path + ".name");
+    o.kind = output_kind(r, r.string(r.field(v, "kind", path), path + ".kind"), path + ".kind");
+    return o;
+}
+
+// `path` is the array position until the name is known; later messages name the tensor.
+TensorDef parse_tensor(const Reader& r, const json& v, std::string path) {
+    const json& t = r.object(v, path);
+    r.only_keys(t, {"name", "dtype", "shape", "offset", "nbytes", "quantization"}, path);
+    TensorDef td;
+    td.name = r.string(r.field(t, "name", path), path + ".name");
+    path = "tensor '" + td.name + "'";
+    std::string dt = r.string(r.field(t, "dtype", path), path + ".dtype");
+    auto d = dtype_from_name(dt);
+    if (!d) r.fail(path + ".dtype", "unknown dtype '" + dt + "'");
+    td.dtype = *d;
+    td.shape = r.shape(r.field(t, "shape", path), path + ".shape");
+    td.offset = r.unsigned_int(r.field(t, "offset", path), path + ".offset");
+    td.nbytes = r.unsigned_int(r.field(t, "nbytes", path), path + ".nbytes");
+    if (t.contains("quantization")) td.quant = r.quant(t["quantization"], path + ".quantization");
+    return td;
+}
+
+// `path` is the array position until the name is known; later messages name the node.
+NodeDef parse_node(const Reader& r, const json& v, std::string path) {
+    const json& n = r.object(v, path);
+    r.only_keys(n, {"name", "op", "inputs", "output", "weights", "attrs", "quantization"}, path);
+    NodeDef nd;
+    nd.name = r.string(r.field(n, "name", path), path + ".name");
+    path = "node '" + nd.name + "'";
+    nd.op = r.string(r.field(n, "op", path), path + ".op");
+    nd.inputs = r.strings(r.field(n, "inputs", path), path + ".inputs");
+    nd.output = r.string(r.field(n, "output", path), path + ".output");
+    if (n.contains("weights")) {
+        const json& wm = r.object(n["weights"], path + ".weights");
+        for (auto it = wm.begin(); it != wm.end(); ++it) {
+            nd.weights[it.key()] = r.string(it.value(), path + ".weights." + it.key());
+        }
+    }
+    if (n.contains("attrs")) {
+        const json& am = r.object(n["attrs"], path + ".attrs");
+        for (auto it = am.begin(); it != am.end(); ++it) {
+            nd.attrs[it.key()] = r.attr(it.value(), path + ".attrs." + it.key());
+        }
+    }
+    if (n.contains("quantization")) nd.dst_quant = r.quant(n["quantization"], path + ".quantization");
+    return nd;
+}
+
+// Parses each element of the array `key` with `parse(reader, element, "key[i]")`.
+template <typename T, typename Parse>
+std::vector<T> parse_array(const Reader& r, const json& root, const std::string& key, Parse parse) {
+    const json& items = r.array(r.field(root, key, "(document)"), key);
+    std::vector<T> out;
+    for (size_t i = 0; i < items.size(); ++i) out.push_back(parse(r, items[i], key + "[" + std::to_string(i) + "]"));
+    return out;
+}
+
+}  // namespace
+
+std::string hex64(uint64_t value) {
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016" PRIx64, value);
+    return buf;
+}
+
+ModelDef parse_manifest(const std::string& json_text, const std::string& where) {
+    Reader r(where);
+    const json root = parse_root(r, json_text, where);
+    check_format(r, root, where);
+
+    ModelDef def;
+    def.name = r.string(r.field(root, "name", "(document)"), "name");
+    if (root.contains("source")) def.source = r.string(root["source"], "source");
+    parse_weights(r, root, def);
+    def.alignment = r.unsigned_int(r.field(root, "alignment", "(document)"), "alignment");
+    parse_input(r, root, def);
     def.preprocess = parse_preprocess(r, r.field(root, "preprocess", "(document)"));
     if (root.contains("labels")) def.labels = r.strings(root["labels"], "labels");
     if (root.contains("background_class")) def.background_class = r.boolean(root["background_class"], "background_class");
-
-    const json& outs = r.array(r.field(root, "outputs", "(document)"), "outputs");
-    for (size_t i = 0; i < outs.size(); ++i) {
-        std::string path = "outputs[" + std::to_string(i) + "]";
-        r.object(outs[i], path);
-        r.only_keys(outs[i], {"name", "kind"}, path);
-        OutputDef o;
-        o.name = r.string(r.field(outs[i], "name", path), path + ".name");
-        o.kind = output_kind(r, r.string(r.field(outs[i], "kind", path), path + ".kind"), path + ".kind");
-        def.outputs.push_back(o);
-    }
-
-    const json& tensors = r.array(r.field(root, "tensors", "(document)"), "tensors");
-    for (size_t i = 0; i < tensors.size(); ++i) {
-        std::string path = "tensors[" + std::to_string(i) + "]";
-        const json& t = r.object(tensors[i], path);
-        r.only_keys(t, {"name", "dtype", "shape", "offset", "nbytes", "quantization"}, path);
-        TensorDef td;
-        td.name = r.string(r.field(t, "name", path), path + ".name");
-        path = "tensor '" + td.name + "'";
-        std::string dt = r.string(r.field(t, "dtype", path), path + ".dtype");
-        auto d = dtype_from_name(dt);
-        if (!d) r.fail(path + ".dtype", "unknown dtype '" + dt + "'");
-        td.dtype = *d;
-        td.shape = r.shape(r.field(t, "shape", path), path + ".shape");
-        td.offset = r.unsigned_int(r.field(t, "offset", path), path + ".offset");
-        td.nbytes = r.unsigned_int(r.field(t, "nbytes", path), path + ".nbytes");
-        if (t.contains("quantization")) td.quant = r.quant(t["quantization"], path + ".quantization");
-        def.tensors.push_back(std::move(td));
-    }
-
-    const json& nodes = r.array(r.field(root, "nodes", "(document)"), "nodes");
-    for (size_t i = 0; i < nodes.size(); ++i) {
-        std::string path = "nodes[" + std::to_string(i) + "]";
-        const json& n = r.object(nodes[i], path);
-        r.only_keys(n, {"name", "op", "inputs", "output", "weights", "attrs", "quantization"}, path);
-        NodeDef nd;
-        nd.name = r.string(r.field(n, "name", path), path + ".name");
-        path = "node '" + nd.name + "'";
-        nd.op = r.string(r.field(n, "op", path), path + ".op");
-        nd.inputs = r.strings(r.field(n, "inputs", path), path + ".inputs");
-        nd.output = r.string(r.field(n, "output", path), path + ".output");
-        if (n.contains("weights")) {
-            const json& wm = r.object(n["weights"], path + ".weights");
-            for (auto it = wm.begin(); it != wm.end(); ++it) {
-                nd.weights[it.key()] = r.string(it.value(), path + ".weights." + it.key());
-            }
-        }
-        if (n.contains("attrs")) {
-            const json& am = r.object(n["attrs"], path + ".attrs");
-            for (auto it = am.begin(); it != am.end(); ++it) {
-                nd.attrs[it.key()] = r.attr(it.value(), path + ".attrs." + it.key());
-            }
-        }
-        if (n.contains("quantization")) nd.dst_quant = r.quant(n["quantization"], path + ".quantization");
-        def.nodes.push_back(std::move(nd));
-    }
+    def.outputs = parse_array<OutputDef>(r, root, "outputs", parse_output);
+    def.tensors = parse_array<TensorDef>(r, root, "tensors", parse_tensor);
+    def.nodes = parse_array<NodeDef>(r, root, "nodes", parse_node);
     return def;
 }
 
