@@ -34,6 +34,17 @@ size_t type_size(::tflite::TensorType type) {
     }
 }
 
+// The quantized types our format can describe, with their integer range; false for others
+// (e.g. int16 activations), whose quantization is checked but not kept.
+bool quant_range(::tflite::TensorType type, DType& dtype, int64_t& qmin, int64_t& qmax) {
+    switch (type) {
+        case ::tflite::TensorType_UINT8: dtype = DType::U8; qmin = 0; qmax = 255; return true;
+        case ::tflite::TensorType_INT8: dtype = DType::S8; qmin = -128; qmax = 127; return true;
+        case ::tflite::TensorType_INT32: dtype = DType::S32; qmin = INT32_MIN; qmax = INT32_MAX; return true;
+        default: return false;
+    }
+}
+
 // Keeps valid UTF-8 and replaces control characters and invalid bytes with '?', so names survive JSON.
 std::string sanitize(const char* s, size_t n) {
     std::string out;
@@ -129,7 +140,6 @@ std::string TfliteFile::description() const {
 
 void TfliteFile::check_tensors(const ::tflite::Model& model) {
     const auto& fb_tensors = *subgraph_->tensors();
-    const auto& buffers = *model.buffers();
     std::set<std::string> names;
     for (uint32_t i = 0; i < fb_tensors.size(); ++i) {
         const ::tflite::Tensor& t = *fb_tensors.Get(i);
@@ -140,103 +150,103 @@ void TfliteFile::check_tensors(const ::tflite::Model& model) {
         names.insert(out.name);
         const std::string label = where + " '" + out.name + "'";
         out.type = t.type();
-        uint64_t count = 1;
-        if (t.shape()) {
-            for (int32_t d : *t.shape()) {
-                if (d < 0) fail(ErrorCode::ModelFormat, label + ": negative dimension " + std::to_string(d));
-                auto c = checked_mul(count, static_cast<uint64_t>(d));
-                if (!c || *c > (uint64_t{1} << 40)) fail(ErrorCode::ModelFormat, label + ": shape too large");
-                count = *c;
-                out.shape.push_back(d);
-            }
-        }
+        const uint64_t count = check_shape(t, label, out);
         if (t.is_variable()) fail(ErrorCode::Unsupported, label + ": variable tensors are not supported");
         if (t.sparsity()) fail(ErrorCode::Unsupported, label + ": sparse tensors are not supported");
-        if (t.buffer() >= buffers.size()) {
-            fail(ErrorCode::ModelFormat, label + ": buffer index " + std::to_string(t.buffer()) + " out of range (" +
-                                             std::to_string(buffers.size()) + " buffers)");
-        }
-        const ::tflite::Buffer& buf = *buffers.Get(t.buffer());
-        if (buf.offset() >= kMinExternalOffset) {
-            auto end = checked_add(buf.offset(), buf.size());
-            if (!end || *end > bytes_.size()) {
-                fail(ErrorCode::ModelFormat, label + ": external buffer [" + std::to_string(buf.offset()) + ", +" +
-                                                 std::to_string(buf.size()) + ") is past the end of the file");
-            }
-            if (buf.size() > 0) out.data = bytes_.data() + buf.offset();
-            out.nbytes = buf.size();
-        } else if (buf.data() && buf.data()->size() > 0) {
-            out.data = buf.data()->data();
-            out.nbytes = buf.data()->size();
-        }
-        const size_t elem = type_size(out.type);
-        if (out.data && elem > 0) {
-            auto expected = checked_mul(count, static_cast<uint64_t>(elem));
-            if (!expected || *expected != out.nbytes) {
-                fail(ErrorCode::ModelFormat, label + ": buffer holds " + std::to_string(out.nbytes) +
-                                                 " bytes, shape × " + tensor_type_name(out.type) + " needs " +
-                                                 std::to_string(count * elem));
-            }
-        }
-        const auto* q = t.quantization();
-        if (q && q->details_type() != ::tflite::QuantizationDetails_NONE) {
-            fail(ErrorCode::Unsupported, label + ": custom quantization is not supported");
-        }
-        if (q && q->scale() && q->scale()->size() > 0) {
-            const uint32_t n = q->scale()->size();
-            if (!q->zero_point() || q->zero_point()->size() != n) {
-                fail(ErrorCode::ModelFormat, label + ": " + std::to_string(n) + " quantization scales but " +
-                                                 std::to_string(q->zero_point() ? q->zero_point()->size() : 0) +
-                                                 " zero points");
-            }
-            QuantParams qp;
-            int64_t qmin = 0, qmax = 0;
-            bool keep = true;
-            switch (out.type) {
-                case ::tflite::TensorType_UINT8:
-                    qp.dtype = DType::U8;
-                    qmin = 0;
-                    qmax = 255;
-                    break;
-                case ::tflite::TensorType_INT8:
-                    qp.dtype = DType::S8;
-                    qmin = -128;
-                    qmax = 127;
-                    break;
-                case ::tflite::TensorType_INT32:
-                    qp.dtype = DType::S32;
-                    qmin = INT32_MIN;
-                    qmax = INT32_MAX;
-                    break;
-                default: keep = false;  // e.g. int16 activations: nothing our format can describe
-            }
-            for (uint32_t k = 0; k < n; ++k) {
-                const float s = q->scale()->Get(k);
-                // memcpy: the Verifier checks a vector's 4-byte length prefix, not 8-byte alignment of int64s.
-                const int64_t zp = load<int64_t>(q->zero_point()->Data() + k * sizeof(int64_t));
-                if (!std::isfinite(s)) fail(ErrorCode::ModelFormat, label + ": non-finite quantization scale");
-                if (keep && (zp < qmin || zp > qmax)) {
-                    fail(ErrorCode::ModelFormat, label + ": zero point " + std::to_string(zp) +
-                                                     " outside the range of " + tensor_type_name(out.type));
-                }
-                qp.scale.push_back(static_cast<double>(s));
-                qp.zero_point.push_back(zp);
-            }
-            if (n > 1) {
-                const int32_t axis = q->quantized_dimension();
-                if (axis < 0 || static_cast<size_t>(axis) >= out.shape.size() ||
-                    out.shape[static_cast<size_t>(axis)] != static_cast<int64_t>(n)) {
-                    fail(ErrorCode::ModelFormat, label + ": " + std::to_string(n) +
-                                                     " per-channel scales do not match quantized_dimension " +
-                                                     std::to_string(axis) + " of the shape");
-                }
-                out.quant_axis_file = axis;
-            }
-            qp.axis = -1;  // set by the importer in its own layout
-            if (keep) out.quant = qp;
-        }
+        check_data(model, t, label, count, out);
+        check_quantization(t, label, out);
         tensors_.push_back(std::move(out));
     }
+    check_graph_io();
+}
+
+uint64_t TfliteFile::check_shape(const ::tflite::Tensor& t, const std::string& label, TfliteTensor& out) const {
+    uint64_t count = 1;
+    if (t.shape()) {
+        for (int32_t d : *t.shape()) {
+            if (d < 0) fail(ErrorCode::ModelFormat, label + ": negative dimension " + std::to_string(d));
+            auto c = checked_mul(count, static_cast<uint64_t>(d));
+            if (!c || *c > (uint64_t{1} << 40)) fail(ErrorCode::ModelFormat, label + ": shape too large");
+            count = *c;
+            out.shape.push_back(d);
+        }
+    }
+    return count;
+}
+
+void TfliteFile::check_data(const ::tflite::Model& model, const ::tflite::Tensor& t, const std::string& label,
+                            uint64_t count, TfliteTensor& out) const {
+    const auto& buffers = *model.buffers();
+    if (t.buffer() >= buffers.size()) {
+        fail(ErrorCode::ModelFormat, label + ": buffer index " + std::to_string(t.buffer()) + " out of range (" +
+                                         std::to_string(buffers.size()) + " buffers)");
+    }
+    const ::tflite::Buffer& buf = *buffers.Get(t.buffer());
+    if (buf.offset() >= kMinExternalOffset) {
+        auto end = checked_add(buf.offset(), buf.size());
+        if (!end || *end > bytes_.size()) {
+            fail(ErrorCode::ModelFormat, label + ": external buffer [" + std::to_string(buf.offset()) + ", +" +
+                                             std::to_string(buf.size()) + ") is past the end of the file");
+        }
+        if (buf.size() > 0) out.data = bytes_.data() + buf.offset();
+        out.nbytes = buf.size();
+    } else if (buf.data() && buf.data()->size() > 0) {
+        out.data = buf.data()->data();
+        out.nbytes = buf.data()->size();
+    }
+    const size_t elem = type_size(out.type);
+    if (out.data && elem > 0) {
+        auto expected = checked_mul(count, static_cast<uint64_t>(elem));
+        if (!expected || *expected != out.nbytes) {
+            fail(ErrorCode::ModelFormat, label + ": buffer holds " + std::to_string(out.nbytes) +
+                                             " bytes, shape × " + tensor_type_name(out.type) + " needs " +
+                                             std::to_string(count * elem));
+        }
+    }
+}
+
+void TfliteFile::check_quantization(const ::tflite::Tensor& t, const std::string& label, TfliteTensor& out) const {
+    const auto* q = t.quantization();
+    if (q && q->details_type() != ::tflite::QuantizationDetails_NONE) {
+        fail(ErrorCode::Unsupported, label + ": custom quantization is not supported");
+    }
+    if (!q || !q->scale() || q->scale()->size() == 0) return;
+    const uint32_t n = q->scale()->size();
+    if (!q->zero_point() || q->zero_point()->size() != n) {
+        fail(ErrorCode::ModelFormat, label + ": " + std::to_string(n) + " quantization scales but " +
+                                         std::to_string(q->zero_point() ? q->zero_point()->size() : 0) +
+                                         " zero points");
+    }
+    QuantParams qp;
+    int64_t qmin = 0, qmax = 0;
+    const bool keep = quant_range(out.type, qp.dtype, qmin, qmax);
+    for (uint32_t k = 0; k < n; ++k) {
+        const float s = q->scale()->Get(k);
+        // memcpy: the Verifier checks a vector's 4-byte length prefix, not 8-byte alignment of int64s.
+        const int64_t zp = load<int64_t>(q->zero_point()->Data() + k * sizeof(int64_t));
+        if (!std::isfinite(s)) fail(ErrorCode::ModelFormat, label + ": non-finite quantization scale");
+        if (keep && (zp < qmin || zp > qmax)) {
+            fail(ErrorCode::ModelFormat, label + ": zero point " + std::to_string(zp) + " outside the range of " +
+                                             tensor_type_name(out.type));
+        }
+        qp.scale.push_back(static_cast<double>(s));
+        qp.zero_point.push_back(zp);
+    }
+    if (n > 1) {
+        const int32_t axis = q->quantized_dimension();
+        if (axis < 0 || static_cast<size_t>(axis) >= out.shape.size() ||
+            out.shape[static_cast<size_t>(axis)] != static_cast<int64_t>(n)) {
+            fail(ErrorCode::ModelFormat, label + ": " + std::to_string(n) +
+                                             " per-channel scales do not match quantized_dimension " +
+                                             std::to_string(axis) + " of the shape");
+        }
+        out.quant_axis_file = axis;
+    }
+    qp.axis = -1;  // set by the importer in its own layout
+    if (keep) out.quant = qp;
+}
+
+void TfliteFile::check_graph_io() {
     auto check_list = [&](const flatbuffers::Vector<int32_t>& list, const char* what, std::vector<int32_t>& dst) {
         for (int32_t idx : list) {
             if (idx < 0 || static_cast<size_t>(idx) >= tensors_.size()) {

@@ -67,6 +67,12 @@ public:
 
 private:
     void check_tensors(const ::tflite::Model& model);
+    // Parts of check_tensors for one tensor; `label` names it in messages. check_shape returns numel.
+    uint64_t check_shape(const ::tflite::Tensor& t, const std::string& label, TfliteTensor& out) const;
+    void check_data(const ::tflite::Model& model, const ::tflite::Tensor& t, const std::string& label, uint64_t count,
+                    TfliteTensor& out) const;
+    void check_quantization(const ::tflite::Tensor& t, const std::string& label, TfliteTensor& out) const;
+    void check_graph_io();
     void check_operators();
 
     std::string path_;
