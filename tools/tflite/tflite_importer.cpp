@@ -39,12 +39,8 @@ std::optional<QuantParams> per_tensor(const std::optional<QuantParams>& q) {
     return out;
 }
 
-}  // namespace
-
-ModelWriter import_tflite(const std::string& path, std::vector<uint8_t> bytes, const TfliteImportOptions& options) {
-    const TfliteFile file(path, std::move(bytes));
-
-    // The single image input, NHWC [1, H, W, 3].
+// The single image input, NHWC [1, H, W, 3]; returns its tensor index.
+int32_t image_input(const TfliteFile& file) {
     if (file.graph_inputs().size() != 1) {
         file.fail(ErrorCode::Unsupported,
                   std::to_string(file.graph_inputs().size()) + " graph inputs; mnet needs one image input");
@@ -62,26 +58,25 @@ ModelWriter import_tflite(const std::string& path, std::vector<uint8_t> bytes, c
         file.fail(ErrorCode::Unsupported,
                   std::string("input type ") + tensor_type_name(input.type) + "; supported: UINT8, INT8, FLOAT32");
     }
+    return input_index;
+}
 
-    ModelDef def;
-    def.name = options.name.empty() ? fs::path(path).stem().string() : options.name;
-    def.input.name = input.name;
-    def.input.shape = {1, kRgbChannels, s[1], s[2]};
-    def.input.quant = (is_u8 || is_s8) ? per_tensor(input.quant) : std::nullopt;
-
-    // Preprocessing: the input quantization says how pixels become the integers the model was trained on.
-    Preprocess& pre = def.preprocess;
-    pre.height = static_cast<int>(s[1]);
-    pre.width = static_cast<int>(s[2]);
+// Preprocessing: the input quantization says how pixels become the integers the model was trained on.
+Preprocess preprocess_for(const TfliteFile& file, const TfliteTensor& input, const std::optional<QuantParams>& quant,
+                          const TfliteImportOptions& options) {
+    const bool is_s8 = input.type == ::tflite::TensorType_INT8;
+    Preprocess pre;
+    pre.height = static_cast<int>(input.shape[1]);
+    pre.width = static_cast<int>(input.shape[2]);
     pre.color = ColorOrder::RGB;
     pre.crop = options.crop.value_or(kDefaultCrop);
     if (!(pre.crop > 0.0 && pre.crop <= 1.0)) {
         throw Error(ErrorCode::InvalidArgument, "--crop " + std::to_string(pre.crop) + " is outside (0, 1]");
     }
-    if (def.input.quant) {
+    if (quant) {
         // reference README: mean = zero_point, std = 1.0f / scale in float32 (divide, never multiply by scale).
-        const float scale = static_cast<float>(def.input.quant->scale[0]);
-        const float mean = static_cast<float>(def.input.quant->zero_point[0]) + (is_s8 ? kInt8PixelShift : 0.0f);
+        const float scale = static_cast<float>(quant->scale[0]);
+        const float mean = static_cast<float>(quant->zero_point[0]) + (is_s8 ? kInt8PixelShift : 0.0f);
         pre.mean = {mean, mean, mean};
         const float std_dev = 1.0f / scale;
         pre.std = {std_dev, std_dev, std_dev};
@@ -97,20 +92,11 @@ ModelWriter import_tflite(const std::string& path, std::vector<uint8_t> bytes, c
     for (float v : pre.mean) {
         if (!std::isfinite(v)) throw Error(ErrorCode::InvalidArgument, "--mean must be finite");
     }
+    return pre;
+}
 
-    ModelWriter writer(std::move(def));
-    GraphBuilder graph(file, writer);
-    graph.add_input(input_index, input.name);
-    for (size_t i = 0; i < file.operator_count(); ++i) graph.add_operator(i);
-
-    ModelDef& out = writer.def();
-    if (file.graph_outputs().empty()) file.fail(ErrorCode::ModelFormat, "the subgraph has no outputs");
-    for (int32_t t : file.graph_outputs()) {
-        out.outputs.push_back(
-            OutputDef{graph.output_name(t), graph.from_softmax(t) ? OutputKind::Probabilities : OutputKind::Logits});
-    }
-    const int64_t classes = graph.features(file.graph_outputs()[0]);
-
+// Labels from --labels (checked against the class count) and the background-class choice.
+void set_labels(const TfliteImportOptions& options, int64_t classes, ModelDef& out) {
     if (!options.labels_path.empty()) {
         out.labels = read_labels(options.labels_path);
         if (static_cast<int64_t>(out.labels.size()) != classes) {
@@ -127,13 +113,44 @@ ModelWriter import_tflite(const std::string& path, std::vector<uint8_t> bytes, c
             break;
         case BackgroundClass::No: out.background_class = false; break;
     }
+}
 
+std::string source_text(const TfliteFile& file, const std::string& path) {
     std::string description = file.description();
-    out.source = ("TFLite " + fs::path(path).filename().string() + " (schema v" +
-                        std::to_string(file.schema_version()) +
-                        (description.empty() ? "" : ", \"" + description + "\"") +
-                        "), converted by mnet-convert " MNET_VERSION_STRING
-                        ": NHWC to NCHW, quantized constants dequantized to f32, output ranges kept for saturation");
+    return "TFLite " + fs::path(path).filename().string() + " (schema v" + std::to_string(file.schema_version()) +
+           (description.empty() ? "" : ", \"" + description + "\"") +
+           "), converted by mnet-convert " MNET_VERSION_STRING
+           ": NHWC to NCHW, quantized constants dequantized to f32, output ranges kept for saturation";
+}
+
+}  // namespace
+
+ModelWriter import_tflite(const std::string& path, std::vector<uint8_t> bytes, const TfliteImportOptions& options) {
+    const TfliteFile file(path, std::move(bytes));
+    const int32_t input_index = image_input(file);
+    const TfliteTensor& input = file.tensor(input_index);
+    const bool quantized = input.type == ::tflite::TensorType_UINT8 || input.type == ::tflite::TensorType_INT8;
+
+    ModelDef def;
+    def.name = options.name.empty() ? fs::path(path).stem().string() : options.name;
+    def.input.name = input.name;
+    def.input.shape = {1, kRgbChannels, input.shape[1], input.shape[2]};
+    def.input.quant = quantized ? per_tensor(input.quant) : std::nullopt;
+    def.preprocess = preprocess_for(file, input, def.input.quant, options);
+
+    ModelWriter writer(std::move(def));
+    GraphBuilder graph(file, writer);
+    graph.add_input(input_index, input.name);
+    for (size_t i = 0; i < file.operator_count(); ++i) graph.add_operator(i);
+
+    ModelDef& out = writer.def();
+    if (file.graph_outputs().empty()) file.fail(ErrorCode::ModelFormat, "the subgraph has no outputs");
+    for (int32_t t : file.graph_outputs()) {
+        out.outputs.push_back(
+            OutputDef{graph.output_name(t), graph.from_softmax(t) ? OutputKind::Probabilities : OutputKind::Logits});
+    }
+    set_labels(options, graph.features(file.graph_outputs()[0]), out);
+    out.source = source_text(file, path);
     return writer;
 }
 
