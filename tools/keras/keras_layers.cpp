@@ -13,6 +13,37 @@ namespace {
 
 using json = nlohmann::json;
 
+// Keras kernels are HWIO-like; mnet wants [out, in, KH, KW]. `k` is already checked against the shapes named.
+
+// [KH, KW, C, M] -> [C*M, 1, KH, KW]; output channel c*M + m reads input channel c.
+std::vector<float> depthwise_to_oihw(const WeightArray& k, int64_t KH, int64_t KW, int64_t CM) {
+    std::vector<float> w(k.values.size());
+    for (int64_t y = 0; y < KH * KW; ++y) {
+        for (int64_t cm = 0; cm < CM; ++cm) w[size_t(cm * KH * KW + y)] = k.values[size_t(y * CM + cm)];
+    }
+    return w;
+}
+
+// [KH, KW, C/G, F] -> [F, C/G, KH, KW]
+std::vector<float> kernel_to_oihw(const WeightArray& k, int64_t KH, int64_t KW, int64_t CG, int64_t F) {
+    std::vector<float> w(k.values.size());
+    for (int64_t y = 0; y < KH * KW; ++y) {
+        for (int64_t ci = 0; ci < CG; ++ci) {
+            for (int64_t f = 0; f < F; ++f) w[size_t((f * CG + ci) * KH * KW + y)] = k.values[size_t((y * CG + ci) * F + f)];
+        }
+    }
+    return w;
+}
+
+// [1, 1, C*M, F] -> [F, C*M, 1, 1]
+std::vector<float> pointwise_to_oihw(const WeightArray& k, int64_t CM, int64_t F) {
+    std::vector<float> w(k.values.size());
+    for (int64_t ci = 0; ci < CM; ++ci) {
+        for (int64_t f = 0; f < F; ++f) w[size_t(f * CM + ci)] = k.values[size_t(ci * F + f)];
+    }
+    return w;
+}
+
 }  // namespace
 
 void Translator::translate(const FlatLayer& l) {
@@ -119,30 +150,19 @@ void Translator::conv(const FlatLayer& l) {
     nd.attrs["groups"] = G;
     int64_t F = 0;
     if (depthwise || separable) {
-        // [KH, KW, C, M] -> [C*M, 1, KH, KW]; output channel c*M + m reads input channel c.
         // Keras 3 names a DepthwiseConv2D's weight "kernel"; Keras 2 (and the separable conv) "depthwise_kernel".
         const bool keras3_name = keras3_ && weights_.find(l.name, "kernel", l.scope) &&
                                  !weights_.find(l.name, "depthwise_kernel", l.scope);
         const WeightArray& k = weight(l, keras3_name ? "kernel" : "depthwise_kernel", {KH, KW, C, M});
-        std::vector<float> w(k.values.size());
-        for (int64_t y = 0; y < KH * KW; ++y) {
-            for (int64_t cm = 0; cm < C * M; ++cm) w[size_t(cm * KH * KW + y)] = k.values[size_t(y * C * M + cm)];
-        }
-        nd.weights["weights"] = add_constant(l.name + "/depthwise_kernel", {C * M, 1, KH, KW}, std::move(w));
+        nd.weights["weights"] =
+            add_constant(l.name + "/depthwise_kernel", {C * M, 1, KH, KW}, depthwise_to_oihw(k, KH, KW, C * M));
         F = C * M;
     } else {
-        // [KH, KW, C/G, F] -> [F, C/G, KH, KW]
         F = c.integer("filters");
         if (F < 1 || F % G != 0) fail(l, ErrorCode::ModelFormat, "filters must be a positive multiple of groups");
         const int64_t CG = C / G;
         const WeightArray& k = weight(l, "kernel", {KH, KW, CG, F});
-        std::vector<float> w(k.values.size());
-        for (int64_t y = 0; y < KH * KW; ++y) {
-            for (int64_t ci = 0; ci < CG; ++ci) {
-                for (int64_t f = 0; f < F; ++f) w[size_t((f * CG + ci) * KH * KW + y)] = k.values[size_t((y * CG + ci) * F + f)];
-            }
-        }
-        nd.weights["weights"] = add_constant(l.name + "/kernel", {F, CG, KH, KW}, std::move(w));
+        nd.weights["weights"] = add_constant(l.name + "/kernel", {F, CG, KH, KW}, kernel_to_oihw(k, KH, KW, CG, F));
     }
     int node = -1;
     if (separable) {
@@ -150,16 +170,11 @@ void Translator::conv(const FlatLayer& l) {
         const int64_t CM = F;
         F = c.integer("filters");
         if (F < 1) fail(l, ErrorCode::ModelFormat, "filters must be positive");
-        // [1, 1, C*M, F] -> [F, C*M, 1, 1]
         const WeightArray& k = weight(l, "pointwise_kernel", {1, 1, CM, F});
-        std::vector<float> w(k.values.size());
-        for (int64_t ci = 0; ci < CM; ++ci) {
-            for (int64_t f = 0; f < F; ++f) w[size_t(f * CM + ci)] = k.values[size_t(ci * F + f)];
-        }
         NodeDef pw;
         pw.op = op_name(OpKind::Conv2d);
         pw.inputs = {nodes_[size_t(node)].output};
-        pw.weights["weights"] = add_constant(l.name + "/pointwise_kernel", {F, CM, 1, 1}, std::move(w));
+        pw.weights["weights"] = add_constant(l.name + "/pointwise_kernel", {F, CM, 1, 1}, pointwise_to_oihw(k, CM, F));
         nd = std::move(pw);
     }
     if (bias) nd.weights["bias"] = add_constant(l.name + "/bias", {F}, weight(l, "bias", {F}).values);
