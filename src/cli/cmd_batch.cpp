@@ -18,8 +18,10 @@
 #include "cli/csv.h"
 #include "cli/exit_codes.h"
 #include "cli/file_list.h"
+#include "cli/output.h"
 #include "cli/pipeline.h"
 #include "cli/predictions.h"
+#include "cli/usage.h"
 #include "mnet/error.h"
 
 namespace mnet::cli {
@@ -27,8 +29,7 @@ namespace mnet::cli {
 namespace {
 
 struct BatchOptions : PipelineFlags {
-    std::string output;
-    std::string format;  // "jsonl" or "csv"; empty: from the output's extension
+    OutputFlags out;
     bool recursive = false;
     bool all_files = false;
     int top = 5;
@@ -94,10 +95,13 @@ public:
     }
 
     const std::string& error() const { return error_; }
+    // Its reader went away (EPIPE): normal in a pipe (`| head -1`), the run ends quietly.
+    bool reader_closed() const { return reader_closed_; }
     const std::string& name() const { return name_; }
 
 private:
     void fail(int err) {
+        reader_closed_ = err == EPIPE;
         error_ = err == EPIPE ? name_ + ": the reader closed it (broken pipe)"
                               : name_ + ": cannot write (" + std::strerror(err) + ")";
         // No half line at the end of a file: drop the unfinished batch (a pipe cannot take it back).
@@ -109,6 +113,7 @@ private:
     bool owned_ = false;
     bool regular_ = false;
     off_t good_ = 0;
+    bool reader_closed_ = false;
     std::string error_;
 };
 
@@ -118,12 +123,12 @@ std::string csv_header(int top) {
         const std::string n = std::to_string(r);
         line += ",top" + n + "_index,top" + n + "_label,top" + n + "_probability";
     }
-    return line + ",error,precision\n";
+    return line + ",error,precision,model\n";
 }
 
 // One row per file: the file, k (index, label, probability) triples, then the error (empty on success).
 std::string csv_row(const std::string& file, const std::vector<Prediction>& preds, int top, const std::string& error,
-                    const char* precision) {
+                    const char* precision, const std::string& model) {
     std::string line = csv_field(file);
     for (size_t r = 0; r < static_cast<size_t>(top); ++r) {
         if (r < preds.size()) {
@@ -134,14 +139,13 @@ std::string csv_row(const std::string& file, const std::vector<Prediction>& pred
             line += ",,,";
         }
     }
-    return line + "," + csv_field(error) + "," + precision + "\n";
+    return line + "," + csv_field(error) + "," + precision + "," + csv_field(model) + "\n";
 }
 
 std::string plural(size_t n, const char* word) { return std::to_string(n) + " " + word + (n == 1 ? "" : "s"); }
 
 int run_batch(const BatchOptions& opt) {
-    const bool csv = opt.format.empty() ? (opt.output.size() > 4 && opt.output.substr(opt.output.size() - 4) == ".csv")
-                                        : opt.format == "csv";
+    const bool csv = opt.out.resolve() == "csv";
     const Shard shard = resolve_shard(opt.shard, opt.shard_count);  // flag and environment errors first
     const FileList list = list_files(opt.inputs, ListOptions{opt.recursive, opt.all_files});
     if (list.files.empty()) {
@@ -152,14 +156,11 @@ int run_batch(const BatchOptions& opt) {
     const std::vector<InputFile> files(list.files.begin() + static_cast<std::ptrdiff_t>(first),
                                        list.files.begin() + static_cast<std::ptrdiff_t>(last));
 
-    // Writing to a closed pipe must be an error we see (EPIPE), not a silent death by SIGPIPE; likewise a file
-    // size limit (ulimit -f) must be EFBIG, not SIGXFSZ killing us with half a line written.
-    std::signal(SIGPIPE, SIG_IGN);
-    std::signal(SIGXFSZ, SIG_IGN);
-    Output out(opt.output);
+    Output out(opt.out.path);  // main() ignores SIGPIPE and SIGXFSZ: their failures are write errors here
     const auto model = load_model(opt.model);
     const Precision precision = resolve_precision(opt.precision, *model);
     if (csv && !out.write(csv_header(opt.top))) {
+        if (out.reader_closed()) return kExitOk;
         std::fprintf(stderr, "mnet: error: %s\n", out.error().c_str());
         return kExitIo;
     }
@@ -184,16 +185,17 @@ int run_batch(const BatchOptions& opt) {
             std::vector<Prediction> preds;
             if (r.error.empty()) preds = top_k(*model, r.scores, r.count, opt.top);
             if (csv) {
-                text += csv_row(*r.path, preds, opt.top, r.error, precision_name(precision));
+                text += csv_row(*r.path, preds, opt.top, r.error, precision_name(precision), model->name());
             } else {
-                text += r.error.empty() ? predictions_json(*r.path, preds, precision_name(precision))
-                                        : error_json(*r.path, r.error);
+                text += r.error.empty() ? predictions_json(*r.path, model->name(), preds, precision_name(precision))
+                                        : error_json(*r.path, model->name(), r.error);
                 text += '\n';
             }
         }
         return out.write(text);
     });
     const bool closed = out.close();
+    if (out.reader_closed()) return kExitOk;
     if (stats.sink_stopped || !closed) {
         std::fprintf(stderr, "mnet: error: %s; stopped after %zu of %zu files\n", out.error().c_str(), stats.processed,
                      stats.total);
@@ -215,22 +217,17 @@ void setup_batch(CLI::App& app, int& status) {
         "  e.g. mnet batch -r -o results.jsonl photos/\n"
         "       mnet batch -r --format csv -k 1 photos/ > top1.csv\n"
         "       mnet batch -r --shard 2/8 -o part2.jsonl /data/images    (one of 8 cluster jobs)");
-    sub->footer(kPipelineExitHelp);
     add_pipeline_flags(sub, *opt);
-    sub->add_option("-o,--output", opt->output,
-                    "Write results to this file instead of standard output (a .csv name selects --format csv), "
-                    "e.g. -o results.jsonl");
-    sub->add_option("--format", opt->format,
-                    "jsonl: one JSON object per file per line, {\"file\",\"predictions\":[{\"index\",\"label\","
-                    "\"probability\"}]} or {\"file\",\"error\"}; csv: a header, then one row per file: file, "
-                    "top<r>_index, top<r>_label, top<r>_probability for r = 1..k, error. Default: jsonl, e.g. "
-                    "--format csv")
-        ->check(CLI::IsMember({"jsonl", "csv"}));
+    add_output_flags(sub, opt->out, {"jsonl", "csv"}, "jsonl",
+                     "jsonl: one JSON object per file per line, {\"file\", \"model\", \"predictions\": [{\"index\", "
+                     "\"label\", \"probability\"}], \"precision\"} or {\"file\", \"model\", \"error\"}; csv: a header, "
+                     "then one row per file: file, top<r>_index, top<r>_label, top<r>_probability for r = 1..k, "
+                     "error, precision, model (docs/batch.md).");
     sub->add_flag("-r,--recursive", opt->recursive, "Also classify the images in subfolders, e.g. -r photos/");
     sub->add_flag("--all-files", opt->all_files,
                   "In folders, try every regular file, not only .jpg/.jpeg/.png/.bmp/.webp/.tif/... "
                   "(non-images become error records)");
-    sub->add_option("-k,--top", opt->top, "Labels per image (default 5), e.g. -k 1")->check(CLI::Range(1, 100000));
+    sub->add_option("-k,--top", opt->top, "Labels per image (default 5), e.g. -k 1")->check(whole_number(1, 100000));
     sub->add_option("--shard", opt->shard,
                     "Process only slice K of N (0 <= K < N) of the sorted file list, a contiguous range; "
                     "concatenating the outputs of 0/N .. N-1/N gives the unsharded output. Default: from "
@@ -238,7 +235,7 @@ void setup_batch(CLI::App& app, int& status) {
     sub->add_option("--shard-count", opt->shard_count,
                     "N for a Kubernetes Indexed Job (K comes from JOB_COMPLETION_INDEX; also MNET_SHARD_COUNT), "
                     "e.g. --shard-count 8")
-        ->check(CLI::Range(1L, 1000000000L));
+        ->check(whole_number(1, 1000000000));
     sub->add_option("inputs", opt->inputs,
                     "Folders (their images; with -r also those of subfolders) and image files")
         ->required();

@@ -11,6 +11,7 @@
 #include "cli/common_options.h"
 #include "cli/exit_codes.h"
 #include "cli/measure.h"
+#include "cli/output.h"
 #include "mnet/model.h"
 
 namespace mnet::cli {
@@ -22,8 +23,8 @@ using json = nlohmann::ordered_json;  // keys in the order written: the document
 constexpr size_t kMaxNameWidth = 48;
 
 struct InfoOptions {
-    std::string model;
-    bool json = false;
+    ModelFlags model;
+    OutputFlags out;
 };
 
 // A depthwise KxK convolution whose output feeds a 1x1 convolution directly (MobileNet's building block), and
@@ -264,12 +265,13 @@ json info_json(const Model& model, const std::vector<SeparableBlock>& blocks) {
 int run_info(const InfoOptions& opt) {
     const std::shared_ptr<const Model> model = load_model(opt.model);
     const std::vector<SeparableBlock> blocks = separable_blocks(*model);
-    if (opt.json) {
-        std::printf("%s\n", info_json(*model, blocks).dump(2).c_str());
+    const std::string format = opt.out.resolve();
+    redirect_stdout(opt.out.path);
+    if (format == "json") {
+        std::printf("%s\n", info_json(*model, blocks).dump(2, ' ', false, json::error_handler_t::replace).c_str());
     } else {
         print_table(*model, blocks);
     }
-    std::fflush(stdout);
     return kExitOk;
 }
 
@@ -282,9 +284,11 @@ void setup_info(CLI::App& app, int& status) {
         "What a model holds: input, preprocessing, outputs, every layer's shape, parameters and MACs, and the cost\n"
         "of each depthwise-separable block against a standard convolution (the model is fully validated first)\n"
         "  e.g. mnet info\n"
-        "       mnet info --json -m mobilenet_v1_0.75_192_quant");
+        "       mnet info --json -o info.json");
     add_model_option(sub, opt->model);
-    sub->add_flag("--json", opt->json, "One JSON document instead of tables");
+    add_output_flags(sub, opt->out, {"table", "json"}, "json",
+                     "table: the model's facts, a layer table and the separable blocks; json: one document with the "
+                     "same (docs/profile.md).");
     sub->callback([opt, &status] { status = run_info(*opt); });
 }
 

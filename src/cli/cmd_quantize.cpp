@@ -8,6 +8,7 @@
 #include "cli/common_options.h"
 #include "cli/exit_codes.h"
 #include "cli/file_list.h"
+#include "cli/usage.h"
 #include "mnet/engine.h"
 #include "mnet/error.h"
 #include "mnet/quantize.h"
@@ -21,7 +22,7 @@ constexpr int kDefaultCalibrationBatch = 8;
 constexpr int kMaxBatch = 4096;
 
 struct QuantizeOptions {
-    std::string model;
+    ModelFlags model;
     std::vector<std::string> calibrate;
     std::string output;
     std::string name;
@@ -73,7 +74,7 @@ int run_quantize(const QuantizeOptions& opt) {
         // The rest of the batch still holds earlier images; observe() looks at the first `filled` only.
         calibrator.observe(batch, filled);
     }
-    if (calibrator.images() == 0) throw Error(ErrorCode::InvalidArgument, "--calibrate: no image could be decoded");
+    if (calibrator.images() == 0) throw InputImageError("--calibrate: no image could be decoded");
 
     const std::string name = opt.name.empty() ? model->name() + "_int8" : opt.name;
     calibrator.write(opt.output, name);
@@ -109,7 +110,7 @@ void setup_quantize(CLI::App& app, int& status) {
                     "The quantized model's manifest (.json); its weights file is written beside it, e.g. -o q.json")
         ->required();
     sub->add_option("--name", opt->name, "The new model's name (default: the model's, plus _int8)");
-    sub->add_option("-b,--batch", opt->batch, "Images per calibration run (default 8)")->check(CLI::Range(1, kMaxBatch));
+    sub->add_option("-b,--batch", opt->batch, "Images per calibration run (default 8)")->check(whole_number(1, kMaxBatch));
     add_threads_option(sub, opt->threads);
     sub->add_flag("-r,--recursive", opt->recursive, "Also use the images in subfolders of --calibrate folders");
     sub->add_flag("--ranges", opt->show_ranges, "Print every activation's observed min and max on standard output");

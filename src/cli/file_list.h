@@ -37,8 +37,7 @@ bool has_image_extension(const std::string& path);
 // '.' (hidden files and folders), and the files of its subfolders only when recursive. Symbolic links to files
 // are followed; links to folders are not entered (no cycles). The result is sorted byte-wise by path, so it
 // does not depend on the file system's order nor on the order of the arguments.
-// Throws Error(Io) naming an argument that does not exist. A subfolder that cannot be read becomes an entry
-// with `error` set.
+// An argument that does not exist, or a subfolder that cannot be read, becomes an entry with `error` set.
 FileList list_files(const std::vector<std::string>& inputs, const ListOptions& options);
 
 // The file list of a folder, relative names with '/' separators, recursive, same filters and order as

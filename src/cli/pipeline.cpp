@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "cli/common_options.h"
+#include "cli/usage.h"
 #include "mnet/engine.h"
 #include "mnet/error.h"
 #include "preprocess/image.h"
@@ -277,7 +278,7 @@ void add_pipeline_flags(CLI::App* sub, PipelineFlags& flags) {
     sub->add_option("-b,--batch", flags.batch,
                     "Images per inference run (default " + std::to_string(kDefaultBatch) +
                         "; the last partial batch is zero-padded), e.g. -b 16")
-        ->check(CLI::Range(1, kMaxBatch));
+        ->check(whole_number(1, kMaxBatch));
     add_threads_option(sub, flags.threads)
         ->description("Inference threads (default: the cores the decode workers leave, at least 1; 0 = all cores), "
                       "e.g. -t 2");
@@ -285,17 +286,11 @@ void add_pipeline_flags(CLI::App* sub, PipelineFlags& flags) {
     sub->add_option("-j,--decode-workers", flags.decode_workers,
                     "Threads decoding and preprocessing images while the model runs (0 = min(4, cores/2), "
                     "at least 1), e.g. -j 2")
-        ->check(CLI::Range(0, kMaxWorkersFlag));
+        ->check(whole_number(0, kMaxWorkersFlag));
     sub->add_flag("-q,--quiet", flags.quiet,
                   "No progress bar, notes or summary on stderr; failed files are still reported");
     add_max_pixels_option(sub, flags.max_pixels);
 }
-
-const char* const kPipelineExitHelp =
-    "Exit status: 0 every file classified; 1 some files failed (each named with its reason on stderr and in the "
-    "results); 2 bad flags or arguments; 3 a file could not be read or written (e.g. the output, or a closed pipe); "
-    "4 bad or unsupported model; 5 backend or internal error; 130 / 143 stopped by SIGINT / SIGTERM (the results "
-    "finished so far are complete). See docs/batch.md.";
 
 bool stderr_is_terminal() { return isatty(STDERR_FILENO) == 1; }
 

@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/file_list.h"
+#include "cli/model_source.h"
 #include "mnet/engine.h"
 #include "mnet/model.h"
 #include "preprocess/image.h"
@@ -33,7 +34,7 @@ struct PipelineOptions {
 
 // The flags `mnet batch` and `mnet eval` share, as given; add_pipeline_flags registers them.
 struct PipelineFlags {
-    std::string model;
+    ModelFlags model;
     std::string precision;  // empty: the model's default (resolve_precision)
     int batch = kDefaultBatch;
     int threads = -1;  // see inference_threads()
@@ -92,9 +93,6 @@ int default_decode_workers();
 // available_cores() - workers, at least 1. OpenMP threads spin at their barriers, so one preempted by a decode
 // worker stalls the others: on 2 cores, 2 inference threads + 1 worker ran at a fraction of 1 + 1.
 int inference_threads(int threads, int decode_workers);
-
-// The exit statuses of batch and eval, for their help.
-extern const char* const kPipelineExitHelp;
 
 bool stderr_is_terminal();
 

@@ -35,19 +35,25 @@ std::string label_of(const Model& model, int64_t index) {
     return "class " + std::to_string(index);
 }
 
-std::string predictions_json(const std::string& file, const std::vector<Prediction>& predictions,
-                             const char* precision) {
+std::string predictions_json(const std::string& file, const std::string& model,
+                             const std::vector<Prediction>& predictions, const char* precision) {
     json preds = json::array();
     for (const Prediction& p : predictions) {
         preds.push_back({{"index", p.index}, {"label", p.label}, {"probability", p.probability}});
     }
-    json line{{"file", file}, {"predictions", preds}};
-    if (precision) line["precision"] = precision;
+    const json line{{"file", file}, {"model", model}, {"predictions", preds}, {"precision", precision}};
     return line.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-std::string error_json(const std::string& file, const std::string& error) {
-    return json{{"file", file}, {"error", error}}.dump(-1, ' ', false, json::error_handler_t::replace);
+std::string error_json(const std::string& file, const std::string& model, const std::string& error) {
+    return json{{"file", file}, {"model", model}, {"error", error}}.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string features_json(const std::string& file, const std::string& model, const std::string& output,
+                          const float* values, int64_t count) {
+    const json line{{"file", file}, {"model", model}, {"output", output},
+                    {"features", std::vector<float>(values, values + count)}};
+    return line.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 size_t display_width(const std::string& s) {

@@ -23,12 +23,15 @@ std::vector<Prediction> top_k(const Model& model, const float* scores, int64_t c
 // The label of class `index`, or "class <index>" when the model has no labels.
 std::string label_of(const Model& model, int64_t index);
 
-// One JSON line: {"file":..., "precision":..., "predictions":[{"index":..,"label":..,"probability":..}, ...]},
-// "precision" ("int8" or "fp32", what ran) only when given.
-std::string predictions_json(const std::string& file, const std::vector<Prediction>& predictions,
-                             const char* precision = nullptr);
-// One JSON line: {"file":..., "error":...}.
-std::string error_json(const std::string& file, const std::string& error);
+// One JSON line: {"file":..., "model":..., "predictions":[{"index":..,"label":..,"probability":..}, ...],
+// "precision":...} ("int8" or "fp32", what ran).
+std::string predictions_json(const std::string& file, const std::string& model,
+                             const std::vector<Prediction>& predictions, const char* precision);
+// One JSON line: {"file":..., "model":..., "error":...}.
+std::string error_json(const std::string& file, const std::string& model, const std::string& error);
+// One JSON line: {"file":..., "model":..., "output":..., "features":[...]} (a feature vector, --features).
+std::string features_json(const std::string& file, const std::string& model, const std::string& output,
+                          const float* values, int64_t count);
 
 // Display width of UTF-8 text in terminal columns (wide CJK characters count two), for aligned tables.
 size_t display_width(const std::string& utf8);
