@@ -12,7 +12,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev catch2      # command line, JSON, tests
   libflatbuffers-dev flatbuffers-compiler     # TFLite importer
   libhdf5-dev                                 # Keras .h5 importer
-  libjpeg-dev                                 # tests: writing CMYK/YCCK JPEG fixtures
+  libjpeg-dev                                 # JPEG decoding; tests: writing CMYK/YCCK JPEG fixtures
   jq curl ca-certificates                     # model fetching: zoo manifest, downloads
   clang libclang-rt-14-dev llvm               # fuzzing (tools/fuzz.sh): clang 14, its libFuzzer + sanitizer
                                               # runtimes (libclang_rt.fuzzer), llvm-symbolizer for stack traces

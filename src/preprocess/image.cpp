@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Image decoding and the canonical preprocessing (testdata/reference/README.md, "Canonical preprocessing").
 // The reference runs cv2.imread(path, IMREAD_COLOR) in OpenCV 4.6; we read the file ourselves (so a missing or
-// unreadable file gets a clear message) and call cv::imdecode with the same flag: both go through the same
-// decoder and the same EXIF orientation step, and the reference tests check the results are identical.
+// unreadable file gets a clear message) and decode upright 1- or 3-component JPEGs with libjpeg as OpenCV does
+// (jpeg_decode.h), everything else with cv::imdecode and the same flag, loaded on first use (opencv_codecs.h):
+// the same decoders and the same EXIF orientation step, and the reference tests check the results are identical.
 #include "preprocess/image.h"
 
 #include <fcntl.h>
@@ -18,16 +19,19 @@
 #include <cstring>
 #include <optional>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgcodecs.hpp>  // the IMREAD_* flags only: the library is loaded on first use
 #include <opencv2/imgproc.hpp>
 
 #include "core/checked.h"
 #include "mnet/error.h"
 #include "preprocess/decoder_messages.h"
 #include "preprocess/image_header.h"
+#include "preprocess/jpeg_decode.h"
+#include "preprocess/opencv_codecs.h"
 
 namespace mnet {
 namespace {
@@ -121,7 +125,8 @@ cv::Mat decode(const uint8_t* data, size_t size, const std::string& name, const 
         // libpng and libjpeg print to stderr as they go; caught here, their last line explains a failure.
         const DecoderMessages messages;
         try {
-            image = cv::imdecode(buffer, cv::IMREAD_COLOR);
+            std::optional<cv::Mat> own = format == "JPEG" ? decode_jpeg(data, size) : std::nullopt;
+            image = own ? std::move(*own) : opencv_imdecode(buffer, cv::IMREAD_COLOR);
         } catch (const cv::Exception& e) {
             throw_decode_error(name, "OpenCV: " + e.err);
         }
