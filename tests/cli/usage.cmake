@@ -13,3 +13,10 @@ mnet_test(test_cli_models
   LIBS nlohmann_json::nlohmann_json)
 target_compile_definitions(test_cli_models PRIVATE MNET_CONVERT_PATH="$<TARGET_FILE:mnet-convert>")
 add_dependencies(test_cli_models mnet mnet-convert)
+
+mnet_test(test_cli_docs
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_docs.cpp ${CMAKE_CURRENT_LIST_DIR}/test_batch_support.cpp
+          ${CMAKE_CURRENT_LIST_DIR}/../e2e/shared_models.cpp
+  LIBS nlohmann_json::nlohmann_json)
+target_compile_definitions(test_cli_docs PRIVATE MNET_CONVERT_PATH="$<TARGET_FILE:mnet-convert>")
+add_dependencies(test_cli_docs mnet mnet-convert)
