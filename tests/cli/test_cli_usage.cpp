@@ -212,3 +212,34 @@ TEST_CASE("output: --format, --json and -o on every subcommand that prints resul
 }
 
 }  // namespace mnet::test
+
+namespace mnet::test {
+
+TEST_CASE("info states the precision each layer runs in", "[cli][usage][info]") {
+    // The quantized test model: every convolution has an int8 kernel (docs/int8.md), the softmax stays fp32.
+    const RunResult int8 = run_shell(mnet() + " info --json -m " + quote(test_model()));
+    REQUIRE(int8.status == 0);
+    const json doc = json::parse(int8.out);
+    CHECK(doc.at("precision") == "int8");
+    size_t convs = 0;
+    for (const json& layer : doc.at("layers")) {
+        CAPTURE(layer.at("name"));
+        if (layer.at("op") == "conv2d") {
+            CHECK(layer.at("precision") == "int8");
+            ++convs;
+        }
+        if (layer.at("op") == "softmax") CHECK(layer.at("precision") == "fp32");
+    }
+    CHECK(convs > 20);
+    const RunResult fp32 = run_shell(mnet() + " info --json --precision fp32 -m " + quote(test_model()));
+    REQUIRE(fp32.status == 0);
+    for (const json& layer : json::parse(fp32.out).at("layers")) {
+        CHECK((layer.at("precision") == "fp32" || layer.at("precision") == "-"));
+    }
+    const RunResult table = run_shell(mnet() + " info -m " + quote(test_model()));
+    REQUIRE(table.status == 0);
+    CHECK(table.out.find("runs in") != std::string::npos);
+    CHECK(table.out.find("float32 with saturated") == std::string::npos);
+}
+
+}  // namespace mnet::test
