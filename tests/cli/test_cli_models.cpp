@@ -181,3 +181,55 @@ TEST_CASE("classify --features writes the model's feature vector", "[cli][models
 }
 
 }  // namespace mnet::test
+
+namespace mnet::test {
+
+TEST_CASE("quantize warns about a small calibration set and reports int8 against fp32 per layer", "[cli][quantize][slow]") {
+    TempDir tmp;
+    const std::string images = shared_dir() + "/testdata/images";
+    const std::string float_model = tmp.path + "/float.json";
+    const std::string keras = shared_model("mobilenet_v1_0.25_224_keras");
+    REQUIRE(run_shell(quote(MNET_CONVERT_PATH) + " " + quote(keras + "/mobilenet_v1_0.25_224.h5") + " --labels " +
+                      quote(keras + "/imagenet_labels_1000.txt") + " -o " + quote(float_model)).status == 0);
+    const std::string quantized = tmp.path + "/q.json";
+    const RunResult r = run_shell(mnet() + " quantize -m " + quote(float_model) + " --calibrate " + quote(images) +
+                                  " -o " + quote(quantized));
+    CAPTURE(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(r.err.find("warning: 5 calibration images") != std::string::npos);
+
+    // One row per layer of the float model, cosines in [-1, 1].
+    const json info = json::parse(run_shell(mnet() + " info --json -m " + quote(float_model)).out);
+    size_t rows = 0;
+    for (const std::string& line : lines_of(r.out)) {
+        double cosine = 0, rel = 0;
+        int index = 0;
+        char name[256];
+        if (std::sscanf(line.c_str(), "%d %255s %lf %lf", &index, name, &cosine, &rel) == 4) {
+            ++rows;
+            CHECK(cosine <= 1.0 + 1e-9);
+            CHECK(cosine > 0.5);  // quantization degrades a layer, it does not break a calibrated one
+            CHECK(rel >= 0.0);
+        }
+    }
+    CHECK(rows == info.at("layers").size());
+
+    // Top-1 agreement: the same count classify gives running each model on the same images.
+    size_t agree = 0, total = 0;
+    const auto top1 = [&](const std::string& flags) {
+        std::vector<int64_t> out;
+        for (const std::string& line : lines_of(run_shell(mnet() + " classify --json -k 1 " + flags + " " + quote(images) + "/*").out)) {
+            out.push_back(json::parse(line).at("predictions").at(0).at("index").get<int64_t>());
+        }
+        return out;
+    };
+    const auto fp = top1("--precision fp32 -m " + quote(float_model));
+    const auto q = top1("--precision int8 -m " + quote(quantized));
+    REQUIRE(fp.size() == 5);
+    REQUIRE(q.size() == 5);
+    for (size_t i = 0; i < fp.size(); ++i, ++total) agree += fp[i] == q[i] ? 1 : 0;
+    CHECK(r.out.find("top-1 agreement (int8 vs fp32): " + std::to_string(agree) + " of " + std::to_string(total)) !=
+          std::string::npos);
+}
+
+}  // namespace mnet::test
