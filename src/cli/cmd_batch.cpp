@@ -17,6 +17,7 @@
 #include "cli/common_options.h"
 #include "cli/csv.h"
 #include "cli/exit_codes.h"
+#include "cli/features.h"
 #include "cli/file_list.h"
 #include "cli/output.h"
 #include "cli/pipeline.h"
@@ -30,6 +31,7 @@ namespace {
 
 struct BatchOptions : PipelineFlags {
     OutputFlags out;
+    bool features = false;
     bool recursive = false;
     bool all_files = false;
     int top = 5;
@@ -159,6 +161,8 @@ int run_batch(const BatchOptions& opt) {
     Output out(opt.out.path);  // main() ignores SIGPIPE and SIGXFSZ: their failures are write errors here
     const auto model = load_model(opt.model);
     const Precision precision = resolve_precision(opt.precision, *model);
+    if (opt.features && csv) throw Error(ErrorCode::InvalidArgument, "--features writes JSON lines, not csv");
+    const FeatureSource source = opt.features ? feature_source(model) : FeatureSource{model, 0, ""};
     if (csv && !out.write(csv_header(opt.top))) {
         if (out.reader_closed()) return kExitOk;
         std::fprintf(stderr, "mnet: error: %s\n", out.error().c_str());
@@ -177,11 +181,18 @@ int run_batch(const BatchOptions& opt) {
                      plural(list.skipped_subfolders, "subfolder").c_str());
     }
 
-    const PipelineOptions popt = opt.options(precision);
+    PipelineOptions popt = opt.options(precision);
+    popt.output = source.output;
     std::string text;
-    const PipelineStats stats = run_pipeline(model, files, popt, [&](const std::vector<ItemResult>& results) {
+    const PipelineStats stats = run_pipeline(source.model, files, popt, [&](const std::vector<ItemResult>& results) {
         text.clear();
         for (const ItemResult& r : results) {
+            if (opt.features) {
+                text += r.error.empty() ? features_json(*r.path, model->name(), source.name, r.scores, r.count)
+                                        : error_json(*r.path, model->name(), r.error);
+                text += '\n';
+                continue;
+            }
             std::vector<Prediction> preds;
             if (r.error.empty()) preds = top_k(*model, r.scores, r.count, opt.top);
             if (csv) {
@@ -223,6 +234,8 @@ void setup_batch(CLI::App& app, int& status) {
                      "\"label\", \"probability\"}], \"precision\"} or {\"file\", \"model\", \"error\"}; csv: a header, "
                      "then one row per file: file, top<r>_index, top<r>_label, top<r>_probability for r = 1..k, "
                      "error, precision, model (docs/batch.md).");
+    sub->add_flag("--features", opt->features,
+                  "Write each image's feature vector instead of labels (JSON lines, as classify --features)");
     sub->add_flag("-r,--recursive", opt->recursive, "Also classify the images in subfolders, e.g. -r photos/");
     sub->add_flag("--all-files", opt->all_files,
                   "In folders, try every regular file, not only .jpg/.jpeg/.png/.bmp/.webp/.tif/... "

@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/common_options.h"
 #include "cli/exit_codes.h"
+#include "cli/features.h"
 #include "cli/output.h"
 #include "cli/predictions.h"
 #include "cli/usage.h"
@@ -68,29 +69,18 @@ void preprocess_input(const std::string& file, const Model& model, float* dst, c
     preprocess_bytes(data.data(), data.size(), model.preprocess(), dst, kStdinName, limits);
 }
 
-// The output --features writes: the model's first feature output. Throws InvalidArgument when it has none.
-size_t feature_output(const Model& model) {
-    for (size_t i = 0; i < model.outputs().size(); ++i) {
-        if (model.outputs()[i].kind == OutputKind::Feature) return i;
-    }
-    throw Error(ErrorCode::InvalidArgument,
-                "--features: model '" + model.name() + "' has no feature output (its output '" +
-                    model.outputs().at(0).name +
-                    "' is a classification); the layer before its classifier is not exposed by mnet yet");
-}
-
 int run_classify(const ClassifyOptions& opt) {
     const std::string format = opt.features ? "jsonl" : opt.out.resolve();
     if (std::count(opt.images.begin(), opt.images.end(), "-") > 1) {
         throw Error(ErrorCode::InvalidArgument, "'-' (an image from standard input) can be given once");
     }
     auto model = load_model(opt.model);
-    const size_t output = opt.features ? feature_output(*model) : 0;
+    const FeatureSource source = opt.features ? feature_source(model) : FeatureSource{model, 0, ""};
     redirect_stdout(opt.out.path);
     SessionOptions so;
     so.threads = opt.threads;
     so.precision = resolve_precision(opt.precision, *model);
-    Session session(model, so);
+    Session session(source.model, so);
     Tensor input(model->input_shape());
     ImageLimits limits;
     limits.max_pixels = opt.max_pixels;
@@ -116,10 +106,9 @@ int run_classify(const ClassifyOptions& opt) {
             continue;
         }
         session.run(input);
-        const Tensor& out = session.output(output);
+        const Tensor& out = session.output(source.output);
         if (opt.features) {
-            std::printf("%s\n", features_json(file, model->name(), model->outputs()[output].name, out.data.data(),
-                                              out.numel()).c_str());
+            std::printf("%s\n", features_json(file, model->name(), source.name, out.data.data(), out.numel()).c_str());
         } else if (format == "jsonl") {
             const auto preds = top_k(*model, out.data.data(), out.numel(), opt.top);
             std::printf("%s\n", predictions_json(file, model->name(), preds, precision_name(so.precision)).c_str());
@@ -148,8 +137,9 @@ void setup_classify(CLI::App& app, int& status) {
                      "line, {\"file\", \"model\", \"predictions\": [{\"index\", \"label\", \"probability\"}], "
                      "\"precision\"} or {\"file\", \"model\", \"error\"}.");
     sub->add_flag("--features", opt->features,
-                  "Write the model's feature output instead of labels, one JSON line per image: {\"file\", \"model\", "
-                  "\"output\", \"features\": [...]} (models with a feature output, e.g. an embedding model)");
+                  "Write the model's feature vector instead of labels, one JSON line per image: {\"file\", \"model\", "
+                  "\"output\", \"features\": [...]}: its feature output (an embedding model), else the input of its "
+                  "classifier layer (e.g. MobileNetV2's 1280 pooled values)");
     add_threads_option(sub, opt->threads);
     add_precision_option(sub, opt->precision);
     add_max_pixels_option(sub, opt->max_pixels);

@@ -369,7 +369,7 @@ PipelineStats run_pipeline(const std::shared_ptr<const Model>& model, const std:
             // same compiled primitives, so a file's result does not depend on its batch or shard.
             std::fill(src.data.begin() + static_cast<std::ptrdiff_t>(good * image_floats), src.data.end(), 0.0f);
             session.run(src);
-            const Tensor& dst = session.output(0);
+            const Tensor& dst = session.output(options.output);
             const int64_t count = dst.numel() / options.batch;
             for (size_t i = 0; i < results.size(); ++i) {
                 if (rows[i] == SIZE_MAX) continue;

@@ -30,6 +30,7 @@ struct PipelineOptions {
     bool report_errors = true;  // one "mnet: error: ..." line on stderr per failed file
     ImageLimits limits;         // images past these are failed files (--max-pixels)
     Precision precision = Precision::Fp32;
+    size_t output = 0;          // the model output results carry (batch --features: a feature output)
 };
 
 // The flags `mnet batch` and `mnet eval` share, as given; add_pipeline_flags registers them.
@@ -49,7 +50,7 @@ struct PipelineFlags {
 // -m, -b, -t, --precision, -j, -q and --max-pixels.
 void add_pipeline_flags(CLI::App* sub, PipelineFlags& flags);
 
-// One input's outcome. `scores` (count values, the classification output row) is valid only inside the sink
+// One input's outcome. `scores` (count values, the row of output PipelineOptions::output) is valid only inside the sink
 // call; it is null when `error` is non-empty.
 struct ItemResult {
     size_t index = 0;          // position in the input list

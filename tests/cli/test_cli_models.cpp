@@ -173,11 +173,32 @@ TEST_CASE("classify --features writes the model's feature vector", "[cli][models
     }
     CHECK(max_diff <= 1e-3 * std::max(1.0, max_ref));
 
-    // A classifier without a feature output: refused, one line.
-    const RunResult refused = run_shell(mnet() + " classify --features -m " + quote(test_model()) + " " + quote(dog()));
-    CHECK(refused.status == 2);
-    CHECK(lines_of(refused.err).size() == 1);
-    CHECK(refused.err.find("has no feature output") != std::string::npos);
+    // A classifier without a feature output: the input of its classifier layer, the last conv2d (V1 0.75: the
+    // pooled 768 ReLU6 activations, so each in [0, 6]).
+    const RunResult pooled = run_shell(mnet() + " classify --features --precision fp32 -m " + quote(test_model()) + " " +
+                                       quote(dog()));
+    CAPTURE(pooled.err);
+    REQUIRE(pooled.status == 0);
+    const json info = json::parse(run_shell(mnet() + " info --json -m " + quote(test_model())).out);
+    json classifier;
+    for (const json& layer : info.at("layers")) {
+        if (layer.at("op") == "conv2d") classifier = layer;
+    }
+    const std::vector<float> features = json::parse(pooled.out).at("features").get<std::vector<float>>();
+    CHECK(json::parse(pooled.out).at("output") == classifier.at("inputs").at(0));
+    REQUIRE(features.size() == classifier.at("in_channels").get<size_t>());
+    float max = 0;
+    for (float v : features) {
+        CHECK(v >= 0.f);
+        CHECK(v <= 6.f);
+        max = std::max(max, v);
+    }
+    CHECK(max > 0.f);
+    // batch --features: the same vector, in the same record form.
+    const RunResult batch = run_shell(mnet() + " batch -q --features --precision fp32 -m " + quote(test_model()) + " " +
+                                      quote(dog()));
+    REQUIRE(batch.status == 0);
+    CHECK(json::parse(batch.out).at("features") == json::parse(pooled.out).at("features"));
 }
 
 }  // namespace mnet::test
