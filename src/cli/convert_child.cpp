@@ -24,11 +24,16 @@ constexpr size_t kMaxMessageBytes = 1 << 16;
 
 ErrorCode code_for_status(int status) {
     switch (status) {
-        case kExitUsage: return ErrorCode::InvalidArgument;
-        case kExitIo: return ErrorCode::Io;
-        case kExitBadModel: return ErrorCode::ModelFormat;
-        case kExitBackend: return ErrorCode::Backend;
-        default: return ErrorCode::Internal;
+        case kExitUsage:
+            return ErrorCode::InvalidArgument;
+        case kExitIo:
+            return ErrorCode::Io;
+        case kExitBadModel:
+            return ErrorCode::ModelFormat;
+        case kExitBackend:
+            return ErrorCode::Backend;
+        default:
+            return ErrorCode::Internal;
     }
 }
 
@@ -37,7 +42,8 @@ std::string last_message(const std::string& text) {
     size_t end = text.find_last_not_of("\n ");
     if (end == std::string::npos) return "";
     const size_t begin = text.rfind('\n', end);
-    std::string line = text.substr(begin == std::string::npos ? 0 : begin + 1, end + 1 - (begin == std::string::npos ? 0 : begin + 1));
+    std::string line =
+        text.substr(begin == std::string::npos ? 0 : begin + 1, end + 1 - (begin == std::string::npos ? 0 : begin + 1));
     const std::string prefix = "mnet-convert: error: ";
     return line.rfind(prefix, 0) == 0 ? line.substr(prefix.size()) : line;
 }
@@ -47,8 +53,9 @@ std::string last_message(const std::string& text) {
 void run_converter(const std::string& source, const std::vector<std::string>& args) {
     const std::string converter = (exe_dir() / "mnet-convert").string();
     if (access(converter.c_str(), X_OK) != 0) {
-        throw Error(ErrorCode::Io, source + ": cannot convert it: " + converter + " is missing (it is built and "
-                                   "installed beside mnet)");
+        throw Error(ErrorCode::Io, source + ": cannot convert it: " + converter +
+                                       " is missing (it is built and "
+                                       "installed beside mnet)");
     }
     int pipe_fds[2];
     if (pipe2(pipe_fds, O_CLOEXEC) != 0) throw Error(ErrorCode::Io, std::string("pipe: ") + std::strerror(errno));
@@ -78,8 +85,9 @@ void run_converter(const std::string& source, const std::vector<std::string>& ar
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     const std::string why = last_message(message);
-    throw Error(code_for_status(code), "cannot convert " + source + ": " +
-                                           (why.empty() ? "mnet-convert ended with status " + std::to_string(code) : why));
+    throw Error(code_for_status(code),
+                "cannot convert " + source + ": " +
+                    (why.empty() ? "mnet-convert ended with status " + std::to_string(code) : why));
 }
 
 }  // namespace mnet::cli

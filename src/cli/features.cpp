@@ -17,12 +17,14 @@ FeatureSource feature_source(const std::shared_ptr<const Model>& model) {
     // Back from the classification output over the ops that only reshape or normalise the scores.
     std::string value = model->outputs().at(0).name;
     auto it = producer.find(value);
-    while (it != producer.end() && (it->second->op == "softmax" || it->second->op == "reshape" ||
-                                    it->second->op == "identity") && !it->second->inputs.empty()) {
+    while (it != producer.end() &&
+           (it->second->op == "softmax" || it->second->op == "reshape" || it->second->op == "identity") &&
+           !it->second->inputs.empty()) {
         value = it->second->inputs[0];
         it = producer.find(value);
     }
-    const bool classifier = it != producer.end() && (it->second->op == "conv2d" || it->second->op == "fully_connected") &&
+    const bool classifier = it != producer.end() &&
+                            (it->second->op == "conv2d" || it->second->op == "fully_connected") &&
                             !it->second->inputs.empty();
     if (classifier) {
         const std::string feature = it->second->inputs[0];

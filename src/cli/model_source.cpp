@@ -78,7 +78,8 @@ nlohmann::json read_zoo() {
 
 std::string lowercase_extension(const fs::path& p) {
     std::string ext = p.extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::transform(ext.begin(), ext.end(), ext.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     return ext;
 }
 
@@ -148,12 +149,16 @@ std::string converted(const fs::path& source, bool tfjs, const ModelFlags& flags
     fs::remove_all(tmp, ec);
     fs::create_directory(tmp, ec);
     std::vector<std::string> args = {source.string(), "-o", (tmp / manifest.filename()).string()};
-    for (const auto& [flag, value] : std::vector<std::pair<const char*, std::string>>{
-             {"--labels", flags.labels}, {"--mean", flags.mean}, {"--std", flags.std}, {"--crop", flags.crop},
-             {"--background-class", flags.background}}) {
+    for (const auto& [flag, value] :
+         std::vector<std::pair<const char*, std::string>>{{"--labels", flags.labels},
+                                                          {"--mean", flags.mean},
+                                                          {"--std", flags.std},
+                                                          {"--crop", flags.crop},
+                                                          {"--background-class", flags.background}}) {
         if (!value.empty()) args.insert(args.end(), {flag, value});
     }
-    std::fprintf(stderr, "mnet: converting %s on first use (cached in %s)\n", source.string().c_str(), dir.string().c_str());
+    std::fprintf(stderr, "mnet: converting %s on first use (cached in %s)\n", source.string().c_str(),
+                 dir.string().c_str());
     try {
         run_converter(source.string(), args);
     } catch (...) {
@@ -162,7 +167,8 @@ std::string converted(const fs::path& source, bool tfjs, const ModelFlags& flags
     }
     fs::rename(tmp, dir, ec);
     if (ec) fs::remove_all(tmp, ec);  // another process put the same conversion in place first
-    if (!fs::is_regular_file(manifest, ec)) throw Error(ErrorCode::Io, manifest.string() + ": not in the cache after converting");
+    if (!fs::is_regular_file(manifest, ec))
+        throw Error(ErrorCode::Io, manifest.string() + ": not in the cache after converting");
     return manifest.string();
 }
 
@@ -173,7 +179,8 @@ std::string by_name(const std::string& name) {
     }
     std::vector<std::string> names;
     for (const KnownModel& k : known_models()) {
-        if (k.name == name) throw Error(ErrorCode::Io, "model " + in_quotes(name) + " is not fetched yet: run " + fetch_command(name));
+        if (k.name == name)
+            throw Error(ErrorCode::Io, "model " + in_quotes(name) + " is not fetched yet: run " + fetch_command(name));
         names.push_back(k.name);
     }
     std::string where;
@@ -186,8 +193,9 @@ std::string by_path(const fs::path& path, const ModelFlags& flags) {
     std::error_code ec;
     const fs::file_status status = fs::status(path, ec);
     const std::string what = "-m " + path.string() + ": ";
-    const std::string expected = "-m takes a model name, an mnet manifest .json, or a source model (.tflite, .h5, "
-                                 ".keras, a TF.js model.json or its folder)";
+    const std::string expected =
+        "-m takes a model name, an mnet manifest .json, or a source model (.tflite, .h5, "
+        ".keras, a TF.js model.json or its folder)";
     if (fs::is_directory(status)) {
         if (fs::is_regular_file(path / "model.json", ec) && is_tfjs_model_json(path / "model.json")) {
             return converted(path / "model.json", true, flags);

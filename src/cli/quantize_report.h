@@ -12,15 +12,15 @@
 namespace mnet::cli {
 
 struct LayerError {
-    std::string name;       // the activation (a node's output)
-    double cosine = 1.0;    // cosine similarity of the fp32 and int8 values over all compared images
-    double rel_error = 0;   // ||int8 - fp32|| / ||fp32|| over all compared images
+    std::string name;      // the activation (a node's output)
+    double cosine = 1.0;   // cosine similarity of the fp32 and int8 values over all compared images
+    double rel_error = 0;  // ||int8 - fp32|| / ||fp32|| over all compared images
 };
 
 struct QuantizeReport {
     std::vector<LayerError> layers;  // in execution order
     size_t images = 0;
-    size_t top1_agree = 0;           // images whose int8 top-1 class is the fp32 one
+    size_t top1_agree = 0;  // images whose int8 top-1 class is the fp32 one
 };
 
 // Runs `float_model` in fp32 and `quantized` in int8, each with every node output exposed, on `images` (each one

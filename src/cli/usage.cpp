@@ -65,7 +65,8 @@ public:
     std::string make_option(const CLI::Option* opt, bool is_positional) const override {
         std::string left = "  " + make_option_name(opt, is_positional) + make_option_opts(opt);
         const size_t column = get_column_width();
-        left = left.size() + 1 >= column ? left + "\n" + std::string(column, ' ') : left + std::string(column - left.size(), ' ');
+        left = left.size() + 1 >= column ? left + "\n" + std::string(column, ' ')
+                                         : left + std::string(column - left.size(), ' ');
         std::string desc = make_option_desc(opt);
         std::string indented;
         for (char c : desc) {
@@ -148,7 +149,8 @@ CLI::Validator whole_number(long long lo, long long hi) {
             char* end = nullptr;
             errno = 0;
             const long long v = std::strtoll(text.c_str(), &end, 10);
-            if (text.empty() || *end != '\0' || errno != 0 || v < lo || v > hi) return "expects " + range + ", got " + in_quotes(text);
+            if (text.empty() || *end != '\0' || errno != 0 || v < lo || v > hi)
+                return "expects " + range + ", got " + in_quotes(text);
             return "";
         },
         "");
@@ -182,8 +184,10 @@ CLI::Validator one_of(std::vector<std::string> values) {
 std::vector<std::string> normalize_args(const CLI::App& app, int argc, char** argv) {
     std::vector<std::string> args(argv, argv + argc);
     std::vector<std::string> names;
-    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) names.push_back(sub->get_name());
-    const auto word = std::find_if(args.begin() + 1, args.end(), [](const std::string& a) { return a.empty() || a[0] != '-'; });
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+        names.push_back(sub->get_name());
+    const auto word =
+        std::find_if(args.begin() + 1, args.end(), [](const std::string& a) { return a.empty() || a[0] != '-'; });
     if (word == args.end()) return args;
     std::string name = *word;
     if (name == "help") {  // `help` alone, or `help SUB`
@@ -203,9 +207,15 @@ std::string describe_parse_error(const CLI::App& app, const CLI::ParseError& e) 
     const CLI::App& sub = selected.empty() ? app : *selected.front();
     const std::string where = selected.empty() ? app.get_name() : app.get_name() + " " + sub.get_name();
     const std::string see = " (see '" + where + " --help')";
-    if (dynamic_cast<const CLI::ExtrasError*>(&e)) {
-        const std::vector<std::string> extras = app.remaining(true);
-        const std::string extra = extras.empty() ? std::string() : extras.front();
+    // An unknown flag is named first, whatever CLI11 complained about (it checks required options before extras,
+    // so `--lables x` would otherwise read as "--output is required").
+    const std::vector<std::string> extras = app.remaining(true);
+    const auto flag_like =
+        std::find_if(extras.begin(), extras.end(), [](const std::string& a) { return a.size() > 1 && a[0] == '-'; });
+    if (dynamic_cast<const CLI::ExtrasError*>(&e) || flag_like != extras.end()) {
+        const std::string extra = flag_like != extras.end() ? *flag_like
+                                  : extras.empty()          ? std::string()
+                                                            : extras.front();
         if (!extra.empty() && extra[0] == '-' && extra != "-") {
             const std::string flag = extra.substr(0, extra.find('='));
             std::vector<std::string> known;

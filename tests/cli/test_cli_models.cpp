@@ -163,8 +163,8 @@ TEST_CASE("classify --features writes the model's feature vector", "[cli][models
     REQUIRE(r.status == 0);
     const json line = json::parse(r.out);
     const std::vector<float> got = line.at("features").get<std::vector<float>>();
-    const std::vector<float> want = read_f32_file(shared_dir() +
-                                                  "/testdata/reference/teachable_machine_mobilenet_v2_0.35/dog.feature.f32");
+    const std::vector<float> want =
+        read_f32_file(shared_dir() + "/testdata/reference/teachable_machine_mobilenet_v2_0.35/dog.feature.f32");
     REQUIRE(got.size() == want.size());
     double max_diff = 0, max_ref = 0;
     for (size_t i = 0; i < got.size(); ++i) {
@@ -175,8 +175,8 @@ TEST_CASE("classify --features writes the model's feature vector", "[cli][models
 
     // A classifier without a feature output: the input of its classifier layer, the last conv2d (V1 0.75: the
     // pooled 768 ReLU6 activations, so each in [0, 6]).
-    const RunResult pooled = run_shell(mnet() + " classify --features --precision fp32 -m " + quote(test_model()) + " " +
-                                       quote(dog()));
+    const RunResult pooled =
+        run_shell(mnet() + " classify --features --precision fp32 -m " + quote(test_model()) + " " + quote(dog()));
     CAPTURE(pooled.err);
     REQUIRE(pooled.status == 0);
     const json info = json::parse(run_shell(mnet() + " info --json -m " + quote(test_model())).out);
@@ -195,8 +195,8 @@ TEST_CASE("classify --features writes the model's feature vector", "[cli][models
     }
     CHECK(max > 0.f);
     // batch --features: the same vector, in the same record form.
-    const RunResult batch = run_shell(mnet() + " batch -q --features --precision fp32 -m " + quote(test_model()) + " " +
-                                      quote(dog()));
+    const RunResult batch =
+        run_shell(mnet() + " batch -q --features --precision fp32 -m " + quote(test_model()) + " " + quote(dog()));
     REQUIRE(batch.status == 0);
     CHECK(json::parse(batch.out).at("features") == json::parse(pooled.out).at("features"));
 }
@@ -205,13 +205,15 @@ TEST_CASE("classify --features writes the model's feature vector", "[cli][models
 
 namespace mnet::test {
 
-TEST_CASE("quantize warns about a small calibration set and reports int8 against fp32 per layer", "[cli][quantize][slow]") {
+TEST_CASE("quantize warns about a small calibration set and reports int8 against fp32 per layer",
+          "[cli][quantize][slow]") {
     TempDir tmp;
     const std::string images = shared_dir() + "/testdata/images";
     const std::string float_model = tmp.path + "/float.json";
     const std::string keras = shared_model("mobilenet_v1_0.25_224_keras");
     REQUIRE(run_shell(quote(MNET_CONVERT_PATH) + " " + quote(keras + "/mobilenet_v1_0.25_224.h5") + " --labels " +
-                      quote(keras + "/imagenet_labels_1000.txt") + " -o " + quote(float_model)).status == 0);
+                      quote(keras + "/imagenet_labels_1000.txt") + " -o " + quote(float_model))
+                .status == 0);
     const std::string quantized = tmp.path + "/q.json";
     const RunResult r = run_shell(mnet() + " quantize -m " + quote(float_model) + " --calibrate " + quote(images) +
                                   " -o " + quote(quantized));
@@ -239,7 +241,8 @@ TEST_CASE("quantize warns about a small calibration set and reports int8 against
     size_t agree = 0, total = 0;
     const auto top1 = [&](const std::string& flags) {
         std::vector<int64_t> out;
-        for (const std::string& line : lines_of(run_shell(mnet() + " classify --json -k 1 " + flags + " " + quote(images) + "/*").out)) {
+        for (const std::string& line :
+             lines_of(run_shell(mnet() + " classify --json -k 1 " + flags + " " + quote(images) + "/*").out)) {
             out.push_back(json::parse(line).at("predictions").at(0).at("index").get<int64_t>());
         }
         return out;

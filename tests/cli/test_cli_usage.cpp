@@ -73,7 +73,8 @@ TEST_CASE("help: `mnet help SUB` works; every help fits 100 columns and shows no
     const RunResult help_classify = run("help classify");
     CHECK(help_classify.status == 0);
     CHECK(help_classify.out == run("classify --help").out);
-    const std::regex cli11_syntax(R"(\b(INT|UINT|FLOAT|TEXT|ENUM|BOOLEAN|REQUIRED)\b|\{false\}|\{true\}|in \[|->[0-9])");
+    const std::regex cli11_syntax(
+        R"(\b(INT|UINT|FLOAT|TEXT|ENUM|BOOLEAN|REQUIRED)\b|\{false\}|\{true\}|in \[|->[0-9])");
     for (const char* sub : {"", "classify", "batch", "eval", "profile", "bench", "info", "quantize", "models"}) {
         const RunResult r = run(std::string(sub) + " --help");
         CAPTURE(sub);
@@ -120,8 +121,8 @@ TEST_CASE("exit status: one rule for every subcommand", "[cli][usage][exit]") {
         {with_model("classify") + " " + quote(corrupt), 1},
         {with_model("batch -q") + " " + quote(corrupt), 1},
         {with_model("profile -n 1 --warmup 0") + " " + quote(corrupt), 1},
-        {"quantize -m " + quote(float_model) + " --calibrate " + quote(corrupt) + " -o " + quote(tmp.path + "/q.json"), 1,
-         cache},
+        {"quantize -m " + quote(float_model) + " --calibrate " + quote(corrupt) + " -o " + quote(tmp.path + "/q.json"),
+         1, cache},
         // 2: usage
         {with_model("classify -k 0") + " " + quote(dog()), 2},
         {"-m " + quote(dog()) + " classify " + quote(dog()), 2},
@@ -154,9 +155,10 @@ TEST_CASE("exit status: one rule for every subcommand", "[cli][usage][exit]") {
 TEST_CASE("a reader that stops early ends the run quietly with status 0", "[cli][usage][exit]") {
     TempDir tmp;
     for (int i = 0; i < 40; ++i) copy_file(dog(), tmp.path + "/" + std::to_string(i) + ".jpg");
-    for (const std::string& args : {"batch -q -b 1 " + quote(tmp.path), "classify --json " + quote(tmp.path) + "/*.jpg"}) {
-        const std::string pipeline = mnet() + " " + with_model(args.substr(0, args.find(' '))) + args.substr(args.find(' ')) +
-                                     " | head -1 > /dev/null; exit ${PIPESTATUS[0]}";
+    for (const std::string& args :
+         {"batch -q -b 1 " + quote(tmp.path), "classify --json " + quote(tmp.path) + "/*.jpg"}) {
+        const std::string pipeline = mnet() + " " + with_model(args.substr(0, args.find(' '))) +
+                                     args.substr(args.find(' ')) + " | head -1 > /dev/null; exit ${PIPESTATUS[0]}";
         const RunResult r = run_shell("bash -c " + quote(pipeline));
         CAPTURE(pipeline, r.err);
         CHECK(r.status == 0);
@@ -203,8 +205,8 @@ TEST_CASE("output: --format, --json and -o on every subcommand that prints resul
     // eval: its text or JSON report to a file.
     const std::string val = tmp.path + "/val/malamute";
     copy_file(dog(), val + "/dog.jpg");
-    const RunResult eval = run(with_model("eval -q") + " --json -o " + quote(tmp.path + "/eval.json") + " " +
-                               quote(tmp.path + "/val"));
+    const RunResult eval =
+        run(with_model("eval -q") + " --json -o " + quote(tmp.path + "/eval.json") + " " + quote(tmp.path + "/val"));
     REQUIRE(eval.status == 0);
     CHECK(eval.out.empty());
     const json report = json::parse(slurp_file(tmp.path + "/eval.json"));

@@ -20,7 +20,8 @@ namespace {
 
 // Commands that are not run here, by a regular expression over the command, and why.
 const std::pair<const char*, const char*> kSkipped[] = {
-    {R"(^scripts/(setup|test|install_deps|test_sanitizers|build)\.sh)", "installs packages or builds and tests the whole tree"},
+    {R"(^scripts/(setup|test|install_deps|test_sanitizers|build)\.sh)",
+     "installs packages or builds and tests the whole tree"},
     {R"(^(cmake|ctest|CC=clang) )", "builds the tree (the test runs inside that build)"},
     {R"(^(tools/fuzz\.sh|build-fuzz/))", "a fuzzing build and minutes of fuzzing"},
     {R"(^(tools/peers/run\.sh|node ))", "peer runtimes (LiteRT, ONNX Runtime) from PyPI/npm: network"},
@@ -89,29 +90,48 @@ std::string make_sandbox(const std::string& root) {
     const std::string setup =
         "set -e; mkdir -p " + quote(box) + "/models; cd " + quote(box) + "; ln -s " +
         quote(std::string(MNET_BINARY_DIR)) + " build; ln -s " + quote(std::string(MNET_SOURCE_DIR) + "/scripts") +
-        " scripts; ln -s " + quote(shared) + " ../shared; cp " + quote(std::string(MNET_SOURCE_DIR) + "/models/zoo.json") +
-        " models/; export MNET_MIRROR=" + quote(shared) + "; scripts/fetch_models.sh mobilenet_v2_1.0_224_quant; "
+        " scripts; ln -s " + quote(shared) + " ../shared; cp " +
+        quote(std::string(MNET_SOURCE_DIR) + "/models/zoo.json") + " models/; export MNET_MIRROR=" + quote(shared) +
+        "; scripts/fetch_models.sh mobilenet_v2_1.0_224_quant; "
         "scripts/fetch_sample.sh; "
         // files the examples name
-        "mkdir -p photos more images val/malamute 'val/Egyptian cat'; cp " + quote(images) + "/* photos/; cp " +
-        quote(images) + "/dog.jpg photo.jpg; cp " + quote(images) + "/dog.jpg photo1.jpg; cp " + quote(images) +
-        "/chelsea.png photo2.png; cp " + quote(images) + "/chelsea.png cat.png; cp " + quote(images) +
-        "/dog.jpg a.jpg; cp " + quote(images) + "/chelsea.png b.png; cp " + quote(images) + "/kite.jpg more/; cp " +
-        quote(images) + "/dog.jpg val/malamute/; cp " + quote(images) + "/chelsea.png 'val/Egyptian cat'/; cp " +
-        quote(images) + "/* images/; printf 'file,label\\ndog.jpg,malamute\\nchelsea.png,Egyptian cat\\n' > "
-        "val_labels.csv; cp " + quote(v1) + "/mobilenet_v1_0.75_192_quant.tflite model.tflite; cp " + quote(v1) +
+        "mkdir -p photos more images val/malamute 'val/Egyptian cat'; cp " +
+        quote(images) + "/* photos/; cp " + quote(images) + "/dog.jpg photo.jpg; cp " + quote(images) +
+        "/dog.jpg photo1.jpg; cp " + quote(images) + "/chelsea.png photo2.png; cp " + quote(images) +
+        "/chelsea.png cat.png; cp " + quote(images) + "/dog.jpg a.jpg; cp " + quote(images) +
+        "/chelsea.png b.png; cp " + quote(images) + "/kite.jpg more/; cp " + quote(images) +
+        "/dog.jpg val/malamute/; cp " + quote(images) + "/chelsea.png 'val/Egyptian cat'/; cp " + quote(images) +
+        "/* images/; printf 'file,label\\ndog.jpg,malamute\\nchelsea.png,Egyptian cat\\n' > "
+        "val_labels.csv; cp " +
+        quote(v1) + "/mobilenet_v1_0.75_192_quant.tflite model.tflite; cp " + quote(v1) +
         "/imagenet_labels.txt labels.txt; cp " + quote(keras) + "/mobilenet_v1_0.25_224.h5 " + quote(keras) +
         "/imagenet_labels_1000.txt .; build/mnet-convert mobilenet_v1_0.25_224.h5 -o float.json --labels "
-        "imagenet_labels_1000.txt";
+        "imagenet_labels_1000.txt; cp float.json model.json";
     const RunResult r = run_shell("bash -c " + quote(setup) + " 2>&1");
     INFO(r.out);
     REQUIRE(r.status == 0);
     return box;
 }
 
+// The examples of `mnet --help` and of every subcommand's help: the lines that start with "mnet " (after
+// "e.g."), up to the two spaces before their explanation.
+std::vector<Command> help_examples() {
+    std::vector<Command> out;
+    for (const char* sub : {"", "classify", "batch", "eval", "profile", "bench", "info", "quantize", "models"}) {
+        const RunResult help = run_shell(mnet() + " " + sub + " --help");
+        for (const std::string& line : lines_of(help.out)) {
+            std::smatch m;
+            if (!std::regex_match(line, m, std::regex(R"(^\s+(e\.g\.\s+)?(mnet .*)$)"))) continue;
+            const std::string example = m[2].str();
+            out.push_back({std::string("mnet ") + sub + " --help", 0, "build/" + example.substr(0, example.find("  "))});
+        }
+    }
+    return out;
+}
+
 }  // namespace
 
-TEST_CASE("every sh command in README.md and docs/*.md runs", "[cli][docs][slow]") {
+TEST_CASE("every sh command in README.md and docs/*.md and every help example runs", "[cli][docs][slow]") {
     const std::string root = make_temp_dir("docs");
     const std::string box = make_sandbox(root);
     std::vector<Command> commands = sh_commands(std::string(MNET_SOURCE_DIR) + "/README.md", "README.md");
@@ -124,11 +144,15 @@ TEST_CASE("every sh command in README.md and docs/*.md runs", "[cli][docs][slow]
         for (Command& c : sh_commands(d.string(), "docs/" + d.filename().string())) commands.push_back(c);
     }
     REQUIRE(commands.size() > 20);
+    const std::vector<Command> examples = help_examples();
+    REQUIRE(examples.size() > 10);
+    commands.insert(commands.end(), examples.begin(), examples.end());
     // The environment of a user of this checkout: mnet on PATH for docs that say `mnet`, the sandbox's models
     // (as the exe-relative models/ folder is for a real checkout), a cache of its own.
-    const std::string env = "cd " + quote(box) + " && export PATH=" + quote(box + "/build") + ":$PATH MNET_MODEL_DIR=" +
-                            quote(box + "/models") + " XDG_CACHE_HOME=" + quote(root + "/cache") +
-                            " MNET_MIRROR=" + quote(shared_dir()) + " OMP_WAIT_POLICY=passive && ";
+    const std::string env = "cd " + quote(box) + " && export PATH=" + quote(box + "/build") +
+                            ":$PATH MNET_MODEL_DIR=" + quote(box + "/models") +
+                            " XDG_CACHE_HOME=" + quote(root + "/cache") + " MNET_MIRROR=" + quote(shared_dir()) +
+                            " OMP_WAIT_POLICY=passive && ";
     size_t ran = 0;
     for (const Command& c : commands) {
         if (const char* reason = skip_reason(c.text)) {

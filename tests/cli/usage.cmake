@@ -20,3 +20,5 @@ mnet_test(test_cli_docs
   LIBS nlohmann_json::nlohmann_json)
 target_compile_definitions(test_cli_docs PRIVATE MNET_CONVERT_PATH="$<TARGET_FILE:mnet-convert>")
 add_dependencies(test_cli_docs mnet mnet-convert)
+
+mnet_test(test_cli_sha256 SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cli_sha256.cpp ${PROJECT_SOURCE_DIR}/src/cli/sha256.cpp)
