@@ -12,10 +12,13 @@ packages=(
   libcli11-dev nlohmann-json3-dev catch2      # command line, JSON, tests
   libflatbuffers-dev flatbuffers-compiler     # TFLite importer
   libhdf5-dev                                 # Keras .h5 importer
+  libonnx-dev libprotobuf-dev                 # ONNX importer: onnx-ml.pb.h (built for Debian's protobuf 3.21)
   libjpeg-dev                                 # JPEG decoding; tests: writing CMYK/YCCK JPEG fixtures
   jq curl ca-certificates                     # model fetching: zoo manifest, downloads
   clang libclang-rt-14-dev llvm               # fuzzing (tools/fuzz.sh): clang 14, its libFuzzer + sanitizer
                                               # runtimes (libclang_rt.fuzzer), llvm-symbolizer for stack traces
+  slurmctld slurmd slurm-client munge         # tests/cli/test_slurm.sh: a single-node Slurm cluster it starts
+                                              # itself (no service is enabled or started by installing them)
 )
 
 missing=()

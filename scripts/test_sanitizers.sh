@@ -17,7 +17,9 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
 
 # Peak RSS means nothing under ASan (shadow memory, and freed blocks held in a 256 MB quarantine), so the
 # memory-flatness test runs only in the normal suite.
-not_under_asan='peak RSS'
+# The Slurm test starts a cluster and submits the array script: what it checks is the integration, which the
+# sanitizers do not change, and the sharding, resume and merge code it runs is run under them by cluster_scaleout.
+not_under_asan='peak RSS|cluster_slurm'
 
 start=$SECONDS
 log="$build/build.log"

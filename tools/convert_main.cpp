@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// mnet-convert: a TensorFlow Lite model (.tflite, schema v3) or a Keras model (.h5, TF.js layers model.json)
+// mnet-convert: a TensorFlow Lite model (.tflite, schema v3), an ONNX model (.onnx) or a Keras model (.h5, TF.js layers model.json)
 // -> an mnet model (NAME.json + NAME.bin).
 // Errors are one line on stderr, `mnet-convert: error: <file>: <what>`; exit statuses as `mnet` (cli/exit_codes.h).
 #include <CLI/CLI.hpp>
@@ -11,12 +11,16 @@
 #include <sstream>
 
 #include "cli/exit_codes.h"  // the same statuses as `mnet`
-#include "cli/usage.h"       // the same help formatting and one-line parse errors
+#include "cli/usage.h"  // the same help formatting and one-line parse errors
+#include "core/option_checks.h"
 #include "mnet/error.h"
 #include "mnet_version.h"
 #include "tflite_importer.h"
 #ifdef MNET_HAVE_KERAS
 #include "keras_importer.h"
+#endif
+#ifdef MNET_HAVE_ONNX
+#include "onnx_importer.h"
 #endif
 
 namespace {
@@ -55,9 +59,23 @@ const char* kind_name(mnet::OutputKind kind) {
     return "?";
 }
 
-// Picks the importer by file type: Keras (.h5, a TF.js model.json or its folder), else TFLite.
+// Picks the importer by file type: ONNX (.onnx), Keras (.h5, a TF.js model.json or its folder), else TFLite.
 mnet::ModelDef convert(const std::string& input, const std::string& output,
                        const mnet::importer::TfliteImportOptions& options) {
+#ifdef MNET_HAVE_ONNX
+    if (mnet::importer::is_onnx_model(input)) {
+        mnet::importer::OnnxImportOptions onnx;
+        onnx.labels_path = options.labels_path;
+        if (options.background != mnet::importer::BackgroundClass::Auto) {
+            onnx.background = options.background == mnet::importer::BackgroundClass::Yes;
+        }
+        onnx.mean = options.mean;
+        onnx.std = options.std;
+        onnx.crop = options.crop;
+        onnx.name = options.name;
+        return mnet::importer::convert_onnx_file(input, output, onnx);
+    }
+#endif
 #ifdef MNET_HAVE_KERAS
     if (mnet::importer::is_keras_model(input)) {
         mnet::importer::KerasImportOptions keras;
@@ -78,27 +96,39 @@ mnet::ModelDef convert(const std::string& input, const std::string& output,
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"Converts a TensorFlow Lite (.tflite) or Keras (.h5, TF.js layers model.json) model to the mnet "
+    CLI::App app{"Converts a TensorFlow Lite (.tflite), ONNX (.onnx) or Keras (.h5, TF.js layers model.json) model to the mnet "
                  "model format (models/FORMAT.md).", kProgram};
     std::string input, output, labels, background = "auto", mean, std_dev, name;
     double crop = 0;
-    app.add_option("input", input, "the .tflite file, Keras .h5 file, or TF.js model.json (or its folder)")->required();
-    app.add_option("-o,--output", output, "the manifest to write, NAME.json; NAME.bin is written beside it")->option_text("FILE")
+    app.add_option("input", input, "the .tflite file, .onnx file, Keras .h5 file, or TF.js model.json (or its folder)")->required();
+    app.add_option("-o,--output", output, "the manifest to write, NAME.json; NAME.bin is written beside it")
+        ->option_text("FILE")
         ->required();
     app.add_option("--labels", labels, "label file, one class name per line (UTF-8)")->option_text("FILE");
     app.add_option("--background-class", background,
                    "whether label 0 is TF-slim's 'background' (auto: when labels[0] is \"background\")")
         ->option_text("auto|yes|no")
         ->check(mnet::cli::one_of({"auto", "yes", "no"}));
-    app.add_option("--mean", mean, "pixel mean, one value or R,G,B (default: the input's zero point; Keras: 127.5)")->option_text("X|R,G,B");
-    app.add_option("--std", std_dev, "pixel std, one value or R,G,B (default: 1 / the input's scale; Keras: 127.5)")->option_text("X|R,G,B");
-    auto* crop_opt = app.add_option("--crop", crop, "central crop fraction in (0, 1] (default 0.875; Keras: 1)");
+    app.add_option("--mean", mean, "pixel mean, one value or R,G,B (default: the input's zero point; Keras: 127.5)")
+        ->option_text("X|R,G,B");
+    app.add_option("--std", std_dev, "pixel std, one value or R,G,B (default: 1 / the input's scale; Keras: 127.5)")
+        ->option_text("X|R,G,B");
+    auto* crop_opt =
+        app.add_option("--crop", crop, "central crop fraction in (0, 1] (default 0.875; Keras: 1)")->option_text("X");
     app.add_option("--name", name, "model name (default: the input file's stem)")->option_text("NAME");
+    std::string preset;
+    app.add_option("--preset", preset,
+                   "preprocessing preset; torchvision: ImageNet mean/std, resize 256 + centre crop 224 (crop 0.875) "
+                   "- the default for ONNX; --mean/--std/--crop override it")
+        ->option_text("torchvision")
+        ->check(mnet::cli::one_of({"torchvision"}));
     app.set_version_flag("--version", MNET_VERSION_STRING);
+    mnet::refuse_empty_values(app);
     app.formatter(mnet::cli::make_help_formatter());
     app.footer(std::string("Examples:\n"
                            "  mnet-convert model.tflite --labels labels.txt -o models/mine/mine.json\n"
                            "  mnet-convert keras_model.h5 --mean 127.5 --std 127.5 -o keras.json\n"
+                           "  mnet-convert model.onnx -o resnet.json          (torchvision preprocessing by default)\n"
                            "  mnet-convert tm_export/ -o tm.json        (a TF.js model.json folder, e.g. Teachable "
                            "Machine)\n"
                            "Then: mnet classify -m models/mine/mine.json photo.jpg (or give mnet -m the source file "
@@ -115,6 +145,13 @@ int main(int argc, char** argv) {
         options.background = background == "yes"  ? mnet::importer::BackgroundClass::Yes
                              : background == "no" ? mnet::importer::BackgroundClass::No
                                                   : mnet::importer::BackgroundClass::Auto;
+#ifdef MNET_HAVE_ONNX
+        if (preset == "torchvision") {
+            options.mean = mnet::importer::kTorchvisionMean;
+            options.std = mnet::importer::kTorchvisionStd;
+            options.crop = mnet::importer::kTorchvisionCrop;
+        }
+#endif
         if (!mean.empty()) options.mean = parse_channels("--mean", mean);
         if (!std_dev.empty()) options.std = parse_channels("--std", std_dev);
         if (crop_opt->count() > 0) options.crop = crop;

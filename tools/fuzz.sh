@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs one libFuzzer target for a given time: tools/fuzz.sh TARGET SECONDS [libFuzzer flags...]
-# TARGET is model, tflite, keras or image (tests/fuzz/fuzz_TARGET.cpp; docs/fuzzing.md). The script builds the
+# TARGET is model, tflite, keras, image or onnx (tests/fuzz/fuzz_TARGET.cpp; docs/fuzzing.md). The script builds the
 # fuzzers with clang, ASan and UBSan into build-fuzz/ (incrementally), writes the seed corpus from the real files in
 # $MNET_TEST_DATA (default ../shared), fuzzes, and prints executions and coverage. Under build-fuzz/fuzz/TARGET/:
 #   seeds/    the seed corpus, rebuilt each run (seeds-large/: the ones left out)
@@ -11,7 +11,7 @@
 # Exit status: 0 when the run ended with no finding, 1 when it found one, 2 for a usage or build error.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-targets="model tflite keras image"
+targets="model tflite keras image onnx"
 # The image target's decompression-bomb limit must hold below this (docs/fuzzing.md); the others fit easily.
 rss_limit_mb=2048
 # One input taking this long is a hang. The slowest real seed takes a few seconds under ASan; the margin is for

@@ -1,21 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "labels.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <iterator>
-
+#include "core/file_io.h"
 #include "mnet/error.h"
 
 namespace mnet {
-
-namespace {
-
-// A label file is a few tens of kilobytes; anything far larger is not one.
-constexpr size_t kMaxLabelFileBytes = size_t{64} << 20;
-
-}  // namespace
 
 bool valid_label_text(const std::string& s) {
     for (size_t i = 0; i < s.size();) {
@@ -33,11 +22,7 @@ bool valid_label_text(const std::string& s) {
 // One label per line (UTF-8); a byte-order mark, CR line ends and a final newline are tolerated.
 
 std::vector<std::string> read_labels(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(ErrorCode::Io, path + ": cannot open: " + std::strerror(errno));
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad()) throw Error(ErrorCode::Io, path + ": read error");
-    if (text.size() > kMaxLabelFileBytes) throw Error(ErrorCode::InvalidArgument, path + ": too large for a label file");
+    std::string text = io::read_regular(path, io::kMaxLabelsBytes, "label file", ErrorCode::InvalidArgument);
     if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);
     std::vector<std::string> labels;
     for (size_t start = 0; start < text.size();) {

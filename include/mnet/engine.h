@@ -24,7 +24,9 @@ enum class BatchMode { Auto, Latency, Throughput };
 
 struct SessionOptions {
     int batch = 1;         // images per run
-    int threads = 0;       // compute threads; 0 = all the process may use
+    // Compute threads at most; 0 = all the process may use. A latency-mode run too small to split (under 100 M
+    // MACs x batch in int8, 25 M in fp32: V3-small int8 at batch 1) runs on one; options() says what was chosen.
+    int threads = 0;
     bool profile = false;  // record per-layer timings (adds one clock read per layer)
     bool fuse_dw = true;   // fuse pointwise 1x1 + following depthwise (oneDNN append_dw) where a real kernel exists
     bool fuse_add = true;  // sum a convolution into the residual it is added to (oneDNN sum post-op)
@@ -35,6 +37,18 @@ struct SessionOptions {
     BatchMode mode = BatchMode::Auto;  // profiling always runs in latency mode: its timings are of one pass
     Precision precision = Precision::Fp32;
 };
+
+// What `threads = 0` means: the CPUs this process may use, decided once per process. `cpus` is the process's
+// CPU affinity (taskset, Slurm's cpusets) capped by its cgroup CPU quota rounded up (a Kubernetes CPU limit, a
+// cgroup-enforced Slurm --cpus-per-task; cgroup v2 cpu.max, v1 cpu.cfs_quota_us / cpu.cfs_period_us), at least
+// 1. `threads` is OMP_NUM_THREADS when that is set (the user's explicit choice), else `cpus`. `reason` says how
+// it was decided, for reports, e.g. "affinity 8 CPUs, cgroup CPU quota 2.50 (/sys/fs/cgroup/cpu.max)".
+struct CpuBudget {
+    int threads = 1;
+    int cpus = 1;
+    std::string reason;
+};
+CpuBudget cpu_budget();
 
 // Time spent in one executed step: a node, a group of fused nodes, or a layout reorder.
 struct LayerTiming {

@@ -17,12 +17,15 @@
 #include "cli/common_options.h"
 #include "cli/csv.h"
 #include "cli/exit_codes.h"
-#include "cli/features.h"
 #include "cli/file_list.h"
+#include "cli/features.h"
+#include "cli/files_from.h"
 #include "cli/output.h"
 #include "cli/pipeline.h"
 #include "cli/predictions.h"
+#include "cli/resume.h"
 #include "cli/usage.h"
+#include "core/file_io.h"
 #include "mnet/error.h"
 
 namespace mnet::cli {
@@ -37,6 +40,7 @@ struct BatchOptions : PipelineFlags {
     int top = 5;
     std::string shard;
     long shard_count = 0;
+    std::string resume;  // --resume OUT.jsonl: append to OUT what it does not hold yet
     std::vector<std::string> inputs;
 };
 
@@ -44,14 +48,22 @@ struct BatchOptions : PipelineFlags {
 // seen at once (SIGPIPE is ignored) and, for a regular file, a partly written batch can be cut off again.
 class Output {
 public:
-    explicit Output(const std::string& path) : name_(is_stdout(path) ? "standard output" : path) {
+    // `append` keeps what the file holds (--resume); otherwise it is truncated.
+    Output(const std::string& path, bool append) : name_(is_stdout(path) ? "standard output" : path) {
         if (is_stdout(path)) {
             fd_ = STDOUT_FILENO;
         } else {
-            fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+            // Streamed to its final name (not io::AtomicFile): the results finished before a signal or a failure
+            // must stay, and --resume continues this very file. O_NONBLOCK: a FIFO nobody reads is an error
+            // (ENXIO), not a wait forever; cleared once open.
+            fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC) | O_CLOEXEC | O_NONBLOCK, 0666);
             if (fd_ < 0) {
-                throw Error(ErrorCode::Io, path + ": cannot create output file (" + std::strerror(errno) + ")");
+                const int err = errno;
+                throw Error(ErrorCode::Io, path + ": cannot create output file (" +
+                                               (err == ENXIO ? "nothing reads it" : std::strerror(err)) + ")");
             }
+            const int flags = fcntl(fd_, F_GETFL);
+            if (flags >= 0) fcntl(fd_, F_SETFL, flags & ~O_NONBLOCK);
             owned_ = true;
         }
         struct stat st {};
@@ -146,31 +158,24 @@ std::string csv_row(const std::string& file, const std::vector<Prediction>& pred
 
 std::string plural(size_t n, const char* word) { return std::to_string(n) + " " + word + (n == 1 ? "" : "s"); }
 
-int run_batch(const BatchOptions& opt) {
-    const bool csv = opt.out.resolve() == "csv";
+// The shard's files (its contiguous slice of the sorted list of the arguments and --files-from), with the notes
+// about what the listing skipped.
+std::vector<InputFile> shard_files(const BatchOptions& opt) {
     const Shard shard = resolve_shard(opt.shard, opt.shard_count);  // flag and environment errors first
-    const FileList list = list_files(opt.inputs, ListOptions{opt.recursive, opt.all_files});
+    if (opt.inputs.empty() && opt.files_from.empty()) {
+        throw Error(ErrorCode::InvalidArgument, "batch needs folders or image files, or --files-from LIST");
+    }
+    const FileList list = list_files(opt.inputs, ListOptions{opt.recursive, opt.all_files},
+                                     opt.files_from.empty() ? std::vector<std::string>{}
+                                                            : read_files_from(opt.files_from));
     if (list.files.empty()) {
         const std::string hint = list.skipped_subfolders ? " (add -r for subfolders)" : "";
         throw Error(ErrorCode::InvalidArgument, "no image files to classify in the arguments given" + hint);
     }
     const auto [first, last] = shard_range(list.files.size(), shard);
-    const std::vector<InputFile> files(list.files.begin() + static_cast<std::ptrdiff_t>(first),
-                                       list.files.begin() + static_cast<std::ptrdiff_t>(last));
-
-    Output out(opt.out.path);  // main() ignores SIGPIPE and SIGXFSZ: their failures are write errors here
-    const auto model = load_model(opt.model);
-    const Precision precision = resolve_precision(opt.precision, *model);
-    if (opt.features && csv) throw Error(ErrorCode::InvalidArgument, "--features writes JSON lines, not csv");
-    const FeatureSource source = opt.features ? feature_source(model) : FeatureSource{model, 0, ""};
-    if (csv && !out.write(csv_header(opt.top))) {
-        if (out.reader_closed()) return kExitOk;
-        std::fprintf(stderr, "mnet: error: %s\n", out.error().c_str());
-        return kExitIo;
-    }
     if (!shard.source.empty()) {
         std::fprintf(stderr, "mnet: batch: shard %zu/%zu (from %s): sorted list entries [%zu, %zu) of %zu (%zu files)\n",
-                     shard.index, shard.count, shard.source.c_str(), first, last, list.files.size(), files.size());
+                     shard.index, shard.count, shard.source.c_str(), first, last, list.files.size(), last - first);
     }
     if (!opt.quiet && list.skipped_extension > 0) {
         std::fprintf(stderr, "mnet: batch: skipped %s without an image extension, e.g. %s (--all-files tries them)\n",
@@ -179,6 +184,66 @@ int run_batch(const BatchOptions& opt) {
     if (!opt.quiet && list.skipped_subfolders > 0) {
         std::fprintf(stderr, "mnet: batch: %s not searched (-r descends into them)\n",
                      plural(list.skipped_subfolders, "subfolder").c_str());
+    }
+    return std::vector<InputFile>(list.files.begin() + static_cast<std::ptrdiff_t>(first),
+                                  list.files.begin() + static_cast<std::ptrdiff_t>(last));
+}
+
+// --resume OUT: the output is OUT, appended to; the files OUT has a complete record for are left out.
+// `earlier_failures` counts OUT's error records among this run's files, so the exit status describes all of OUT.
+std::vector<InputFile> resume_files(const BatchOptions& opt, bool csv, std::vector<InputFile> files,
+                                    size_t& earlier_failures) {
+    if (csv) {
+        throw Error(ErrorCode::InvalidArgument, "--resume reads JSONL results; CSV output cannot be resumed "
+                                                "(resume as JSONL and convert afterwards)");
+    }
+    if (!opt.out.path.empty() && opt.out.path != opt.resume) {
+        throw Error(ErrorCode::InvalidArgument, "--resume " + opt.resume + " appends to that file: -o " + opt.out.path +
+                                                    " must be left out or name the same file");
+    }
+    const ResumeState state = read_resume_state(opt.resume);
+    size_t done = 0;
+    std::vector<InputFile> rest = files_to_do(files, state, done, earlier_failures);
+    if (state.done.size() > done) {  // kept, and mnet merge reports them; but the user should know
+        std::fprintf(stderr, "mnet: batch: warning: %s holds %s for files outside this run's list (another shard's "
+                     "output, other arguments, or deleted files?)\n",
+                     opt.resume.c_str(), plural(state.done.size() - done, "record").c_str());
+    }
+    drop_unfinished_line(opt.resume, state);
+    if (!opt.quiet && state.exists) {
+        std::fprintf(stderr, "mnet: batch: resuming %s: %zu of %zu files done, %zu to go%s\n", opt.resume.c_str(),
+                     done, files.size(), rest.size(),
+                     state.unfinished_bytes ? " (an unfinished last line from an interrupted run was dropped)" : "");
+    }
+    return rest;
+}
+
+int run_batch(const BatchOptions& opt) {
+    const bool resume = !opt.resume.empty();
+    const std::string& output = resume ? opt.resume : opt.out.path;
+    const bool csv = opt.out.resolve() == "csv";
+    size_t earlier_failures = 0;
+    std::vector<InputFile> files = shard_files(opt);
+    if (resume) files = resume_files(opt, csv, std::move(files), earlier_failures);
+
+    // main() ignores SIGPIPE and SIGXFSZ: a closed pipe or a file size limit is a failed write here.
+    const auto model = load_model(opt.model);  // before the output is opened: its files are inputs too
+    if (!is_stdout(output)) {
+        // Opening the output truncates it (or appends to it): it must be none of the files to classify (also
+        // when a folder argument holds it), nor an argument, nor the --files-from list.
+        std::vector<std::string> inputs = opt.inputs;
+        if (!opt.files_from.empty() && opt.files_from != "-") inputs.push_back(opt.files_from);
+        for (const InputFile& f : files) inputs.push_back(f.path);
+        io::refuse_overwriting_input(output, resume ? "--resume" : "-o", inputs);
+    }
+    const Precision precision = resolve_precision(opt.precision, *model);
+    if (opt.features && csv) throw Error(ErrorCode::InvalidArgument, "--features writes JSON lines, not csv");
+    const FeatureSource source = opt.features ? feature_source(model) : FeatureSource{model, 0, ""};
+    Output out(output, resume);
+    if (csv && !out.write(csv_header(opt.top))) {
+        if (out.reader_closed()) return kExitOk;
+        std::fprintf(stderr, "mnet: error: %s\n", out.error().c_str());
+        return kExitIo;
     }
 
     PipelineOptions popt = opt.options(precision);
@@ -214,7 +279,7 @@ int run_batch(const BatchOptions& opt) {
     }
     if (!opt.quiet || stats.signal) print_summary("batch", stats);
     if (stats.signal) return exit_code_for_signal(stats.signal);
-    return stats.failed > 0 ? kExitSomeInputsFailed : kExitOk;
+    return stats.failed + earlier_failures > 0 ? kExitSomeInputsFailed : kExitOk;
 }
 
 }  // namespace
@@ -225,8 +290,8 @@ void setup_batch(CLI::App& app, int& status) {
         "batch",
         "Classify every image in folders, streaming: decoding overlaps inference, memory stays flat, results are\n"
         "written in sorted file order as they are produced (docs/batch.md)\n"
-        "  e.g. mnet batch -r -o results.jsonl photos/\n"
-        "       mnet batch -r --format csv -k 1 photos/ > top1.csv\n"
+        "  e.g. mnet batch -r -o results.jsonl samples/\n"
+        "       mnet batch -r --format csv -k 1 samples/ > top1.csv\n"
         "       mnet batch -r --shard 2/8 -o part2.jsonl /data/images    (one of 8 cluster jobs)");
     add_pipeline_flags(sub, *opt);
     add_output_flags(sub, opt->out, {"jsonl", "csv"}, "jsonl",
@@ -249,9 +314,12 @@ void setup_batch(CLI::App& app, int& status) {
                     "N for a Kubernetes Indexed Job (K comes from JOB_COMPLETION_INDEX; also MNET_SHARD_COUNT), "
                     "e.g. --shard-count 8")
         ->check(whole_number(1, 1000000000));
+    sub->add_option("--resume", opt->resume,
+                    "Continue an interrupted run: append to this JSONL file the results of the files it has no "
+                    "complete line for (an unfinished last line is dropped and redone); a missing file starts "
+                    "afresh. Same arguments as the first run, e.g. --resume part3.jsonl");
     sub->add_option("inputs", opt->inputs,
-                    "Folders (their images; with -r also those of subfolders) and image files")
-        ->required();
+                    "Folders (their images; with -r also those of subfolders) and image files");
     sub->callback([opt, &status] { status = run_batch(*opt); });
 }
 

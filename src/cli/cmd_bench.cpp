@@ -52,6 +52,7 @@ const char* mode_name(BatchMode m) {
 struct BenchResult {
     int batch = 1;
     int threads = 1;
+    int threads_used = 1;  // as the session resolved it: a run too small to split uses one (engine.h)
     BatchMode mode = BatchMode::Auto;  // as the session resolved it
     Summary latency;       // ms per run of `batch` images
     double session_ms = 0; // creating the Session: primitives built, weights reordered
@@ -93,6 +94,7 @@ BenchResult bench_one(const std::shared_ptr<const Model>& model, int batch, int 
     Session session(model, so);
     r.session_ms = ms_since(session_start);
     r.mode = session.options().mode;
+    r.threads_used = session.options().threads;
     const auto first_start = Clock::now();
     session.run(input);
     r.first_run_ms = ms_since(first_start);
@@ -109,6 +111,7 @@ json header_json(const Model& model, const BenchOptions& opt, const std::vector<
             {"cpu_isa", cpu_isa()},
             {"cpu_model", cpu_model_name()},
             {"cpus", resolve_threads(0)},
+            {"cpus_reason", threads_reason(0)},
             {"threads", threads},
             {"batches", opt.batches},
             {"model", model.name()},
@@ -127,6 +130,7 @@ json result_json(const Model& model, const BenchOptions& opt, const BenchResult&
             {"precision", opt.precision},
             {"batch", r.batch},
             {"threads", r.threads},
+            {"threads_used", r.threads_used},
             {"mode", mode_name(r.mode)},
             {"runs", opt.runs},
             {"warmup", opt.warmup},
@@ -157,8 +161,8 @@ void print_table_header(const Model& model, const BenchOptions& opt, double load
     std::printf("%s: %s MACs per image, %s, %d runs after %d warm-up (times in ms)\n", model.name().c_str(),
                 human_count(static_cast<double>(model.total_macs())).c_str(), opt.precision.c_str(), opt.runs,
                 opt.warmup);
-    std::printf("mnet %s, oneDNN %s (%s), %s, %d CPUs\n", mnet_version().c_str(), onednn_version().c_str(),
-                cpu_isa().c_str(), cpu_model_name().c_str(), resolve_threads(0));
+    std::printf("mnet %s, oneDNN %s (%s), %s, %d CPUs (%s)\n", mnet_version().c_str(), onednn_version().c_str(),
+                cpu_isa().c_str(), cpu_model_name().c_str(), resolve_threads(0), threads_reason(0).c_str());
     std::printf("model load %.1f ms\n\n", load_ms);
     std::printf("%5s %7s %-10s  %8s %8s %8s %8s %8s  %9s  %7s %7s %6s %7s  %12s  %9s\n", "batch", "threads", "mode", "median",
                 "p90", "p99", "min", "max", "images/s", "GFLOP/s", "peak", "%peak", "floor", "first infer.",

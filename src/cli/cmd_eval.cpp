@@ -2,7 +2,7 @@
 // mnet eval: top-1/top-5 accuracy of a model on labelled images, streamed like `mnet batch` (docs/batch.md).
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
+#include <sstream>
 #include <map>
 #include <memory>
 
@@ -12,10 +12,12 @@
 #include "cli/common_options.h"
 #include "cli/csv.h"
 #include "cli/eval_data.h"
+#include "cli/files_from.h"
 #include "cli/exit_codes.h"
 #include "cli/output.h"
 #include "cli/pipeline.h"
 #include "cli/predictions.h"
+#include "core/file_io.h"
 #include "mnet/error.h"
 
 namespace fs = std::filesystem;
@@ -61,30 +63,19 @@ double percent(size_t part, size_t whole) {
     return whole ? 100.0 * static_cast<double>(part) / static_cast<double>(whole) : 0.0;
 }
 
-std::ofstream open_report(const std::string& path) {
-    std::ofstream out(path, std::ios::binary);
-    if (!out) throw Error(ErrorCode::Io, path + ": cannot create file");
-    return out;
-}
-
-void close_report(std::ofstream& out, const std::string& path) {
-    out.close();
-    if (!out) throw Error(ErrorCode::Io, path + ": cannot write file");
-}
-
 void write_per_class_csv(const std::string& path, const Model& model, const Tally& t) {
-    std::ofstream out = open_report(path);
+    std::ostringstream out;
     out << "class_index,label,images,failed,top1_correct,top5_correct,top1_accuracy,top5_accuracy\n";
     for (const auto& [index, c] : t.classes) {
         out << index << ',' << csv_field(label_of(model, index)) << ',' << c.images << ',' << c.failed << ','
             << c.top1 << ',' << c.top5 << ',' << percent(c.top1, c.images) / 100.0 << ','
             << percent(c.top5, c.images) / 100.0 << '\n';
     }
-    close_report(out, path);
+    io::write_file_atomically(path, "--per-class", out.str());
 }
 
 void write_misclassified_csv(const std::string& path, const Model& model, const Tally& t) {
-    std::ofstream out = open_report(path);
+    std::ostringstream out;
     out << "file,true_index,true_label,true_rank,true_probability,predicted_index,predicted_label,"
            "predicted_probability\n";
     for (const Miss& m : t.misses) {
@@ -92,7 +83,18 @@ void write_misclassified_csv(const std::string& path, const Model& model, const 
             << ',' << nlohmann::json(m.true_probability).dump() << ',' << m.predicted.index << ','
             << csv_field(m.predicted.label) << ',' << nlohmann::json(m.predicted.probability).dump() << '\n';
     }
-    close_report(out, path);
+    io::write_file_atomically(path, "--misclassified", out.str());
+}
+
+// No report is written over a file the run reads: an image, the label list, the model (exit 2, before any work).
+void refuse_reports_over_inputs(const EvalOptions& opt, const LabelledSet& set) {
+    std::vector<std::string> inputs;
+    inputs.reserve(set.files.size() + 2);
+    for (const InputFile& f : set.files) inputs.push_back(f.path);
+    if (!opt.labels_csv.empty()) inputs.push_back(opt.labels_csv);
+    if (!opt.target.empty()) inputs.push_back(opt.target);
+    if (!opt.per_class_csv.empty()) io::refuse_overwriting_input(opt.per_class_csv, "--per-class", inputs);
+    if (!opt.misclassified_csv.empty()) io::refuse_overwriting_input(opt.misclassified_csv, "--misclassified", inputs);
 }
 
 void print_text_report(const Model& model, Precision precision, const Tally& t, bool interrupted) {
@@ -153,8 +155,10 @@ void print_json_report(const Model& model, Precision precision, const Tally& t, 
 }
 
 int run_eval(const EvalOptions& opt) {
-    if (opt.target.empty() && opt.labels_csv.empty()) {
-        throw Error(ErrorCode::InvalidArgument, "eval needs a labelled folder DIR, or --csv FILE");
+    const bool by_list = !opt.files_from.empty();
+    if (by_list ? !opt.target.empty() || !opt.labels_csv.empty() : opt.target.empty() && opt.labels_csv.empty()) {
+        throw Error(ErrorCode::InvalidArgument, "eval needs one of: a labelled folder DIR, --csv FILE (with an "
+                                                "optional DIR), or --files-from LIST");
     }
     const bool json = opt.out.resolve() == "json";
     const auto model = load_model(opt.model);
@@ -162,12 +166,15 @@ int run_eval(const EvalOptions& opt) {
     const ClassMatcher matcher(*model);
     LabelledSet set;
     std::error_code ec;
-    if (!opt.labels_csv.empty()) {
+    if (!opt.files_from.empty()) {
+        set = load_labelled_list(read_files_from(opt.files_from), opt.files_from == "-" ? "standard input"
+                                                                                       : opt.files_from, matcher);
+    } else if (!opt.labels_csv.empty()) {
         const std::string base = opt.target.empty() ? fs::path(opt.labels_csv).parent_path().string() : opt.target;
         set = load_labelled_csv(opt.labels_csv, base, matcher);
     } else if (fs::is_directory(opt.target, ec)) {
         set = load_labelled_folder(opt.target, matcher, opt.all_files);
-    } else if (fs::is_regular_file(opt.target, ec)) {
+    } else if (fs::exists(fs::symlink_status(opt.target, ec))) {  // a CSV; anything else is refused by name
         set = load_labelled_csv(opt.target, fs::path(opt.target).parent_path().string(), matcher);
     } else {
         throw Error(ErrorCode::Io, opt.target + ": no such folder or file");
@@ -181,6 +188,7 @@ int run_eval(const EvalOptions& opt) {
                      set.skipped_extension, set.skipped_extension == 1 ? "" : "s");
     }
     if (set.files.empty()) throw Error(ErrorCode::InvalidArgument, opt.target + ": no labelled images found");
+    refuse_reports_over_inputs(opt, set);
 
     Tally t;
     for (int64_t c : set.truth) t.classes[c];  // every class present, even if all its images fail
@@ -236,7 +244,8 @@ void setup_eval(CLI::App& app, int& status) {
         "eval",
         "Top-1/top-5 accuracy on labelled images: a folder with one subfolder per class, named by label\n"
         "('Egyptian cat', 'egyptian_cat', 'tabby' for 'tabby, tabby cat') or class index ('286'), or a CSV of\n"
-        "file,label. Streams like batch; the report goes to stdout (docs/batch.md)\n"
+        "file,label, or a --files-from list of images each labelled by its folder's name. Streams like batch; the\n"
+        "report goes to stdout (docs/batch.md)\n"
         "  e.g. mnet eval val/\n"
         "       mnet eval --csv val_labels.csv --misclassified wrong.csv images/");
     add_pipeline_flags(sub, *opt);

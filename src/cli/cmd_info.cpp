@@ -79,13 +79,16 @@ struct SeparableBlock {
     }
 };
 
+// LayerInfo's convolution fields are 0 for other ops.
+bool is_convolution(const LayerInfo& l) { return l.groups > 0; }
+
 bool is_depthwise(const LayerInfo& l) {
-    return l.op == "conv2d" && l.groups > 1 && l.groups == l.in_channels && l.out_channels == l.in_channels &&
+    return l.groups > 1 && l.groups == l.in_channels && l.out_channels == l.in_channels &&
            l.kernel_h * l.kernel_w > 1;
 }
 
 bool is_pointwise(const LayerInfo& l) {
-    return l.op == "conv2d" && l.groups == 1 && l.kernel_h == 1 && l.kernel_w == 1 && l.stride_h == 1 &&
+    return l.groups == 1 && l.kernel_h == 1 && l.kernel_w == 1 && l.stride_h == 1 &&
            l.stride_w == 1 && l.inputs.size() == 1;
 }
 
@@ -189,7 +192,7 @@ void print_table(const Model& model, const std::vector<SeparableBlock>& blocks, 
     for (size_t i = 0; i < layers.size(); ++i) {
         const LayerInfo& l = layers[i];
         std::string kernel;
-        if (l.op == "conv2d") {
+        if (is_convolution(l)) {
             kernel = std::to_string(l.kernel_h) + "x" + std::to_string(l.kernel_w) + "/" + std::to_string(l.stride_h);
             if (l.groups > 1) kernel += l.groups == l.in_channels ? " dw" : " g" + std::to_string(l.groups);
         }
@@ -250,7 +253,7 @@ json info_json(const Model& model, const std::vector<SeparableBlock>& blocks, Pr
                   {"shape", l.dst_shape},   {"params", l.params},
                   {"macs", l.macs},
                   {"precision", precision_of(precisions, l.name)}};
-        if (l.op == "conv2d") {
+        if (is_convolution(l)) {
             j["kernel"] = {l.kernel_h, l.kernel_w};
             j["stride"] = {l.stride_h, l.stride_w};
             j["groups"] = l.groups;

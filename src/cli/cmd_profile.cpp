@@ -11,6 +11,7 @@
 #include "cli/output.h"
 #include "cli/profile_report.h"
 #include "cli/usage.h"
+#include "core/file_io.h"
 #include "mnet/engine.h"
 #include "mnet/error.h"
 
@@ -96,6 +97,7 @@ ProfileResult measure(const ProfileOptions& opt) {
     r.input = opt.image.empty() ? "random (seed " + std::to_string(opt.seed) + ")" : opt.image;
     r.batch = opt.batch;
     r.threads = resolve_threads(opt.threads);
+    r.threads_reason = threads_reason(opt.threads);
     r.runs = opt.runs;
     r.warmup = opt.warmup;
     r.fuse_dw = opt.fuse_dw;
@@ -173,8 +175,10 @@ int run_profile(const ProfileOptions& opt) {
     if (!opt.svg.empty() && is_stdout(opt.svg) && is_stdout(output)) {
         throw Error(ErrorCode::InvalidArgument, "--svg -: standard output already receives the profile; give -o FILE");
     }
-    check_writable(output);
-    if (!opt.svg.empty()) check_writable(opt.svg);
+    // The image and the model are read after this check: name them (the model as -m gave it, when a path).
+    std::vector<std::string> inputs{opt.image, opt.model.name};
+    check_writable(output, "-o", inputs);
+    if (!opt.svg.empty()) check_writable(opt.svg, "--svg", inputs);
     const ProfileResult r = measure(opt);
     std::string text;
     if (format == "csv") {
@@ -186,8 +190,8 @@ int run_profile(const ProfileOptions& opt) {
     } else {
         text = profile_table(r);
     }
-    write_text(output, text);
-    if (!opt.svg.empty()) write_text(opt.svg, profile_svg(r));
+    write_text(output, "-o", text);
+    if (!opt.svg.empty()) write_text(opt.svg, "--svg", profile_svg(r));
     return kExitOk;
 }
 

@@ -10,6 +10,7 @@
 #include "cli/file_list.h"
 #include "cli/quantize_report.h"
 #include "cli/usage.h"
+#include "core/file_io.h"
 #include "mnet/engine.h"
 #include "mnet/error.h"
 #include "mnet/quantize.h"
@@ -50,6 +51,13 @@ int run_quantize(const QuantizeOptions& opt) {
         throw Error(ErrorCode::InvalidArgument, "--calibrate: no image files found" +
                                                     std::string(list.skipped_subfolders ? " (add -r for subfolders)" : ""));
     }
+    // Neither the manifest nor its weights file may replace a calibration image (the model is refused by the
+    // writer, which knows every file read).
+    std::vector<std::string> images;
+    for (const InputFile& f : list.files) images.push_back(f.path);
+    io::refuse_overwriting_input(opt.output, "-o", images);
+    io::refuse_overwriting_input(std::filesystem::path(opt.output).replace_extension(".bin").string(),
+                                 "the weights file of -o " + opt.output, images);
     Calibrator calibrator(model, opt.batch, opt.threads);
     Shape shape = model->input_shape();
     shape[0] = opt.batch;

@@ -14,5 +14,6 @@ void setup_info(CLI::App& app, int& status);
 void setup_bench(CLI::App& app, int& status);
 void setup_quantize(CLI::App& app, int& status);
 void setup_models(CLI::App& app, int& status);
+void setup_merge(CLI::App& app, int& status);
 
 }  // namespace mnet::cli

@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "cli/csv.h"
+#include "core/file_io.h"
 #include "mnet/error.h"
 
 namespace fs = std::filesystem;
@@ -147,8 +148,12 @@ LabelledSet load_labelled_folder(const std::string& dir, const ClassMatcher& mat
 }
 
 LabelledSet load_labelled_csv(const std::string& csv_path, const std::string& base_dir, const ClassMatcher& matcher) {
-    std::ifstream in(csv_path, std::ios::binary);
-    if (!in) throw Error(ErrorCode::Io, csv_path + ": cannot open label list");
+    std::string text = io::read_regular(csv_path, io::kMaxCsvBytes, "label list");
+    // An istream over the text in place (istringstream would copy up to kMaxCsvBytes again).
+    struct TextBuffer : std::streambuf {
+        explicit TextBuffer(std::string& t) { setg(t.data(), t.data(), t.data() + t.size()); }
+    } buffer(text);
+    std::istream in(&buffer);
     std::vector<std::pair<std::string, std::string>> rows;
     std::vector<std::string> fields;
     size_t line = 0;
@@ -170,6 +175,22 @@ LabelledSet load_labelled_csv(const std::string& csv_path, const std::string& ba
         const fs::path p(file);
         set.files.push_back({p.is_absolute() || base_dir.empty() ? file : (fs::path(base_dir) / p).string(), ""});
         set.truth.push_back(matcher.match(label).at(0));
+    }
+    set.class_folders = names.size();
+    sort_by_path(set);
+    return set;
+}
+
+LabelledSet load_labelled_list(const std::vector<std::string>& paths, const std::string& list_name,
+                               const ClassMatcher& matcher) {
+    const auto class_of = [](const std::string& path) { return fs::path(path).parent_path().filename().string(); };
+    std::set<std::string> names;
+    for (const std::string& p : paths) names.insert(class_of(p));
+    check_names(names, matcher, list_name, "folder name");
+    LabelledSet set;
+    for (const std::string& p : paths) {
+        set.files.push_back({p, ""});
+        set.truth.push_back(matcher.match(class_of(p)).at(0));
     }
     set.class_folders = names.size();
     sort_by_path(set);

@@ -48,4 +48,10 @@ LabelledSet load_labelled_folder(const std::string& dir, const ClassMatcher& mat
 // malformed record and listing every label that matches no class or several.
 LabelledSet load_labelled_csv(const std::string& csv_path, const std::string& base_dir, const ClassMatcher& matcher);
 
+// A list of image paths (--files-from), each labelled by the name of the folder it is in: the layout of a
+// labelled folder, e.g. a sample of one (find val -name '*.JPEG' | shuf -n 1000). Throws Error(InvalidArgument)
+// listing every folder name that matches no class or several.
+LabelledSet load_labelled_list(const std::vector<std::string>& paths, const std::string& list_name,
+                               const ClassMatcher& matcher);
+
 }  // namespace mnet::cli

@@ -124,8 +124,11 @@ bool has_image_extension(const std::string& path) {
                        [&](const char* known) { return ext == known; });
 }
 
-FileList list_files(const std::vector<std::string>& inputs, const ListOptions& options) {
+FileList list_files(const std::vector<std::string>& inputs, const ListOptions& options,
+                    std::vector<std::string> listed) {
     FileList out;
+    out.files.reserve(listed.size());
+    for (std::string& path : listed) out.files.push_back({std::move(path), ""});
     for (const std::string& input : inputs) {
         std::error_code ec;
         const fs::file_status status = fs::status(input, ec);

@@ -37,8 +37,12 @@ bool has_image_extension(const std::string& path);
 // '.' (hidden files and folders), and the files of its subfolders only when recursive. Symbolic links to files
 // are followed; links to folders are not entered (no cycles). The result is sorted byte-wise by path, so it
 // does not depend on the file system's order nor on the order of the arguments.
+// `listed` (the paths of --files-from) join the list as files without being looked at: a million-line list
+// costs no million stat calls in every array task, and a listed file that is missing or unreadable becomes an
+// error record in its place when it is decoded.
 // An argument that does not exist, or a subfolder that cannot be read, becomes an entry with `error` set.
-FileList list_files(const std::vector<std::string>& inputs, const ListOptions& options);
+FileList list_files(const std::vector<std::string>& inputs, const ListOptions& options,
+                    std::vector<std::string> listed = {});
 
 // The file list of a folder, relative names with '/' separators, recursive, same filters and order as
 // list_files. Used by eval for each class folder.

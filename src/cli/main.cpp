@@ -11,6 +11,7 @@
 #include "cli/exit_codes.h"
 #include "cli/output.h"
 #include "cli/usage.h"
+#include "core/option_checks.h"
 #include "mnet/engine.h"
 #include "mnet/error.h"
 #include "preprocess/decoder_messages.h"
@@ -51,6 +52,8 @@ int main(int argc, char** argv) {
     setup_info(app, status);
     setup_quantize(app, status);
     setup_models(app, status);
+    setup_merge(app, status);
+    mnet::refuse_empty_values(app);
     app.footer(std::string(kModelHelp) + "\n\n" + kOutputHelp + "\n\n" + kExitStatusHelp);
     for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) sub->footer(kExitStatusHelp);
     try {

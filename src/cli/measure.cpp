@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cli/measure.h"
 
-#include <sched.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 #include <thread>
 
 #include "cli/common_options.h"
+#include "core/file_io.h"
 #include "mnet/error.h"
 #include "preprocess/image.h"
 
@@ -73,18 +73,9 @@ std::string cpu_model_name() {
     return "unknown";
 }
 
-int resolve_threads(int threads) {
-    if (threads > 0) return threads;
-    // libgomp's default for omp_get_max_threads(), which the engine uses for 0.
-    if (const char* env = std::getenv("OMP_NUM_THREADS"); env && *env) {
-        const long n = std::strtol(env, nullptr, 10);
-        if (n > 0) return static_cast<int>(n);
-    }
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
-    return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-}
+int resolve_threads(int threads) { return threads > 0 ? threads : cpu_budget().threads; }
+
+std::string threads_reason(int threads) { return threads > 0 ? "-t" : cpu_budget().reason; }
 
 Tensor make_input(const Model& model, int batch, const std::string& image, uint32_t seed) {
     Shape shape = model.input_shape();
@@ -152,23 +143,19 @@ std::string human_bytes(int64_t bytes) {
     return buf;
 }
 
-void check_writable(const std::string& path) {
+void check_writable(const std::string& path, const std::string& flag, const std::vector<std::string>& inputs) {
     if (is_stdout(path)) return;
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error(ErrorCode::Io, path + ": cannot open for writing (" + std::strerror(errno) + ")");
+    io::refuse_overwriting_input(path, flag, inputs);
+    io::AtomicFile probe(path, flag);  // created beside the target and removed again: the target is untouched
 }
 
-void write_text(const std::string& path, const std::string& text) {
+void write_text(const std::string& path, const std::string& flag, const std::string& text) {
     if (is_stdout(path)) {
         std::fwrite(text.data(), 1, text.size(), stdout);
         std::fflush(stdout);
         return;
     }
-    std::ofstream out(path, std::ios::binary);
-    if (!out) throw Error(ErrorCode::Io, path + ": cannot open for writing (" + std::strerror(errno) + ")");
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    out.close();
-    if (!out) throw Error(ErrorCode::Io, path + ": write failed");
+    io::write_file_atomically(path, flag, text);
 }
 
 }  // namespace mnet::cli

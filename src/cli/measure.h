@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "cli/stats.h"
 #include "mnet/engine.h"
@@ -39,9 +40,11 @@ bool reset_peak_rss();
 // The CPU model as /proc/cpuinfo names it ("model name"), or "unknown".
 std::string cpu_model_name();
 
-// The thread count a Session asked for `threads` would use: `threads` itself when > 0, else what OpenMP
-// defaults to (the first number of $OMP_NUM_THREADS, else the CPUs this process may run on).
+// The thread count a Session asked for `threads` would use: `threads` itself when > 0, else
+// mnet::cpu_budget().threads (OMP_NUM_THREADS, else the CPU affinity capped by the cgroup CPU quota).
 int resolve_threads(int threads);
+// Why resolve_threads(threads) chose its count, for report headers: "-t" or mnet::cpu_budget().reason.
+std::string threads_reason(int threads);
 
 // The model input for `batch` images: `image` preprocessed and repeated, or, when `image` is empty, random
 // pixels (uniform 0..255, seeded) through the model's own normalisation, so values have a real input's range.
@@ -60,11 +63,13 @@ std::string human_count(double n);
 // 89128960 -> "85.0 MiB".
 std::string human_bytes(int64_t bytes);
 
-// Fails early, before minutes of measuring, when `path` (unless standard output) cannot be created or written:
-// creates or truncates it. Throws Io naming the file.
-void check_writable(const std::string& path);
+// Fails early, before minutes of measuring, when `path` (unless standard output) cannot be created, or is one
+// of `inputs` or a file already read (InvalidArgument, io::refuse_overwriting_input); leaves `path` untouched.
+// Throws Io naming the file. `flag` names the option in messages ("-o", "--svg").
+void check_writable(const std::string& path, const std::string& flag, const std::vector<std::string>& inputs);
 
-// Writes `text` to `path`, or to stdout when is_stdout(path). Throws Io naming the file.
-void write_text(const std::string& path, const std::string& text);
+// Writes `text` to `path` in full or not at all (io::AtomicFile), or to stdout when is_stdout(path). Throws Io
+// naming the file.
+void write_text(const std::string& path, const std::string& flag, const std::string& text);
 
 }  // namespace mnet::cli

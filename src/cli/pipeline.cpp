@@ -6,7 +6,6 @@
 // decoding of the next batch overlaps inference of this one.
 #include "cli/pipeline.h"
 
-#include <sched.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -220,38 +219,9 @@ private:
     std::vector<std::thread> threads_;
 };
 
-// The CPU quota of the process's cgroup in cores (rounded up), or 0 when there is none: a Kubernetes CPU limit
-// is a CFS quota, invisible to the affinity mask. cgroup v2 first (cpu.max "QUOTA PERIOD"), then v1.
-int cgroup_cpu_limit() {
-    double quota = -1, period = 0;
-    if (FILE* f = std::fopen("/sys/fs/cgroup/cpu.max", "r")) {
-        char q[32] = {};
-        if (std::fscanf(f, "%31s %lf", q, &period) == 2 && std::strcmp(q, "max") != 0) quota = std::atof(q);
-        std::fclose(f);
-    } else if (FILE* fq = std::fopen("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "r")) {
-        if (std::fscanf(fq, "%lf", &quota) != 1) quota = -1;
-        std::fclose(fq);
-        if (FILE* fp = std::fopen("/sys/fs/cgroup/cpu/cpu.cfs_period_us", "r")) {
-            if (std::fscanf(fp, "%lf", &period) != 1) period = 0;
-            std::fclose(fp);
-        }
-    }
-    if (quota <= 0 || period <= 0) return 0;
-    return std::max(1, static_cast<int>(std::ceil(quota / period)));
-}
-
 }  // namespace
 
-int available_cores() {
-    // The affinity mask is what Slurm (cpusets) and taskset grant; hardware_concurrency() would count the node.
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    int cores = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
-                                                             : static_cast<int>(std::thread::hardware_concurrency());
-    const int limit = cgroup_cpu_limit();
-    if (limit > 0) cores = std::min(cores, limit);
-    return std::max(1, cores);
-}
+int available_cores() { return cpu_budget().cpus; }
 
 int default_decode_workers() { return std::clamp(available_cores() / 2, 1, kMaxDecodeWorkers); }
 
@@ -266,6 +236,7 @@ PipelineOptions PipelineFlags::options(Precision resolved) const {
     o.threads = threads;
     o.decode_workers = decode_workers;
     o.progress = !quiet && stderr_is_terminal();
+    o.verbose = verbose;
     o.limits.max_pixels = max_pixels;
     o.precision = resolved;
     return o;
@@ -289,7 +260,14 @@ void add_pipeline_flags(CLI::App* sub, PipelineFlags& flags) {
         ->check(whole_number(0, kMaxWorkersFlag));
     sub->add_flag("-q,--quiet", flags.quiet,
                   "No progress bar, notes or summary on stderr; failed files are still reported");
+    sub->add_flag("-v,--verbose", flags.verbose,
+                  "Say on stderr how many inference threads and decode workers run, and why (CPU affinity, cgroup "
+                  "CPU quota, OMP_NUM_THREADS)");
     add_max_pixels_option(sub, flags.max_pixels);
+    sub->add_option("--files-from", flags.files_from,
+                    "Also take the image paths listed in this file, one per line exactly as written (- reads "
+                    "standard input; relative to the current folder), e.g. find /data -name '*.jpg' | mnet " +
+                        std::string(sub->get_name()) + " --files-from - ...");
 }
 
 bool stderr_is_terminal() { return isatty(STDERR_FILENO) == 1; }
@@ -317,6 +295,17 @@ PipelineStats run_pipeline(const std::shared_ptr<const Model>& model, const std:
     session_options.batch = options.batch;
     session_options.threads = inference_threads(options.threads, workers);
     session_options.precision = options.precision;
+    if (options.verbose) {
+        const int shown = session_options.threads > 0 ? session_options.threads : cpu_budget().threads;
+        std::fprintf(stderr, "mnet: %d inference thread%s (%s) + %d decode worker%s (%s); CPU budget %d: %s\n",
+                     shown, shown == 1 ? "" : "s",
+                     options.threads > 0    ? "-t"
+                     : options.threads == 0 ? "-t 0: all the budget"
+                                            : "the CPUs the workers leave",
+                     workers, workers == 1 ? "" : "s",
+                     options.decode_workers > 0 ? "-j" : "min(4, CPUs / 2)", available_cores(),
+                     cpu_budget().reason.c_str());
+    }
     Session session(model, session_options);
     stats.setup_seconds = seconds_since(start);
 

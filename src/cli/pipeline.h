@@ -28,6 +28,7 @@ struct PipelineOptions {
     int decode_workers = 0;     // decode/preprocess threads, 0 = default_decode_workers()
     bool progress = false;      // draw a progress bar on stderr (callers pass stderr_is_terminal())
     bool report_errors = true;  // one "mnet: error: ..." line on stderr per failed file
+    bool verbose = false;       // say on stderr how many threads run and why
     ImageLimits limits;         // images past these are failed files (--max-pixels)
     Precision precision = Precision::Fp32;
     size_t output = 0;          // the model output results carry (batch --features: a feature output)
@@ -41,13 +42,15 @@ struct PipelineFlags {
     int threads = -1;  // see inference_threads()
     int decode_workers = 0;
     bool quiet = false;
+    bool verbose = false;
     int64_t max_pixels = 0;  // set by add_max_pixels_option
+    std::string files_from;  // --files-from: a list file, "-" for stdin; empty: not given
 
     // The pipeline these flags ask for, running in `resolved` (resolve_precision of the flag and the model).
     PipelineOptions options(Precision resolved) const;
 };
 
-// -m, -b, -t, --precision, -j, -q and --max-pixels.
+// -m, -b, -t, --precision, -j, -q, -v, --max-pixels and --files-from.
 void add_pipeline_flags(CLI::App* sub, PipelineFlags& flags);
 
 // One input's outcome. `scores` (count values, the row of output PipelineOptions::output) is valid only inside the sink
@@ -83,8 +86,8 @@ struct PipelineStats {
 PipelineStats run_pipeline(const std::shared_ptr<const Model>& model, const std::vector<InputFile>& inputs,
                            const PipelineOptions& options, const BatchSink& sink);
 
-// The cores this process may use: its affinity mask (Slurm cpusets, taskset), capped by a cgroup CPU quota
-// (Kubernetes limits), at least 1.
+// The cores this process may use: mnet::cpu_budget().cpus, its affinity mask (Slurm cpusets, taskset) capped
+// by its cgroup CPU quota (Kubernetes limits), at least 1.
 int available_cores();
 
 // min(4, available_cores() / 2), at least 1: decoding a camera JPEG takes about as long as classifying it.

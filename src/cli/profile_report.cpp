@@ -55,9 +55,10 @@ std::string profile_table(const ProfileResult& r) {
     }
     const int nw = static_cast<int>(name_w), ow = static_cast<int>(op_w), sw = static_cast<int>(shape_w),
               iw = static_cast<int>(impl_w);
-    std::string out = format("%s: %s, batch %d, %d thread%s, %s input, %d runs after %d warm-up%s (times in ms)\n\n",
+    std::string out = format("%s: %s, batch %d, %d thread%s (%s), %s input, %d runs after %d warm-up%s (times in "
+                             "ms)\n\n",
                              r.model.c_str(), r.precision.c_str(), r.batch, r.threads, r.threads == 1 ? "" : "s",
-                             r.input.c_str(), r.runs, r.warmup, r.fuse_dw ? ", --fuse-dw" : "");
+                             r.threads_reason.c_str(), r.input.c_str(), r.runs, r.warmup, r.fuse_dw ? ", --fuse-dw" : "");
     out += format("%4s  %-*s  %-*s  %-*s  %-*s  %-4s  %9s  %8s  %8s  %8s  %8s  %6s  %7s\n", "#", nw, "step", ow, "op",
                   sw, "output", iw, "impl", "type", "MMACs", "median", "p90", "min", "max", "share", "GFLOP/s");
     for (size_t i = 0; i < r.steps.size(); ++i) {
@@ -160,6 +161,7 @@ std::string profile_json(const ProfileResult& r) {
                 {"input", r.input},
                 {"batch", r.batch},
                 {"threads", r.threads},
+                {"threads_reason", r.threads_reason},
                 {"runs", r.runs},
                 {"warmup", r.warmup},
                 {"fuse_dw", r.fuse_dw},

@@ -30,6 +30,7 @@ struct ProfileResult {
     std::string input;  // the image, or "random (seed N)"
     int batch = 1;
     int threads = 0;
+    std::string threads_reason;  // threads_reason(): how the count was chosen
     int runs = 0;
     int warmup = 0;
     bool fuse_dw = false;                 // SessionOptions::fuse_dw

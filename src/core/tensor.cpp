@@ -2,6 +2,7 @@
 #include "mnet/tensor.h"
 
 #include "core/checked.h"
+#include "core/shape.h"
 #include "mnet/error.h"
 
 namespace mnet {
@@ -15,6 +16,12 @@ int64_t shape_numel(const Shape& shape) {
         n = *r;
     }
     return n;
+}
+
+std::string shape_str(const Shape& s) {
+    std::string out = "[";
+    for (size_t i = 0; i < s.size(); ++i) out += (i ? "," : "") + std::to_string(s[i]);
+    return out + "]";
 }
 
 }  // namespace mnet

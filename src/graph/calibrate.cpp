@@ -10,6 +10,7 @@
 #include "mnet/quantize.h"
 #include "model/loader.h"
 #include "model/writer.h"
+#include "ops/op.h"
 #include "ops/quantize.h"
 
 namespace mnet {
@@ -24,12 +25,6 @@ ModelWriter rewrite(const Model::Impl& impl, ModelDef def) {
         writer.add_tensor(t.name, t.dtype, t.shape, impl.weights.data() + t.offset, t.nbytes, t.quant);
     }
     return writer;
-}
-
-// Ops whose output holds values of their input (a subset, or averages): TFLite gives them the input's
-// parameters, and int8 execution then runs them on the same integers without requantizing.
-bool keeps_input_range(const std::string& op) {
-    return op == "avg_pool" || op == "max_pool" || op == "global_avg_pool" || op == "reshape" || op == "identity";
 }
 
 }  // namespace
@@ -135,9 +130,10 @@ void Calibrator::write(const std::string& json_path, const std::string& name) co
     };
     def.input.quant = chosen[def.input.name] = from_range(def.input.name);
     for (NodeDef& n : def.nodes) {
-        if (n.op == "softmax") continue;  // probabilities stay float
+        const CalibratedRange rule = find_op(n.op)->calibrated_range;  // the model loaded: every op is known
+        if (rule == CalibratedRange::Float) continue;
         const auto in = n.inputs.empty() ? chosen.end() : chosen.find(n.inputs[0]);
-        n.dst_quant = keeps_input_range(n.op) && in != chosen.end() ? in->second : from_range(n.output);
+        n.dst_quant = rule == CalibratedRange::SameAsInput && in != chosen.end() ? in->second : from_range(n.output);
         chosen[n.output] = *n.dst_quant;
     }
     ModelWriter writer = rewrite(impl, std::move(def));

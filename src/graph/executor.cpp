@@ -7,6 +7,7 @@
 #include <atomic>
 #include <exception>
 
+#include "core/shape.h"
 #include "mnet/engine.h"
 #include "mnet/error.h"
 #include "mnet_version.h"
@@ -22,6 +23,21 @@ BatchMode resolve_mode(const SessionOptions& o, int threads) {
     if (o.profile) return BatchMode::Latency;
     if (o.mode != BatchMode::Auto) return o.mode;
     return o.batch > 1 && o.batch >= threads ? BatchMode::Throughput : BatchMode::Latency;
+}
+
+// Work per run below which a latency-mode run is not split across threads: MACs x batch, an fp32 MAC counting 4
+// (oneDNN's int8 peak is 4.2x its fp32 peak on AVX-512 VNNI, docs/performance.md). Such a model's steps take a
+// few microseconds each, and a second thread costs more in synchronisation and shared cache lines than it
+// gives. Measured on AVX-512 VNNI at batch 1, one thread against two: V3-small int8 (56.5 M) 0.95 against 1.24
+// ms; above the line, V3-small fp32 (226 M counted) 1.63 against 1.06 ms, V1 0.75/192 int8 (239 M) 1.64
+// against 1.10 ms. One decision per session, so no step switches OpenMP's team size (which cost more than it
+// saved when tried per step).
+constexpr int64_t kMinSplitWork = 100'000'000;
+
+int latency_threads(const Model& model, const SessionOptions& o, int threads) {
+    const int64_t per_mac = o.precision == Precision::Int8 ? 1 : 4;
+    const int64_t work = model.total_macs() * o.batch * per_mac;
+    return work < kMinSplitWork ? 1 : threads;
 }
 
 // A throughput stream's plan: `images` at a time, one thread.
@@ -50,12 +66,6 @@ int images_per_chunk(const Graph& graph, int batch, int streams) {
     return (batch + chunks - 1) / chunks;
 }
 
-std::string shape_str(const Shape& s) {
-    std::string out = "[";
-    for (size_t i = 0; i < s.size(); ++i) out += (i ? "," : "") + std::to_string(s[i]);
-    return out + "]";
-}
-
 }  // namespace
 
 struct Session::Impl {
@@ -77,6 +87,7 @@ struct Session::Impl {
         options.mode = resolve_mode(o, options.threads);
         input_shape[0] = o.batch;
         if (options.mode == BatchMode::Latency) {
+            options.threads = latency_threads(*model, options, options.threads);
             plans.push_back(std::make_unique<Plan>(model->impl(), options));
             return;
         }

@@ -17,53 +17,8 @@ namespace mnet {
 
 namespace {
 
-// Bounds that no MobileNet comes near; they keep a hostile file from asking for absurd memory or compute.
+// Bounds that no MobileNet comes near; they keep a hostile file from asking for absurd memory.
 constexpr int64_t kMaxActivationElements = int64_t{1} << 28;  // 1 GiB of float32 per activation at batch 1
-constexpr int64_t kMaxKernel = 64;
-constexpr int64_t kMaxStride = 64;
-constexpr int64_t kMaxPad = 64;
-
-// The op table: FORMAT.md's op names mapped in exactly one place.
-struct OpSpec {
-    const char* name;
-    OpKind kind;
-    std::set<std::string> attrs;
-    std::set<std::string> weights;
-    size_t min_inputs, max_inputs;
-};
-
-const std::vector<OpSpec>& op_specs() {
-    static const std::vector<OpSpec> specs = {
-        {"conv2d", OpKind::Conv2d, {"stride", "dilation", "pad", "groups", "activation"}, {"weights", "bias"}, 1, 1},
-        {"fully_connected", OpKind::FullyConnected, {"activation"}, {"weights", "bias"}, 1, 1},
-        {"add", OpKind::Add, {"activation"}, {"b"}, 1, 2},
-        {"mul", OpKind::Mul, {"activation"}, {"b"}, 1, 2},
-        {"activation", OpKind::Activation, {"kind"}, {}, 1, 1},
-        {"identity", OpKind::Identity, {}, {}, 1, 1},
-        {"avg_pool", OpKind::AvgPool, {"kernel", "stride", "pad"}, {}, 1, 1},
-        {"max_pool", OpKind::MaxPool, {"kernel", "stride", "pad"}, {}, 1, 1},
-        {"global_avg_pool", OpKind::GlobalAvgPool, {"keepdims"}, {}, 1, 1},
-        {"reshape", OpKind::Reshape, {"shape"}, {}, 1, 1},
-        {"softmax", OpKind::Softmax, {}, {}, 1, 1},
-    };
-    return specs;
-}
-
-const std::vector<std::pair<const char*, Activation>>& activation_names() {
-    static const std::vector<std::pair<const char*, Activation>> names = {
-        {"none", Activation::None},           {"relu", Activation::Relu},
-        {"relu6", Activation::Relu6},         {"relu_n1_to_1", Activation::ReluN1To1},
-        {"hard_swish", Activation::HardSwish}, {"hard_sigmoid", Activation::HardSigmoid},
-        {"sigmoid", Activation::Sigmoid},
-    };
-    return names;
-}
-
-std::string shape_str(const Shape& s) {
-    std::string out = "[";
-    for (size_t i = 0; i < s.size(); ++i) out += (i ? "," : "") + std::to_string(s[i]);
-    return out + "]";
-}
 
 class Builder {
 public:
@@ -84,6 +39,7 @@ public:
             }
             if (!listed.insert(it->second).second) fail("output '" + o.name + "' is listed twice");
             graph_.outputs.push_back(it->second);
+            graph_.values[static_cast<size_t>(it->second)].is_output = true;
         }
         return std::move(graph_);
     }
@@ -191,236 +147,71 @@ private:
         return t->second;
     }
 
-    Activation parse_activation(const std::string& s, const std::string& at) const {
-        for (const auto& [name, act] : activation_names()) {
-            if (s == name) return act;
+    // What OpDef::infer sees: the node being built, its inputs' shapes and its weights.
+    class Context final : public NodeContext {
+    public:
+        Context(Builder& builder, const NodeDef& nd, Node& n, std::string at)
+            : NodeContext(nd, n), builder_(builder), at_(std::move(at)) {}
+        const Shape& input_shape(size_t i) const override {
+            return builder_.graph_.values[static_cast<size_t>(node.inputs.at(i))].shape;
         }
-        fail(at + ": unknown activation '" + s + "'");
-    }
+        const TensorDef* weight(const std::string& role, bool required) override {
+            return builder_.weight(def, role, required, at_);
+        }
+        [[noreturn]] void fail(const std::string& what, ErrorCode code) const override {
+            builder_.fail(at_ + ": " + what, code);
+        }
 
-    Window parse_window(const NodeDef& nd, bool has_kernel_attr, const std::string& at) const {
-        Window w;
-        if (has_kernel_attr) {
-            auto k = attr_ints(nd, "kernel", 2);
-            w.kernel_h = k[0];
-            w.kernel_w = k[1];
-        }
-        auto s = attr_ints(nd, "stride", 2, std::vector<int64_t>{1, 1});
-        w.stride_h = s[0];
-        w.stride_w = s[1];
-        if (nd.attrs.count("dilation")) {
-            auto d = attr_ints(nd, "dilation", 2);
-            w.dilation_h = d[0];
-            w.dilation_w = d[1];
-        }
-        auto p = attr_ints(nd, "pad", 4, std::vector<int64_t>{0, 0, 0, 0});
-        w.pad_t = p[0];
-        w.pad_l = p[1];
-        w.pad_b = p[2];
-        w.pad_r = p[3];
-        for (int64_t v : {w.stride_h, w.stride_w, w.dilation_h, w.dilation_w}) {
-            if (v < 1 || v > kMaxStride) fail(at + ": stride and dilation must be in [1, 64]");
-        }
-        for (int64_t v : {w.pad_t, w.pad_l, w.pad_b, w.pad_r}) {
-            if (v < 0 || v > kMaxPad) fail(at + ": padding must be in [0, 64]");
-        }
-        return w;
-    }
+    private:
+        Builder& builder_;
+        std::string at_;
+    };
 
-    // Output size of a window over `in` pixels; fails when the window does not fit.
-    int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t d, int64_t p0, int64_t p1, const std::string& at) const {
-        if (k < 1 || k > kMaxKernel) fail(at + ": kernel size " + std::to_string(k) + " outside [1, 64]");
-        const int64_t extent = (k - 1) * d + 1;
-        const int64_t span = in + p0 + p1 - extent;
-        if (span < 0) {
-            fail(at + ": kernel extent " + std::to_string(extent) + " exceeds the padded input " +
-                 std::to_string(in + p0 + p1));
+    // The op's row, after checking the node against it: attribute names, weight roles, input count.
+    const OpDef& check_against_op(const NodeDef& nd, const std::string& at) {
+        const OpDef* op = find_op(nd.op);
+        if (!op) fail(at + ": unknown op '" + nd.op + "'", ErrorCode::Unsupported);
+        if (!node_names_.insert(nd.name).second) fail(at + ": duplicate node name");
+        auto lists = [](const auto& names, const std::string& key) {
+            return std::find(names.begin(), names.end(), key) != names.end();
+        };
+        for (const auto& [key, value] : nd.attrs) {
+            if (!lists(op->attrs, key)) fail(at + " (" + nd.op + "): unknown attribute '" + key + "'");
         }
-        return span / s + 1;
+        for (const auto& [role, tensor] : nd.weights) {
+            if (!lists(op->weights, role)) fail(at + " (" + nd.op + "): unknown weight role '" + role + "'");
+        }
+        if (nd.inputs.size() < op->min_inputs || nd.inputs.size() > op->max_inputs) {
+            fail(at + ": " + std::to_string(nd.inputs.size()) + " inputs, " + nd.op + " takes " +
+                 std::to_string(op->min_inputs) +
+                 (op->max_inputs > op->min_inputs ? " or " + std::to_string(op->max_inputs) : ""));
+        }
+        return *op;
     }
-
-    const Shape& input_shape(const Node& n, size_t i) const { return graph_.values[n.inputs[i]].shape; }
 
     void add_node(const NodeDef& nd) {
         const std::string at = "node '" + nd.name + "'";
-        auto spec = std::find_if(op_specs().begin(), op_specs().end(),
-                                 [&](const OpSpec& s) { return nd.op == s.name; });
-        if (spec == op_specs().end()) fail(at + ": unknown op '" + nd.op + "'", ErrorCode::Unsupported);
-        if (!node_names_.insert(nd.name).second) fail(at + ": duplicate node name");
-        for (const auto& [key, value] : nd.attrs) {
-            if (!spec->attrs.count(key)) fail(at + " (" + nd.op + "): unknown attribute '" + key + "'");
-        }
-        for (const auto& [role, tensor] : nd.weights) {
-            if (!spec->weights.count(role)) fail(at + " (" + nd.op + "): unknown weight role '" + role + "'");
-        }
-        if (nd.inputs.size() < spec->min_inputs || nd.inputs.size() > spec->max_inputs) {
-            fail(at + ": " + std::to_string(nd.inputs.size()) + " inputs, " + nd.op + " takes " +
-                 std::to_string(spec->min_inputs) + (spec->max_inputs > spec->min_inputs ? " or " + std::to_string(spec->max_inputs) : ""));
-        }
-
+        const OpDef& op = check_against_op(nd, at);
         Node n;
         n.name = nd.name;
-        n.op = spec->kind;
+        n.op = op.kind;
         for (const std::string& in : nd.inputs) {
             auto it = value_ids_.find(in);
             if (it == value_ids_.end()) fail(at + ": input '" + in + "' is not defined by an earlier node");
             n.inputs.push_back(it->second);
         }
-        if (spec->attrs.count("activation")) {
-            n.activation = parse_activation(attr_string(nd, "activation", std::string("none")), at);
+        if (op.fused_activation) {
+            const std::string act = attr_string(nd, "activation", std::string("none"));
+            if (!find_activation(act, n.activation)) fail(at + ": unknown activation '" + act + "'");
         }
-
-        Shape out;
-        const Shape& x = input_shape(n, 0);
-        switch (n.op) {
-            case OpKind::Conv2d: out = infer_conv(nd, n, x, at); break;
-            case OpKind::FullyConnected: out = infer_fc(nd, n, x, at); break;
-            case OpKind::Add:
-            case OpKind::Mul: out = infer_binary(nd, n, at); break;
-            case OpKind::Activation:
-                n.activation = parse_activation(attr_string(nd, "kind"), at);
-                if (n.activation == Activation::None) fail(at + ": activation kind 'none'; use identity");
-                out = x;
-                break;
-            case OpKind::Identity: out = x; break;
-            case OpKind::AvgPool:
-            case OpKind::MaxPool: {
-                if (x.size() != 4) fail(at + ": input shape " + shape_str(x) + " is not [N,C,H,W]");
-                n.window = parse_window(nd, true, at);
-                const Window& w = n.window;
-                out = {1, x[1], out_size(x[2], w.kernel_h, w.stride_h, 1, w.pad_t, w.pad_b, at),
-                       out_size(x[3], w.kernel_w, w.stride_w, 1, w.pad_l, w.pad_r, at)};
-                // Padding no smaller than the window would leave output pixels that see only padding.
-                if (w.pad_t >= w.kernel_h || w.pad_b >= w.kernel_h || w.pad_l >= w.kernel_w || w.pad_r >= w.kernel_w) {
-                    fail(at + ": pooling padding must be smaller than the kernel");
-                }
-                break;
-            }
-            case OpKind::GlobalAvgPool: {
-                if (x.size() != 4) fail(at + ": input shape " + shape_str(x) + " is not [N,C,H,W]");
-                int64_t keep = attr_int(nd, "keepdims", 1);
-                if (keep != 0 && keep != 1) fail(at + ": keepdims must be 0 or 1");
-                n.keepdims = keep == 1;
-                out = n.keepdims ? Shape{1, x[1], 1, 1} : Shape{1, x[1]};
-                break;
-            }
-            case OpKind::Reshape: out = infer_reshape(nd, x, at); break;
-            case OpKind::Softmax:
-                if (!(x.size() == 2 || (x.size() == 4 && x[2] == 1 && x[3] == 1))) {
-                    fail(at + ": softmax input " + shape_str(x) + " must be [N,C] or [N,C,1,1]");
-                }
-                out = x;
-                break;
-        }
+        Context ctx(*this, nd, n, at);
+        const Shape out = op.infer(ctx);
         if (nd.dst_quant) n.saturate = saturation_range(*nd.dst_quant, at);
 
         n.output = static_cast<int>(graph_.values.size());
         add_value(nd.output, out, static_cast<int>(graph_.nodes.size()), at);
         for (int in : n.inputs) graph_.values[in].consumers.push_back(static_cast<int>(graph_.nodes.size()));
         graph_.nodes.push_back(std::move(n));
-    }
-
-    Shape infer_conv(const NodeDef& nd, Node& n, const Shape& x, const std::string& at) {
-        if (x.size() != 4) fail(at + ": input shape " + shape_str(x) + " is not [N,C,H,W]");
-        n.weights = weight(nd, "weights", true, at);
-        n.bias = weight(nd, "bias", false, at);
-        const Shape& ws = n.weights->shape;
-        if (ws.size() != 4) fail(at + ": weights shape " + shape_str(ws) + " is not [OC, C/groups, KH, KW]");
-        n.groups = attr_int(nd, "groups", 1);
-        const int64_t C = x[1], OC = ws[0], G = n.groups;
-        if (G < 1 || C % G != 0 || OC % G != 0) {
-            fail(at + ": groups " + std::to_string(G) + " must divide the input channels " + std::to_string(C) +
-                 " and output channels " + std::to_string(OC));
-        }
-        if (ws[1] != C / G) {
-            fail(at + ": weights shape " + shape_str(ws) + " expects " + std::to_string(ws[1] * G) +
-                 " input channels, the input has " + std::to_string(C));
-        }
-        if (n.bias && n.bias->shape != Shape{OC}) {
-            fail(at + ": bias shape " + shape_str(n.bias->shape) + ", expected [" + std::to_string(OC) + "]");
-        }
-        n.window = parse_window(nd, false, at);
-        n.window.kernel_h = ws[2];
-        n.window.kernel_w = ws[3];
-        const Window& w = n.window;
-        Shape out = {1, OC, out_size(x[2], w.kernel_h, w.stride_h, w.dilation_h, w.pad_t, w.pad_b, at),
-                     out_size(x[3], w.kernel_w, w.stride_w, w.dilation_w, w.pad_l, w.pad_r, at)};
-        n.macs = OC * out[2] * out[3] * (C / G) * w.kernel_h * w.kernel_w;
-        n.params = shape_numel(ws) + (n.bias ? OC : 0);
-        return out;
-    }
-
-    Shape infer_fc(const NodeDef& nd, Node& n, const Shape& x, const std::string& at) {
-        n.weights = weight(nd, "weights", true, at);
-        n.bias = weight(nd, "bias", false, at);
-        const Shape& ws = n.weights->shape;
-        const int64_t K = shape_numel(x);
-        if (ws.size() != 2 || ws[1] != K) {
-            fail(at + ": weights shape " + shape_str(ws) + ", expected [OC, " + std::to_string(K) + "]");
-        }
-        if (n.bias && n.bias->shape != Shape{ws[0]}) {
-            fail(at + ": bias shape " + shape_str(n.bias->shape) + ", expected [" + std::to_string(ws[0]) + "]");
-        }
-        n.macs = ws[0] * K;
-        n.params = ws[0] * K + (n.bias ? ws[0] : 0);
-        return {1, ws[0]};
-    }
-
-    Shape infer_binary(const NodeDef& nd, Node& n, const std::string& at) {
-        n.constant = weight(nd, "b", false, at);
-        if ((n.inputs.size() == 2) == (n.constant != nullptr)) {
-            fail(at + ": the second operand must be either a second input or the weight 'b', exactly one of them");
-        }
-        const Shape& a = input_shape(n, 0);
-        const Shape& b = n.constant ? n.constant->shape : input_shape(n, 1);
-        const size_t rank = std::max(a.size(), b.size());
-        auto padded = [rank](const Shape& s) {
-            Shape p(rank - s.size(), 1);
-            p.insert(p.end(), s.begin(), s.end());
-            return p;
-        };
-        const Shape pa = padded(a), pb = padded(b);
-        Shape out(rank);
-        for (size_t i = 0; i < rank; ++i) {
-            if (pa[i] != pb[i] && pa[i] != 1 && pb[i] != 1) {
-                fail(at + ": operand shapes " + shape_str(a) + " and " + shape_str(b) + " do not broadcast");
-            }
-            out[i] = std::max(pa[i], pb[i]);
-        }
-        if (pa != out && pb != out) {
-            fail(at + ": neither operand " + shape_str(a) + " nor " + shape_str(b) + " has the output shape",
-                 ErrorCode::Unsupported);
-        }
-        if (n.constant) n.params = shape_numel(b);
-        return out;
-    }
-
-    Shape infer_reshape(const NodeDef& nd, const Shape& x, const std::string& at) {
-        auto dims = attr_ints(nd, "shape", 0);
-        if (dims.empty() || dims.size() > format::kMaxRank - 1) fail(at + ": shape must have 1 to 3 dims");
-        Shape out = {1};
-        int64_t known = 1;
-        int inferred = -1;
-        for (size_t i = 0; i < dims.size(); ++i) {
-            if (dims[i] == -1 && inferred < 0) {
-                inferred = static_cast<int>(i);
-                out.push_back(1);
-                continue;
-            }
-            if (dims[i] < 1) fail(at + ": shape " + shape_str(dims) + " has an invalid dimension");
-            auto k = checked_mul(known, dims[i]);
-            if (!k) fail(at + ": shape " + shape_str(dims) + " overflows");
-            known = *k;
-            out.push_back(dims[i]);
-        }
-        const int64_t numel = shape_numel(x);
-        if (inferred >= 0) {
-            if (numel % known != 0) fail(at + ": cannot reshape " + shape_str(x) + " to " + shape_str(dims));
-            out[static_cast<size_t>(inferred) + 1] = numel / known;
-        } else if (known != numel) {
-            fail(at + ": cannot reshape " + shape_str(x) + " (" + std::to_string(numel) + " elements) to " + shape_str(dims));
-        }
-        return out;
     }
 
     std::optional<Range> saturation_range(const QuantParams& q, const std::string& at) const {
@@ -454,20 +245,6 @@ private:
 };
 
 }  // namespace
-
-const char* op_name(OpKind op) {
-    for (const OpSpec& s : op_specs()) {
-        if (s.kind == op) return s.name;
-    }
-    return "?";
-}
-
-const char* activation_name(Activation act) {
-    for (const auto& [name, a] : activation_names()) {
-        if (a == act) return name;
-    }
-    return "?";
-}
 
 Graph build_graph(const ModelDef& def, const WeightFile& weights, const std::string& where) {
     try {

@@ -7,17 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "core/shape.h"
 #include "model/model_def.h"
 #include "model/weight_file.h"
+#include "ops/op.h"
 
 namespace mnet {
-
-enum class OpKind { Conv2d, FullyConnected, Add, Mul, Activation, Identity, AvgPool, MaxPool, GlobalAvgPool, Reshape, Softmax };
-
-enum class Activation { None, Relu, Relu6, ReluN1To1, HardSwish, HardSigmoid, Sigmoid };
-
-const char* op_name(OpKind op);
-const char* activation_name(Activation act);
 
 struct Window {  // convolution and pooling geometry
     int64_t kernel_h = 1, kernel_w = 1;
@@ -52,6 +47,7 @@ struct Value {
     Shape shape;        // batch 1
     int producer = -1;  // node index, -1 for the graph input
     std::vector<int> consumers;
+    bool is_output = false;  // listed in Graph::outputs
 };
 
 struct Graph {
@@ -59,6 +55,20 @@ struct Graph {
     std::vector<Node> nodes;  // topological order
     int input = 0;
     std::vector<int> outputs;
+};
+
+// What an op's shape inference (OpDef::infer) sees of the node being built; graph.cpp implements it.
+class NodeContext {
+public:
+    NodeContext(const NodeDef& node_def, Node& graph_node) : def(node_def), node(graph_node) {}
+    virtual ~NodeContext() = default;
+    const NodeDef& def;  // the manifest's node
+    Node& node;          // the graph node being built: infer fills its typed fields
+    virtual const Shape& input_shape(size_t i) const = 0;
+    // The f32 tensor given for weight `role`; nullptr when absent and not `required`.
+    virtual const TensorDef* weight(const std::string& role, bool required) = 0;
+    // Throws `code` naming the file and the node.
+    [[noreturn]] virtual void fail(const std::string& what, ErrorCode code = ErrorCode::ModelFormat) const = 0;
 };
 
 // Validates `def` against itself and `weights` (already header- and checksum-checked) and builds the graph.

@@ -2,9 +2,8 @@
 #include "model/loader.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
+#include "core/file_io.h"
 #include "model/manifest.h"
 #include "mnet/error.h"
 
@@ -14,49 +13,34 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A manifest is a few hundred kilobytes (labels dominate); anything far larger is not one.
-constexpr std::uintmax_t kMaxManifestBytes = 64u << 20;
-
+// A manifest is a few hundred kilobytes (labels dominate); io::kMaxJsonBytes is far above that.
 std::string read_manifest(const std::string& path) {
-    std::error_code ec;
-    if (!fs::is_regular_file(path, ec)) {
-        throw Error(ErrorCode::Io, path + ": " + (fs::exists(path, ec) ? "not a regular file" : "no such file"));
-    }
-    if (fs::file_size(path, ec) > kMaxManifestBytes) {
-        throw Error(ErrorCode::ModelFormat, path + ": larger than 64 MiB, not a model manifest");
-    }
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(ErrorCode::Io, path + ": cannot open for reading");
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (in.bad()) throw Error(ErrorCode::Io, path + ": read failed");
-    return text.str();
+    return io::read_regular(path, io::kMaxJsonBytes, "model manifest", ErrorCode::ModelFormat);
 }
 
 // The weights file must be a plain name that resolves, symlinks followed, inside the manifest's folder: a
 // downloaded model must not be able to make mnet read /etc/passwd or a file of a neighbouring project.
 std::string resolve_weights_path(const std::string& manifest_path, const std::string& file) {
     // Shown in errors: a control character (a NUL above all) would cut or garble the message.
-    std::string shown = file;
-    for (char& c : shown) c = (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
+    const std::string shown = io::printable(file);
     if (file.empty() || file == "." || file == ".." || file.find('/') != std::string::npos ||
         file.find('\\') != std::string::npos || file.find('\0') != std::string::npos) {
         throw Error(ErrorCode::ModelFormat, manifest_path + ": weights.file \"" + shown +
                                                 "\" must be a plain file name in the manifest's folder");
     }
-    std::error_code ec;
-    const fs::path dir = fs::weakly_canonical(fs::absolute(manifest_path).parent_path(), ec);
-    // A failure on the folder must not be cleared by the second call (it would compare two empty paths).
-    fs::path target;
-    if (!ec) target = fs::weakly_canonical(dir / file, ec);
-    if (ec || dir.empty() || target.parent_path() != dir) {
+    const std::optional<std::string> target = io::resolve_inside(fs::path(manifest_path).parent_path().string(), file);
+    if (!target) {
         throw Error(ErrorCode::ModelFormat, manifest_path + ": weights.file \"" + shown +
                                                 "\" resolves outside the manifest's folder");
     }
-    return target.string();
+    return *target;
 }
 
-const char* describe_activation(Activation a) { return activation_name(a); }
+void check_finite_weights(const ModelDef& def, const WeightFile& weights, const std::string& path) {
+    for (const TensorDef& t : def.tensors) {
+        if (t.dtype == DType::F32) check_finite_f32(weights.data() + t.offset, t.nbytes, t.name, path + ": ");
+    }
+}
 
 std::shared_ptr<const Model> finish(std::unique_ptr<Model::Impl> impl, const std::string& weights_where);
 
@@ -85,6 +69,7 @@ namespace {
 std::shared_ptr<const Model> finish(std::unique_ptr<Model::Impl> impl, const std::string& weights_where) {
     check_weights_header(impl->weights, impl->def.weights_size, impl->def.weights_checksum, weights_where);
     impl->graph = build_graph(impl->def, impl->weights, impl->path);
+    check_finite_weights(impl->def, impl->weights, impl->path);  // after build_graph has checked every range
     const Graph& g = impl->graph;
 
     if (!impl->def.labels.empty()) {
@@ -103,7 +88,7 @@ std::shared_ptr<const Model> finish(std::unique_ptr<Model::Impl> impl, const std
         LayerInfo l;
         l.name = n.name;
         l.op = op_name(n.op);
-        l.activation = describe_activation(n.activation);
+        l.activation = activation_name(n.activation);
         for (int in : n.inputs) l.inputs.push_back(g.values[in].name);
         l.output = g.values[n.output].name;
         l.dst_shape = g.values[n.output].shape;

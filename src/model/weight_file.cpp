@@ -1,13 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "model/weight_file.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
+#include <cmath>
 #include <cstring>
 
+#include "core/file_io.h"
 #include "model/format.h"
 #include "model/manifest.h"
 #include "mnet/error.h"
@@ -15,30 +12,18 @@
 namespace mnet {
 
 WeightFile WeightFile::read(const std::string& path) {
-    // O_NONBLOCK: opening a FIFO planted as the weights file must not wait for a writer (it then fails the
-    // regular-file check); reads of a regular file ignore the flag.
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) throw Error(ErrorCode::Io, path + ": cannot open (" + std::strerror(errno) + ")");
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        ::close(fd);
-        throw Error(ErrorCode::Io, path + ": not a regular file");
-    }
-    std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
-    size_t done = 0;
-    while (done < bytes.size()) {
-        ssize_t got = ::read(fd, bytes.data() + done, bytes.size() - done);
-        if (got < 0 && errno == EINTR) continue;
-        if (got <= 0) {
-            int err = errno;
-            ::close(fd);
-            throw Error(ErrorCode::Io, path + ": read failed after " + std::to_string(done) + " bytes (" +
-                                           (got == 0 ? "file shrank" : std::strerror(err)) + ")");
+    return WeightFile(io::read_regular_bytes(path, io::kMaxModelBytes, "weights file", ErrorCode::ModelFormat));
+}
+
+void check_finite_f32(const uint8_t* data, uint64_t nbytes, const std::string& name, const std::string& where) {
+    for (uint64_t i = 0; i < nbytes / sizeof(float); ++i) {
+        float v = 0;
+        std::memcpy(&v, data + i * sizeof(float), sizeof v);
+        if (!std::isfinite(v)) {
+            throw Error(ErrorCode::ModelFormat, where + "tensor '" + name + "': element " + std::to_string(i) + " is " +
+                                                    (std::isnan(v) ? "NaN" : "infinite") + "; weights must be finite");
         }
-        done += static_cast<size_t>(got);
     }
-    ::close(fd);
-    return WeightFile(std::move(bytes));
 }
 
 uint64_t fnv1a64(const uint8_t* data, uint64_t size) {

@@ -25,6 +25,11 @@ private:
 
 uint64_t fnv1a64(const uint8_t* data, uint64_t size);
 
+// Throws Error(ModelFormat) "<where>tensor '<name>': element <i> is NaN; weights must be finite" (or infinite)
+// for the first of the `nbytes / 4` f32 values at `data` that is not finite. The loader and ModelWriter (every
+// importer) both hold weights to it: a NaN runs without complaint and yields confident nonsense.
+void check_finite_f32(const uint8_t* data, uint64_t nbytes, const std::string& name, const std::string& where);
+
 // Checks the header, the size and the checksum the manifest states. `where` names the file in errors.
 void check_weights_header(const WeightFile& file, uint64_t expected_size, uint64_t expected_checksum,
                           const std::string& where);

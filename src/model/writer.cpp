@@ -3,8 +3,8 @@
 
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 
+#include "core/file_io.h"
 #include "model/format.h"
 #include "model/manifest.h"
 #include "model/weight_file.h"
@@ -32,6 +32,8 @@ std::string ModelWriter::add_tensor(const std::string& name, DType dtype, const 
         throw Error(ErrorCode::InvalidArgument, "ModelWriter: tensor '" + name + "' has " + std::to_string(nbytes) +
                                                     " bytes, its shape needs " + std::to_string(expected));
     }
+    // Every importer comes through here: a NaN or infinity in the source model is refused at conversion.
+    if (dtype == DType::F32) check_finite_f32(static_cast<const uint8_t*>(data), nbytes, name, "");
     const uint64_t offset = (data_.size() + def_.alignment - 1) / def_.alignment * def_.alignment;
     data_.resize(offset, 0);
     const auto* bytes = static_cast<const uint8_t*>(data);
@@ -64,15 +66,15 @@ void ModelWriter::write(const std::string& json_path) {
     std::error_code ec;
     if (manifest.has_parent_path()) fs::create_directories(manifest.parent_path(), ec);
     const std::string text = manifest_json(weights.filename().string());
-    auto write_all = [](const fs::path& path, const char* bytes, size_t n) {
-        std::ofstream out(path, std::ios::binary | std::ios::trunc);
-        out.write(bytes, static_cast<std::streamsize>(n));
-        out.close();
-        if (!out) throw Error(ErrorCode::Io, path.string() + ": cannot write");
-    };
-    // Weights first: a manifest never points at a weights file that is not complete.
-    write_all(weights, reinterpret_cast<const char*>(data_.data()), data_.size());
-    write_all(manifest, text.data(), text.size());
+    // Both files go to temporary names first and are renamed into place only when both are written, weights
+    // first: a failure (a full disk) leaves no partial file, and a manifest never points at incomplete weights.
+    // Neither may be a file this process read (the source model, its weights, a label file).
+    io::AtomicFile weights_file(weights.string(), "the weights file of -o " + json_path);
+    io::AtomicFile manifest_file(json_path, "-o");
+    weights_file.write(data_.data(), data_.size());
+    manifest_file.write(text);
+    weights_file.commit();
+    manifest_file.commit();
 }
 
 void ModelWriter::write_loadable(const std::string& json_path, const std::string& source) {

@@ -144,19 +144,6 @@ dnnl::primitive_attr Lowering::attr_with(const std::vector<Eltwise>& chain) cons
     return attr;
 }
 
-template <typename PrimitiveDesc, typename Desc>
-std::pair<PrimitiveDesc, std::vector<Eltwise>> Lowering::with_post_ops(const Desc& desc,
-                                                                       const std::vector<Eltwise>& chain) const {
-    if (!chain.empty()) {
-        try {
-            PrimitiveDesc pd(desc, attr_with(chain), engine_);
-            if (!is_reference_impl(pd.impl_info_str())) return {pd, {}};
-        } catch (const dnnl::error&) {
-        }
-    }
-    return {PrimitiveDesc(desc, attr_with({}), engine_), chain};
-}
-
 void Lowering::add_step(dnnl::primitive prim, const dnnl::primitive_desc_base& pd,
                         std::vector<std::pair<int, View>> views, std::unordered_map<int, dnnl::memory> fixed,
                         const std::string& name, const std::string& op, const Shape& dst_shape, int64_t macs) {
@@ -235,52 +222,14 @@ void Lowering::lower_all() {
 
 void Lowering::lower(const Node& n, size_t index) {
     follower_ = nullptr;
-    if (options_.precision == Precision::Int8 && lower_int8(n, index)) return;
-    switch (n.op) {
-        case OpKind::Conv2d: {
-            // pw 1x1 -> dw 3x3 (its only consumer) may run as one oneDNN primitive with a depthwise post-op.
-            const Value& out = graph_.values[n.output];
-            if (options_.fuse_dw && out.consumers.size() == 1 && out.consumers[0] == static_cast<int>(index) + 1 &&
-                try_fuse_dw(n, graph_.nodes[index + 1])) {
-                fused_[index + 1] = true;
-                return;
-            }
-            // A 1x1 convolution of a 1x1 image (a classifier after global pooling) is a matrix-vector product:
-            // oneDNN's inner product runs it from memory-bound weights ~3x faster than its 1x1 conv kernels.
-            const Shape& xs = values_[n.inputs[0]].shape;
-            if (n.groups == 1 && n.window.kernel_h == 1 && n.window.kernel_w == 1 && xs[2] == 1 && xs[3] == 1 &&
-                out.shape[2] == 1 && out.shape[3] == 1) {
-                with_follower(index, [&] { fully_connected(n); });
-                return;
-            }
-            // conv -> add(conv, skip) may run as one primitive that accumulates into the skip's buffer.
-            const int add = residual_add(index);
-            if (add >= 0 && conv2d(n, &graph_.nodes[add])) {
-                fused_[add] = true;
-                return;
-            }
-            with_follower(index, [&] { conv2d(n); });
-            return;
-        }
-        case OpKind::FullyConnected: with_follower(index, [&] { fully_connected(n); }); return;
-        case OpKind::Add:
-        case OpKind::Mul: with_follower(index, [&] { binary(n); }); return;
-        case OpKind::AvgPool:
-        case OpKind::MaxPool: {
-            // A 1x1 window with stride 1 (V3's Logits/AvgPool on a 1x1 image) copies its input: oneDNN has only a
-            // reference kernel for it in nhwc, so it runs as its saturation alone.
-            const Window& w = n.window;
-            const bool identity = w.kernel_h == 1 && w.kernel_w == 1 && w.stride_h == 1 && w.stride_w == 1 &&
-                                  w.pad_t + w.pad_l + w.pad_b + w.pad_r == 0;
-            identity ? eltwise(n) : pool(n);
-            return;
-        }
-        case OpKind::GlobalAvgPool: global_avg_pool(n); return;
-        case OpKind::Reshape:  // data stays where it is; consumers view it through the new shape (see ensure())
-        case OpKind::Activation:
-        case OpKind::Identity: eltwise(n); return;
-        case OpKind::Softmax: softmax(n); return;
+    const OpLowering& op = lowering_of(n.op);
+    if (options_.precision == Precision::Int8) {
+        bool quantized = act_quant_[n.output].has_value();
+        for (int in : n.inputs) quantized = quantized && act_quant_[in].has_value();
+        if (quantized && op.int8 && op.int8(*this, n, index)) return;
+        for (int in : n.inputs) to_float(in);  // fp32 lowering reads float views
     }
+    op.fp32(*this, n, index);
 }
 
 // oneDNN 2.6's jit post-op injector computes a chain holding the same eltwise algorithm twice with different
@@ -298,8 +247,7 @@ static bool has_repeated_algorithm(const std::vector<Eltwise>& chain) {
 // Lowers a node whose primitive takes eltwise post-ops together with the activation node right after it, when
 // that node reads only its output (V3's separate hard-swish ops, a quantize's saturation): one pass over memory
 // instead of two. Falls back to lowering the node alone if oneDNN refuses the longer post-op chain.
-template <typename LowerFn>
-void Lowering::with_follower(size_t index, LowerFn lower_node) {
+void Lowering::with_follower(size_t index, const std::function<void()>& lower_node) {
     const Node& n = graph_.nodes[index];
     const Value& out = graph_.values[n.output];
     const bool is_output = std::find(graph_.outputs.begin(), graph_.outputs.end(), n.output) != graph_.outputs.end();
@@ -333,106 +281,6 @@ std::vector<Eltwise> Lowering::post_chain(const Node& n) const {
 void Lowering::set_output(const Node& n, const View& view) {
     values_[n.output].view = view;
     if (follower_) values_[follower_->output].view = view;
-}
-
-void Lowering::binary(const Node& n) {
-    const Shape& os = values_[n.output].shape;
-    const algorithm alg = n.op == OpKind::Add ? algorithm::binary_add : algorithm::binary_mul;
-    // oneDNN broadcasts only the second source: put the full-shape operand first (add and mul commute).
-    auto padded = [&](Shape s) {
-        while (s.size() < os.size()) s.insert(s.begin(), 1);
-        return s;
-    };
-    int full = n.inputs[0];
-    int other = n.inputs.size() == 2 ? n.inputs[1] : -1;
-    if (other >= 0 && padded(values_[full].shape) != os) std::swap(full, other);
-    const View src0 = ensure(full, act_md(os));
-    std::unordered_map<int, memory> fixed;
-    std::vector<std::pair<int, View>> views = {{DNNL_ARG_SRC_0, src0}};
-    memory::desc src1_md;
-    if (other >= 0) {
-        src1_md = act_md(padded(values_[other].shape));
-        views.emplace_back(DNNL_ARG_SRC_1, ensure(other, src1_md));
-    } else {
-        const Shape cs = padded(n.constant->shape);
-        src1_md = act_md(cs);
-        fixed[DNNL_ARG_SRC_1] = constant(tensor_values(model_.weights, *n.constant), plain_md(cs), src1_md);
-    }
-    const View dst = new_view(act_md(os));
-    views.emplace_back(DNNL_ARG_DST, dst);
-    dnnl::binary::desc d(alg, src0.md, src1_md, dst.md);
-    dnnl::binary::primitive_desc pd(d, attr_with(post_chain(n)), engine_);
-    add_step(dnnl::binary(pd), pd, std::move(views), std::move(fixed), n.name, op_name(n.op), os, 0);
-    set_output(n, dst);
-}
-
-// Activation and identity nodes, and a reshape's saturation. Without a function to apply, the output is the
-// input itself; otherwise the first function writes a new buffer and the rest run in place on it.
-void Lowering::eltwise(const Node& n) {
-    const Activation act = n.op == OpKind::Activation ? n.activation : Activation::None;
-    // Every op saturates its result last, so a reshape or copy of a value already inside its own range (TFLite
-    // gives both sides of a RESHAPE or SQUEEZE the same parameters) has nothing left to clip.
-    const int producer = graph_.values[n.inputs[0]].producer;
-    const std::optional<Range>& before = producer >= 0 ? graph_.nodes[producer].saturate : std::nullopt;
-    const bool inside = act == Activation::None && n.saturate && before && before->lo >= n.saturate->lo &&
-                        before->hi <= n.saturate->hi;
-    const std::vector<Eltwise> chain = eltwise_chain(act, inside ? std::nullopt : n.saturate);
-    const ValueState& x = values_[n.inputs[0]];
-    if (chain.empty()) {
-        values_[n.output].view = x.view;
-        values_[n.output].copies = x.copies;
-        return;
-    }
-    const View src = x.view;
-    const View dst = new_view(src.md);
-    const Eltwise& first = chain.front();
-    dnnl::eltwise_forward::desc d(dnnl::prop_kind::forward_inference, first.alg, src.md, first.alpha, first.beta);
-    dnnl::eltwise_forward::primitive_desc pd(d, attr_with({}), engine_);
-    add_step(dnnl::eltwise_forward(pd), pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, {}, n.name, op_name(n.op),
-             values_[n.output].shape, 0);
-    add_eltwise_steps(dst, std::vector<Eltwise>(chain.begin() + 1, chain.end()), n.name, values_[n.output].shape);
-    set_output(n, dst);
-}
-
-void Lowering::pool(const Node& n) {
-    const Shape& xs = values_[n.inputs[0]].shape;
-    const Shape& os = values_[n.output].shape;
-    const Window& w = n.window;
-    const algorithm alg = n.op == OpKind::MaxPool ? algorithm::pooling_max : algorithm::pooling_avg_exclude_padding;
-    const View src = ensure(n.inputs[0], act_md(xs));
-    const View dst = new_view(act_md(os));
-    dnnl::pooling_forward::desc d(dnnl::prop_kind::forward_inference, alg, src.md, dst.md, {w.stride_h, w.stride_w},
-                                  {w.kernel_h, w.kernel_w}, {w.pad_t, w.pad_l}, {w.pad_b, w.pad_r});
-    const auto [pd, rest] = with_post_ops<dnnl::pooling_forward::primitive_desc>(d, eltwise_chain(Activation::None, n.saturate));
-    add_step(dnnl::pooling_forward(pd), pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, {}, n.name, op_name(n.op), os, 0);
-    add_eltwise_steps(dst, rest, n.name, os);
-    set_output(n, dst);
-}
-
-void Lowering::global_avg_pool(const Node& n) {
-    const Shape& xs = values_[n.inputs[0]].shape;
-    const Shape pooled = {xs[0], xs[1], 1, 1};
-    const View src = ensure(n.inputs[0], act_md(xs));
-    const View dst = new_view(act_md(pooled));
-    dnnl::pooling_forward::desc d(dnnl::prop_kind::forward_inference, algorithm::pooling_avg_exclude_padding, src.md,
-                                  dst.md, {1, 1}, {xs[2], xs[3]}, {0, 0}, {0, 0});
-    const auto [pd, rest] = with_post_ops<dnnl::pooling_forward::primitive_desc>(d, eltwise_chain(Activation::None, n.saturate));
-    add_step(dnnl::pooling_forward(pd), pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, {}, n.name, "global_avg_pool",
-             values_[n.output].shape, 0);
-    add_eltwise_steps(dst, rest, n.name, values_[n.output].shape);
-    set_output(n, dst);  // with keepdims 0 the view stays 4-D; ensure() reshapes for consumers
-}
-
-void Lowering::softmax(const Node& n) {
-    const Shape& os = values_[n.output].shape;
-    const memory::desc md = plain_md({os[0], os[1]});
-    const View src = ensure(n.inputs[0], md);
-    const View dst = new_view(md);
-    dnnl::softmax_forward::desc d(dnnl::prop_kind::forward_inference, md, 1);
-    const auto [pd, rest] = with_post_ops<dnnl::softmax_forward::primitive_desc>(d, eltwise_chain(Activation::None, n.saturate));
-    add_step(dnnl::softmax_forward(pd), pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, {}, n.name, "softmax", os, 0);
-    add_eltwise_steps(dst, rest, n.name, os);
-    set_output(n, dst);
 }
 
 // Each graph output is copied, in plain NCHW, into a tensor the session owns.

@@ -4,6 +4,8 @@
 
 #include <dnnl.hpp>
 
+#include <array>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +34,16 @@ struct ActQuant {
     int32_t zero_point = 0;
 };
 
+class Lowering;
+
+// One op's lowering (a row of the table in lowering_ops.cpp). fp32 always succeeds or throws; int8 returns false,
+// having changed nothing but conversions, when the node must run in fp32 instead; nullptr: the op runs in fp32.
+struct OpLowering {
+    OpKind kind;
+    void (*fp32)(Lowering& lowering, const Node& n, size_t index);
+    bool (*int8)(Lowering& lowering, const Node& n, size_t index);
+};
+
 class Lowering {
 public:
     Lowering(const Model::Impl& model, const SessionOptions& options, dnnl::engine& engine, dnnl::stream& stream,
@@ -49,7 +61,10 @@ private:
         std::vector<View> copies;   // the same value reordered into other layouts
     };
 
+    static const OpLowering& lowering_of(OpKind kind);
     void lower(const Node& n, size_t index);
+    void conv2d_node(const Node& n, size_t index);
+    void pool_or_copy(const Node& n);
     int residual_add(size_t conv_index) const;
     bool conv2d(const Node& n, const Node* add = nullptr);
     bool try_fuse_dw(const Node& pw, const Node& dw);
@@ -61,8 +76,7 @@ private:
     void global_avg_pool(const Node& n);
     void softmax(const Node& n);
     void add_outputs();
-    template <typename LowerFn>
-    void with_follower(size_t index, LowerFn lower_node);
+    void with_follower(size_t index, const std::function<void()>& lower_node);
     std::vector<Eltwise> post_chain(const Node& n) const;
 
     Shape batched(const Shape& s) const;
@@ -92,7 +106,6 @@ private:
     // parameters and oneDNN has an optimised kernel for it; otherwise its inputs are dequantized and it runs in
     // fp32 as above. ensure() converts between a value's integer and float forms with its parameters.
     void init_int8();
-    bool lower_int8(const Node& n, size_t index);
     bool conv2d_int8(const Node& n, size_t index);
     bool binary_int8(const Node& n);
     bool requantize_int8(const Node& n);

@@ -196,31 +196,6 @@ void Lowering::init_int8() {
     }
 }
 
-bool Lowering::lower_int8(const Node& n, size_t index) {
-    bool quantized = act_quant_[n.output].has_value();
-    for (int in : n.inputs) quantized = quantized && act_quant_[in].has_value();
-    bool done = false;
-    if (quantized) {
-        switch (n.op) {
-            case OpKind::Conv2d: done = conv2d_int8(n, index); break;
-            case OpKind::Add:
-            case OpKind::Mul: done = binary_int8(n); break;
-            case OpKind::Activation:
-            case OpKind::Identity: done = requantize_int8(n); break;
-            case OpKind::AvgPool:
-            case OpKind::MaxPool:
-            case OpKind::GlobalAvgPool: done = pool_int8(n); break;
-            case OpKind::Reshape: done = reshape_int8(n); break;
-            case OpKind::FullyConnected:
-            case OpKind::Softmax: break;  // fp32: the classifier's last steps, where accuracy matters most
-        }
-    }
-    if (!done) {
-        for (int in : n.inputs) to_float(in);
-    }
-    return done;
-}
-
 memory::desc Lowering::int8_md(const Shape& s, dt type) const {
     static const tag tags[] = {tag::undef, tag::a, tag::ab, tag::abc, tag::nhwc};
     return memory::desc(memory::dims(s.begin(), s.end()), type, tags[s.size()]);

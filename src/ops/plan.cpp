@@ -76,11 +76,10 @@ std::string cpu_isa() {
     }
 }
 
-// The process's thread count before any Plan changes OpenMP's (omp_set_num_threads is process-wide on the
-// calling thread): "all threads" must not depend on which sessions were built before.
-const int kProcessThreads = omp_get_max_threads();
-
-int Plan::process_threads() { return kProcessThreads; }
+// Decided once, from the affinity, cgroup quota and OMP_NUM_THREADS (src/graph/cpu_budget.h), never from OpenMP's
+// current count, which every Plan changes (omp_set_num_threads is process-wide on the calling thread): "all
+// threads" must not depend on which sessions were built before.
+int Plan::process_threads() { return cpu_budget().threads; }
 
 bool avx512_kernels() {
     switch (dnnl::get_effective_cpu_isa()) {  // ISA values are bit sets, not an order
@@ -96,7 +95,7 @@ Plan::Plan(const Model::Impl& model, const SessionOptions& options)
     : engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {
     if (options.batch < 1) throw Error(ErrorCode::InvalidArgument, "batch size must be at least 1");
     if (options.threads < 0) throw Error(ErrorCode::InvalidArgument, "thread count must not be negative");
-    threads_ = options.threads > 0 ? options.threads : kProcessThreads;
+    threads_ = options.threads > 0 ? options.threads : process_threads();
     // oneDNN sizes its work split by the OpenMP thread count when a primitive is created, so set it first.
     omp_set_num_threads(threads_);
 

@@ -61,7 +61,7 @@ public:
     // Runs every step. `src` holds the batch in plain NCHW; outputs land in the tensors of outputs().
     void run(const float* src, bool profile, std::vector<LayerTiming>* timings);
     std::vector<Tensor>& outputs() { return outputs_; }
-    // The OpenMP thread count the process started with: what `threads = 0` means.
+    // What `threads = 0` means: cpu_budget().threads.
     static int process_threads();
     // The fewest images a throughput stream should run per call: 2 where oneDNN has AVX-512 kernels (executor.cpp
     // says why), else 1.

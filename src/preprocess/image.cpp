@@ -27,6 +27,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "core/checked.h"
+#include "core/file_io.h"
 #include "mnet/error.h"
 #include "preprocess/decoder_messages.h"
 #include "preprocess/image_header.h"
@@ -172,55 +173,11 @@ void normalize_to_planes(const cv::Mat& image, const Preprocess& pp, float* dst)
     }
 }
 
-std::string errno_text(int err) { return std::error_code(err, std::generic_category()).message(); }
-
-class FileDescriptor {
-public:
-    explicit FileDescriptor(int fd) : fd_(fd) {}
-    ~FileDescriptor() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    FileDescriptor(const FileDescriptor&) = delete;
-    FileDescriptor& operator=(const FileDescriptor&) = delete;
-    int get() const { return fd_; }
-
-private:
-    int fd_;
-};
-
 std::vector<uint8_t> read_file(const std::string& path, const ImageLimits& limits) {
-    auto fail = [&](const std::string& why) {
-        throw Error(ErrorCode::Io, path + ": cannot read image file (" + why + ")");
-    };
-    const FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (fd.get() < 0) fail(errno_text(errno));
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) fail(errno_text(errno));
-    if (S_ISDIR(st.st_mode)) fail("it is a directory");
-    const auto max_bytes = static_cast<uint64_t>(limits.max_file_bytes);
-    auto too_large = [&](uint64_t size) {
-        throw Error(ErrorCode::Io, path + ": image file too large (" + std::to_string(size) +
-                                       " bytes, the limit is " + std::to_string(max_bytes) + ")");
-    };
-    std::vector<uint8_t> bytes;
-    if (S_ISREG(st.st_mode)) {
-        if (static_cast<uint64_t>(st.st_size) > max_bytes) too_large(static_cast<uint64_t>(st.st_size));
-        bytes.reserve(static_cast<size_t>(st.st_size));
-    }
-    // Read to end of file rather than trusting st_size: pipes report 0 and files can change under us.
-    constexpr size_t kChunk = size_t{1} << 16;
-    uint8_t chunk[kChunk];
-    for (;;) {
-        ssize_t got = ::read(fd.get(), chunk, kChunk);
-        if (got < 0) {
-            if (errno == EINTR) continue;
-            fail(errno_text(errno));
-        }
-        if (got == 0) break;
-        if (bytes.size() + static_cast<size_t>(got) > max_bytes) too_large(bytes.size() + static_cast<size_t>(got));
-        bytes.insert(bytes.end(), chunk, chunk + got);
-    }
-    return bytes;
+    // Images are not remembered as inputs (there can be millions): the commands that read them check their
+    // outputs against their lists (io::refuse_overwriting_input).
+    return io::read_regular_bytes(path, static_cast<uint64_t>(limits.max_file_bytes), "image file", ErrorCode::Io,
+                                  false);
 }
 
 }  // namespace

@@ -75,7 +75,7 @@ TEST_CASE("help: `mnet help SUB` works; every help fits 100 columns and shows no
     CHECK(help_classify.out == run("classify --help").out);
     const std::regex cli11_syntax(
         R"(\b(INT|UINT|FLOAT|TEXT|ENUM|BOOLEAN|REQUIRED)\b|\{false\}|\{true\}|in \[|->[0-9])");
-    for (const char* sub : {"", "classify", "batch", "eval", "profile", "bench", "info", "quantize", "models"}) {
+    for (const char* sub : {"", "classify", "batch", "eval", "profile", "bench", "info", "quantize", "models", "merge"}) {
         const RunResult r = run(std::string(sub) + " --help");
         CAPTURE(sub);
         REQUIRE(r.status == 0);

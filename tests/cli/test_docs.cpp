@@ -26,7 +26,7 @@ const std::pair<const char*, const char*> kSkipped[] = {
     {R"(^(tools/fuzz\.sh|build-fuzz/))", "a fuzzing build and minutes of fuzzing"},
     {R"(^(tools/peers/run\.sh|node ))", "peer runtimes (LiteRT, ONNX Runtime) from PyPI/npm: network"},
     {R"(/data/images)", "a cluster's image volume"},
-    {R"(^(sbatch|srun|kubectl) )", "needs a Slurm or Kubernetes cluster"},
+    {R"(\b(sbatch|srun|kubectl)\b)", "needs a Slurm or Kubernetes cluster"},
     {R"(^scripts/fetch_models\.sh all)", "fetches and converts every zoo model (several minutes here)"},
 };
 
@@ -106,7 +106,10 @@ std::string make_sandbox(const std::string& root) {
         quote(v1) + "/mobilenet_v1_0.75_192_quant.tflite model.tflite; cp " + quote(v1) +
         "/imagenet_labels.txt labels.txt; cp " + quote(keras) + "/mobilenet_v1_0.25_224.h5 " + quote(keras) +
         "/imagenet_labels_1000.txt .; build/mnet-convert mobilenet_v1_0.25_224.h5 -o float.json --labels "
-        "imagenet_labels_1000.txt; cp float.json model.json";
+        "imagenet_labels_1000.txt; cp float.json model.json; "
+        // a list as `find ... > list.txt` makes, and a sharded run's parts for `mnet merge`
+        "find photos -name '*.jpg' > list.txt; mkdir out; for k in 0 1; do MNET_MODEL_DIR=models build/mnet batch -q "
+        "--shard $k/2 --files-from list.txt -o out/part-$k.jsonl; done";
     const RunResult r = run_shell("bash -c " + quote(setup) + " 2>&1");
     INFO(r.out);
     REQUIRE(r.status == 0);

@@ -89,7 +89,7 @@ std::vector<BadFile> make_bad_files(const std::string& dir) {
         {"bomb.jp2", "image too large (100000x100000"},
         {"scan.dcm", "cannot decode image (DICOM files are not supported)"},
         {"many_scans.jpg", "scans, the limit is 1000)"},
-        {"folder.jpg", "cannot read image file (it is a directory)"},
+        {"folder.jpg", "cannot read image file (is a directory, not a regular file)"},
         {"missing.jpg", "cannot read image file (No such file or directory)"},
     };
 }

@@ -210,3 +210,25 @@ TEST_CASE("int8: a model without quantization parameters is refused", "[e2e][int
     REQUIRE(!model->has_quantization());
     expect_error([&] { Session session(model, int8_options()); }, ErrorCode::Unsupported, {"quantization parameters"});
 }
+
+TEST_CASE("a latency-mode session too small to split runs on one thread, larger ones on all asked for",
+          "[e2e][int8]") {
+    // The rule's line (engine.h): 100 M MACs x batch in int8, an fp32 MAC counting 4. Checked on the shared
+    // models' own MAC counts, so a change in either shows here.
+    for (const SharedModel& m : shared_tflite_models()) {
+        auto model = Model::load(converted_manifest(m));
+        for (const Precision precision : {Precision::Int8, Precision::Fp32}) {
+            SessionOptions o = int8_options();
+            o.precision = precision;
+            o.threads = 2;
+            const int64_t work = model->total_macs() * (precision == Precision::Int8 ? 1 : 4);
+            CAPTURE(m.name, precision == Precision::Int8 ? "int8" : "fp32", work);
+            CHECK(Session(model, o).options().threads == (work < 100'000'000 ? 1 : 2));
+            o.batch = 2;  // at least one image per thread: throughput streams, one thread each, whatever the size
+            CHECK(Session(model, o).options().threads == 2);
+        }
+        if (m.name.find("v3_small") != std::string::npos) {  // the model the rule is for
+            CHECK(Session(model, int8_options()).options().threads == 1);
+        }
+    }
+}

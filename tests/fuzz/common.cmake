@@ -4,11 +4,12 @@
 # Included from both places when tests and fuzzers are built together: the variables are per folder, the
 # targets global, hence the guard on the targets only.
 
-set(MNET_FUZZ_TARGETS model tflite keras image)
+set(MNET_FUZZ_TARGETS model tflite keras image onnx)
 set(MNET_FUZZ_LIBS_model mnet_model)
 set(MNET_FUZZ_LIBS_tflite mnet_tflite)
 set(MNET_FUZZ_LIBS_keras mnet_keras mnet_hdf5)  # the target checks no HDF5 object is left open
 set(MNET_FUZZ_LIBS_image mnet_preprocess)
+set(MNET_FUZZ_LIBS_onnx mnet_onnx)
 
 if(TARGET mnet_fuzz_support)
   return()
@@ -21,7 +22,9 @@ target_include_directories(mnet_fuzz_support PUBLIC ${CMAKE_CURRENT_LIST_DIR})
 
 # The seed corpora: the real models go through the importers.
 add_library(mnet_fuzz_seeds STATIC ${CMAKE_CURRENT_LIST_DIR}/seeds.cpp ${CMAKE_CURRENT_LIST_DIR}/seeds_tflite.cpp
-                                   ${CMAKE_CURRENT_LIST_DIR}/seeds_keras.cpp ${CMAKE_CURRENT_LIST_DIR}/seeds_image.cpp)
+                                   ${CMAKE_CURRENT_LIST_DIR}/seeds_keras.cpp ${CMAKE_CURRENT_LIST_DIR}/seeds_image.cpp
+                                   ${CMAKE_CURRENT_LIST_DIR}/seeds_onnx.cpp)
+target_compile_definitions(mnet_fuzz_seeds PRIVATE MNET_ONNX_FIXTURES="${PROJECT_SOURCE_DIR}/tests/data/onnx")
 mnet_target(mnet_fuzz_seeds)
 target_link_libraries(mnet_fuzz_seeds PUBLIC mnet_fuzz_support
                       PRIVATE mnet_tflite mnet_keras mnet_hdf5 nlohmann_json::nlohmann_json ${OpenCV_LIBS})

@@ -144,7 +144,7 @@ void add_model_folder(const std::string& target, const fs::path& dir, std::vecto
 }  // namespace
 
 const std::vector<std::string>& target_names() {
-    static const std::vector<std::string> names = {"model", "tflite", "keras", "image"};
+    static const std::vector<std::string> names = {"model", "tflite", "keras", "image", "onnx"};
     return names;
 }
 
@@ -165,6 +165,8 @@ std::vector<Seed> make_seeds(const std::string& target, const std::string& share
                 seeds.push_back({fs::path(seeds.front().name).stem().string() + ".small" + suffix, std::move(bytes)});
             }
         }
+    } else if (target == "onnx") {
+        add_onnx_seeds(shared_dir, seeds);
     } else {
         for (const fs::path& dir : sorted_entries(root / "models")) {
             if (fs::is_directory(dir)) add_model_folder(target, dir, seeds);

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "seeds.h"
+
 namespace mnet::fuzz {
 
 // The first `max_ops` operators of the TFLite flatbuffer `bytes`, with only the tensors and buffers they use; the
@@ -30,5 +32,8 @@ TfjsFolder tfjs_prefix(const TfjsFolder& folder, size_t max_layers, const std::s
 // A 40x30 copy of the photo `bytes` in each format and pixel layout OpenCV can write here: (file name suffix,
 // encoded bytes), e.g. (".gray.png", ...). `what` names the photo in errors (std::runtime_error).
 std::vector<std::pair<std::string, std::string>> image_variants(const std::string& bytes, const std::string& what);
+
+// The ONNX files: the shared ones and the importer's fixtures (seeds_onnx.cpp).
+void add_onnx_seeds(const std::string& shared_dir, std::vector<Seed>& seeds);
 
 }  // namespace mnet::fuzz

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Each fuzz target as an ordinary test, built without libFuzzer: test_fuzz_<target> feeds the target every seed
 # built from the real files and every reproducer committed under regressions/<target>/ (docs/fuzzing.md).
-if(TARGET mnet_tflite AND TARGET mnet_keras)
+if(TARGET mnet_tflite AND TARGET mnet_keras AND TARGET mnet_onnx)
   include(${CMAKE_CURRENT_LIST_DIR}/common.cmake)
   foreach(target ${MNET_FUZZ_TARGETS})
     mnet_test(test_fuzz_${target}

@@ -231,7 +231,7 @@ TEST_CASE("mnet-convert reports bad arguments in one line with an exit status", 
     SECTION("a file that does not exist") {
         RunResult r = run_convert("\"" + dir + "/missing.tflite\"" + out, dir);
         CHECK(r.status == 3);
-        CHECK(r.err.rfind("mnet-convert: error: " + dir + "/missing.tflite: cannot open", 0) == 0);
+        CHECK(r.err.rfind("mnet-convert: error: " + dir + "/missing.tflite: cannot read TFLite model (No such file", 0) == 0);
         CHECK(one_line(r.err));
     }
     SECTION("a label file with the wrong number of labels") {

@@ -64,7 +64,7 @@ void Translator::run() {
                                                     " map in Keras' NHWC order, which mnet cannot reproduce at an output");
         }
         OutputKind kind = OutputKind::Feature;
-        if (v.producer >= 0 && nodes_[v.producer].op == "softmax") {
+        if (v.producer >= 0 && nodes_[v.producer].op == op_name(OpKind::Softmax)) {
             kind = OutputKind::Probabilities;
         } else if (v.shape.size() == 1) {
             kind = OutputKind::Logits;
@@ -97,8 +97,6 @@ int64_t Translator::classes() const {
     for (int64_t d : v.shape) n *= d;
     return n;
 }
-
-bool Translator::first_output_is_softmax() const { return outputs_.at(0).kind == OutputKind::Probabilities; }
 
 void Translator::fail(const FlatLayer& l, ErrorCode code, const std::string& what) const {
     throw Error(code, where_ + ": layer '" + l.name + "' (" + l.class_name + ")" +
@@ -153,7 +151,7 @@ void Translator::materialize(int tensor) {
     }
     const int64_t C = v.src_shape[2];
     NodeDef nd;
-    nd.op = "conv2d";
+    nd.op = op_name(OpKind::Conv2d);
     nd.inputs = {v.name};
     nd.attrs["groups"] = C;
     nd.attrs["pad"] = std::vector<int64_t>(v.pad.begin(), v.pad.end());
@@ -183,7 +181,7 @@ int Translator::activate(const FlatLayer& l, const std::string& src_name, int sr
         case ActForm::Kind: {
             if (can_fuse && src >= 0) {
                 NodeDef& n = nodes_[static_cast<size_t>(src)];
-                const bool takes_attr = n.op == "conv2d" || n.op == "fully_connected" || n.op == "add" || n.op == "mul";
+                const bool takes_attr = find_op(n.op)->fused_activation;
                 auto it = n.attrs.find("activation");
                 if (takes_attr && (it == n.attrs.end() || std::get<std::string>(it->second) == "none")) {
                     n.attrs["activation"] = act.kind;
@@ -191,7 +189,7 @@ int Translator::activate(const FlatLayer& l, const std::string& src_name, int sr
                 }
             }
             NodeDef nd;
-            nd.op = "activation";
+            nd.op = op_name(OpKind::Activation);
             nd.inputs = {src_name};
             nd.attrs["kind"] = act.kind;
             return emit(std::move(nd), name);
@@ -202,13 +200,13 @@ int Translator::activate(const FlatLayer& l, const std::string& src_name, int sr
                 fail(l, ErrorCode::Unsupported, "softmax over a " + shape_text(shape) + " map; mnet's softmax takes a vector");
             }
             NodeDef nd;
-            nd.op = "softmax";
+            nd.op = op_name(OpKind::Softmax);
             nd.inputs = {src_name};
             return emit(std::move(nd), name);
         }
         case ActForm::KerasHardSigmoid: {
             NodeDef nd;
-            nd.op = "mul";
+            nd.op = op_name(OpKind::Mul);
             nd.inputs = {src_name};
             nd.weights["b"] = add_constant(name + "/scale", {1}, {kKerasHardSigmoidScale});
             nd.attrs["activation"] = std::string("hard_sigmoid");
@@ -216,12 +214,12 @@ int Translator::activate(const FlatLayer& l, const std::string& src_name, int sr
         }
         case ActForm::Swish: {  // x * sigmoid(x)
             NodeDef sig;
-            sig.op = "activation";
+            sig.op = op_name(OpKind::Activation);
             sig.inputs = {src_name};
             sig.attrs["kind"] = std::string("sigmoid");
             const int s = emit(std::move(sig), name + "/sigmoid");
             NodeDef nd;
-            nd.op = "mul";
+            nd.op = op_name(OpKind::Mul);
             nd.inputs = {src_name, nodes_[static_cast<size_t>(s)].output};
             return emit(std::move(nd), name);
         }

@@ -17,6 +17,7 @@
 #include "keras_topology.h"
 #include "mnet/error.h"
 #include "model/writer.h"
+#include "ops/op.h"
 
 namespace mnet::importer::keras {
 
@@ -35,7 +36,6 @@ public:
 
     std::vector<int64_t> input_hwc() const;          // [H, W, C]
     int64_t classes() const;                         // elements per image of the first output
-    bool first_output_is_softmax() const;
     bool input_feeds_rescaling() const { return input_rescaled_; }  // the model scales raw pixels itself
 
 private:

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <optional>
 
+#include "core/file_io.h"
 #include "keras_source.h"
 #include "mnet/error.h"
 
@@ -81,6 +82,8 @@ public:
     explicit H5Reader(std::string path) : path_(std::move(path)) {}
 
     KerasSource read() {
+        // HDF5 opens by name: the file is checked first, so a FIFO or a device never reaches it.
+        io::check_regular(path_, io::kMaxModelBytes, "Keras HDF5 model", ErrorCode::Unsupported);
         const htri_t is_hdf5 = H5Fis_hdf5(path_.c_str());
         if (is_hdf5 < 0) fail(ErrorCode::Io, "cannot open");
         if (is_hdf5 == 0) fail(ErrorCode::ModelFormat, "not an HDF5 file");

@@ -2,11 +2,13 @@
 #include "keras_importer.h"
 #include "labels.h"
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 
+#include "core/file_io.h"
 #include "keras_graph.h"
 #include "keras_source.h"
 #include "keras_topology.h"
@@ -29,11 +31,16 @@ constexpr size_t kSignatureBytes = 8;
 constexpr float kKerasPixelMean = 127.5f;
 constexpr float kKerasPixelStd = 127.5f;
 
+// The first bytes of a regular file; empty for anything else (which the reader then refuses by name).
 std::string first_bytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    char buf[kSignatureBytes] = {};
-    in.read(buf, sizeof buf);
-    return std::string(buf, static_cast<size_t>(std::max<std::streamsize>(in.gcount(), 0)));
+    try {
+        const io::ReadableFile file = io::open_regular(path, "model file");
+        char buf[kSignatureBytes] = {};
+        const ssize_t got = ::read(file.fd.get(), buf, sizeof buf);
+        return std::string(buf, got > 0 ? static_cast<size_t>(got) : 0);
+    } catch (const Error&) {
+        return {};
+    }
 }
 
 std::string extension(const std::string& path) {
@@ -66,8 +73,8 @@ ModelWriter import_keras(const std::string& given_path, const KerasImportOptions
     std::error_code ec;
     const std::string path =
         fs::is_directory(given_path, ec) ? (fs::path(given_path) / "model.json").string() : given_path;
+    io::check_regular(path, io::kMaxModelBytes, "Keras model", ErrorCode::Unsupported);
     const std::string head = first_bytes(path);
-    if (head.empty() && !fs::is_regular_file(path, ec)) throw Error(ErrorCode::Io, path + ": cannot open");
     if (head.rfind(kZipSignature, 0) == 0) {
         throw Error(ErrorCode::Unsupported, path + ": a Keras 3 .keras archive; save the model as .h5 "
                                                    "(model.save(\"model.h5\")) or as a TF.js layers model");

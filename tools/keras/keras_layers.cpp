@@ -52,11 +52,11 @@ void Translator::translate(const FlatLayer& l) {
     };
     const auto it = kLayers.find(l.class_name);
     if (it == kLayers.end()) {
+        std::string handled;
+        for (const auto& entry : kLayers) handled += entry.first + ", ";
         fail(l, ErrorCode::Unsupported,
-             "mnet-convert cannot translate this layer class (it handles InputLayer, Conv2D, DepthwiseConv2D, "
-             "SeparableConv2D, Dense, BatchNormalization, ReLU, Activation, Softmax, MaxPooling2D, "
-             "AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, ZeroPadding2D, Add, Multiply, Flatten, "
-             "Reshape, Rescaling, Dropout and nested Sequential/Functional models)");
+             "mnet-convert cannot translate this layer class (it handles InputLayer, " + handled +
+                 "and nested Sequential/Functional models)");
     }
     const bool merge = l.class_name == "Add" || l.class_name == "Multiply";
     if (merge ? l.inputs.size() < 2 : l.inputs.size() != 1) {
@@ -111,7 +111,7 @@ void Translator::conv(const FlatLayer& l) {
     if (M < 1 || G < 1 || C % G != 0) fail(l, ErrorCode::ModelFormat, "bad depth_multiplier or groups");
 
     NodeDef nd;
-    nd.op = "conv2d";
+    nd.op = op_name(OpKind::Conv2d);
     nd.inputs = {v.name};
     nd.attrs["stride"] = std::vector<int64_t>{SH, SW};
     nd.attrs["dilation"] = std::vector<int64_t>{DH, DW};
@@ -154,7 +154,7 @@ void Translator::conv(const FlatLayer& l) {
             for (int64_t f = 0; f < F; ++f) w[size_t(f * CM + ci)] = k.values[size_t(ci * F + f)];
         }
         NodeDef pw;
-        pw.op = "conv2d";
+        pw.op = op_name(OpKind::Conv2d);
         pw.inputs = {nodes_[size_t(node)].output};
         pw.weights["weights"] = add_constant(l.name + "/pointwise_kernel", {F, CM, 1, 1}, std::move(w));
         nd = std::move(pw);
@@ -181,7 +181,7 @@ void Translator::dense(const FlatLayer& l) {
         for (int64_t ci = 0; ci < C; ++ci) {
             for (int64_t u = 0; u < units; ++u) w[size_t(u * C + ci)] = k.values[size_t(ci * units + u)];
         }
-        nd.op = "conv2d";
+        nd.op = op_name(OpKind::Conv2d);
         nd.weights["weights"] = add_constant(l.name + "/kernel", {units, C, 1, 1}, std::move(w));
         out = {v.shape[0], v.shape[1], units};
     } else if (v.shape.size() == 1) {
@@ -200,7 +200,7 @@ void Translator::dense(const FlatLayer& l) {
         for (int64_t u = 0; u < units; ++u) {
             for (int64_t i = 0; i < K; ++i) w[size_t(u * K + i)] = k.values[size_t(row[size_t(i)] * units + u)];
         }
-        nd.op = "fully_connected";
+        nd.op = op_name(OpKind::FullyConnected);
         nd.weights["weights"] = add_constant(l.name + "/kernel", {units, K}, std::move(w));
         out = {units};
     } else {
@@ -240,7 +240,7 @@ void Translator::batch_norm(const FlatLayer& l) {
         NodeDef& n = nodes_[size_t(v.producer)];
         auto act = n.attrs.find("activation");
         const bool linear = act == n.attrs.end() || std::get<std::string>(act->second) == "none";
-        if ((n.op == "conv2d" || n.op == "fully_connected") && linear) {
+        if ((n.op == op_name(OpKind::Conv2d) || n.op == op_name(OpKind::FullyConnected)) && linear) {
             // Fold: scale each output channel's weights, and shift its bias.
             Constant& w = constant(n.weights.at("weights"));
             const size_t per = w.values.size() / size_t(C);
@@ -262,12 +262,12 @@ void Translator::batch_norm(const FlatLayer& l) {
     }
     // Not after a linear convolution: x * scale + shift as two nodes.
     NodeDef mul;
-    mul.op = "mul";
+    mul.op = op_name(OpKind::Mul);
     mul.inputs = {v.name};
     mul.weights["b"] = channel_constant(l.name + "/scale", v, std::vector<float>(scale.begin(), scale.end()));
     const int m = emit(std::move(mul), l.name + "/mul");
     NodeDef add;
-    add.op = "add";
+    add.op = op_name(OpKind::Add);
     add.inputs = {nodes_[size_t(m)].output};
     add.weights["b"] = channel_constant(l.name + "/shift", v, std::vector<float>(shift.begin(), shift.end()));
     bind(l.output, emit(std::move(add), l.name), v.shape, false);

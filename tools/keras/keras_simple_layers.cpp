@@ -65,7 +65,7 @@ void Translator::pool(const FlatLayer& l, bool average) {
         }
     }
     NodeDef nd;
-    nd.op = average ? "avg_pool" : "max_pool";
+    nd.op = op_name(average ? OpKind::AvgPool : OpKind::MaxPool);
     nd.inputs = {v.name};
     nd.attrs["kernel"] = std::vector<int64_t>{KH, KW};
     nd.attrs["stride"] = std::vector<int64_t>{SH, SW};
@@ -83,19 +83,19 @@ void Translator::global_pool(const FlatLayer& l, bool average) {
     NodeDef nd;
     nd.inputs = {v.name};
     if (average) {
-        nd.op = "global_avg_pool";
+        nd.op = op_name(OpKind::GlobalAvgPool);
         nd.attrs["keepdims"] = int64_t{keepdims ? 1 : 0};
         bind(l.output, emit(std::move(nd), l.name), keepdims ? Shape{1, 1, C} : Shape{C}, v.nonneg);
         return;
     }
     // A max pooling window over the whole map.
     if (v.shape[0] > kMaxKernel || v.shape[1] > kMaxKernel) fail(l, ErrorCode::Unsupported, "a map larger than 64x64");
-    nd.op = "max_pool";
+    nd.op = op_name(OpKind::MaxPool);
     nd.attrs["kernel"] = std::vector<int64_t>{v.shape[0], v.shape[1]};
     int node = emit(std::move(nd), keepdims ? l.name : l.name + "/max");
     if (!keepdims) {
         NodeDef flat;
-        flat.op = "reshape";
+        flat.op = op_name(OpKind::Reshape);
         flat.inputs = {nodes_[size_t(node)].output};
         flat.attrs["shape"] = std::vector<int64_t>{C};
         node = emit(std::move(flat), l.name);
@@ -141,7 +141,7 @@ void Translator::flatten(const FlatLayer& l) {
     const Value v = operand(l, 0);
     if (v.shape.size() == 1) return alias(l.output, l.inputs[0]);
     NodeDef nd;
-    nd.op = "reshape";
+    nd.op = op_name(OpKind::Reshape);
     nd.inputs = {v.name};
     nd.attrs["shape"] = std::vector<int64_t>{numel(v.shape)};
     bind(l.output, emit(std::move(nd), l.name), {numel(v.shape)}, v.nonneg);
@@ -191,7 +191,7 @@ void Translator::reshape(const FlatLayer& l) {
                                             " map, an element order mnet cannot reproduce");
     }
     NodeDef nd;
-    nd.op = "reshape";
+    nd.op = op_name(OpKind::Reshape);
     nd.inputs = {v.name};
     nd.attrs["shape"] = ours(shape);
     bind(l.output, emit(std::move(nd), l.name), shape, v.nonneg);
@@ -221,7 +221,7 @@ void Translator::merge(const FlatLayer& l, bool is_add) {
             fail(l, ErrorCode::Unsupported, "both inputs " + shape_text(shape) + " and " + shape_text(b.shape) + " broadcast");
         }
         NodeDef nd;
-        nd.op = is_add ? "add" : "mul";
+        nd.op = op_name(is_add ? OpKind::Add : OpKind::Mul);
         nd.inputs = {node < 0 ? in[0].name : nodes_[size_t(node)].output, b.name};
         node = emit(std::move(nd), i + 1 == in.size() ? l.name : l.name + "/" + std::to_string(i));
         shape = out;
@@ -271,7 +271,8 @@ void Translator::rescaling(const FlatLayer& l) {
     const std::vector<float> scale = read("scale", 1.0), offset = read("offset", 0.0);
     std::string name = v.name;
     int node = v.producer;
-    auto step = [&](const char* op, const std::vector<float>& values, const std::string& node_name) {
+    auto step = [&](OpKind kind, const std::vector<float>& values, const std::string& node_name) {
+        const std::string op = op_name(kind);
         NodeDef nd;
         nd.op = op;
         nd.inputs = {name};
@@ -283,8 +284,8 @@ void Translator::rescaling(const FlatLayer& l) {
     const bool has_scale = std::any_of(scale.begin(), scale.end(), [](float f) { return f != 1.0f; });
     const bool has_offset = std::any_of(offset.begin(), offset.end(), [](float f) { return f != 0.0f; });
     if (!has_scale && !has_offset) return alias(l.output, l.inputs[0]);
-    if (has_scale) step("mul", scale, has_offset ? l.name + "/scale" : l.name);
-    if (has_offset) step("add", offset, l.name);
+    if (has_scale) step(OpKind::Mul, scale, has_offset ? l.name + "/scale" : l.name);
+    if (has_offset) step(OpKind::Add, offset, l.name);
     const bool nonneg = v.nonneg && *std::min_element(scale.begin(), scale.end()) >= 0 &&
                         *std::min_element(offset.begin(), offset.end()) >= 0;
     bind(l.output, node, v.shape, nonneg);

@@ -3,12 +3,12 @@
 // Teachable Machine's export): model.json holds the Keras topology and a weights manifest; each manifest group's
 // arrays lie back to back in the concatenation of the group's binary files. Weights are float32, or quantized to
 // uint8/uint16 (value = q * scale + min, as tfjs-core's decodeWeights computes it) or float16.
-#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
+#include <set>
 
+#include "core/file_io.h"
 #include "keras_source.h"
 #include "mnet/error.h"
 
@@ -19,21 +19,12 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-constexpr uintmax_t kMaxJsonBytes = uintmax_t{64} << 20;
+// A TF.js model's shards are 4 MiB each by default: 2 GiB of weights (kMaxTotalWeightBytes) is 512 of them. The
+// cap makes a manifest that lists one file a million times fail at once, not after reading it a million times.
+constexpr size_t kMaxWeightFiles = 4096;
 
-std::string read_file(const fs::path& path, uintmax_t max_bytes) {
-    std::error_code ec;
-    const uintmax_t size = fs::file_size(path, ec);
-    if (ec) throw Error(ErrorCode::Io, path.string() + ": cannot open: " + ec.message());
-    if (size > max_bytes) {
-        throw Error(ErrorCode::Unsupported, path.string() + ": " + std::to_string(size) + " bytes is too large");
-    }
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(ErrorCode::Io, path.string() + ": cannot open: " + std::strerror(errno));
-    std::string bytes(static_cast<size_t>(size), '\0');
-    in.read(bytes.data(), static_cast<std::streamsize>(size));
-    if (static_cast<uintmax_t>(in.gcount()) != size) throw Error(ErrorCode::Io, path.string() + ": read error");
-    return bytes;
+std::string read_file(const fs::path& path, uint64_t max_bytes, const char* kind) {
+    return io::read_regular(path.string(), max_bytes, kind, ErrorCode::Unsupported);
 }
 
 json parse_json(const fs::path& path, const std::string& text) {
@@ -59,7 +50,7 @@ public:
     explicit TfjsReader(const std::string& path) : path_(path), dir_(fs::path(path).parent_path()) {}
 
     KerasSource read() {
-        const json root = parse_json(path_, read_file(path_, kMaxJsonBytes));
+        const json root = parse_json(path_, read_file(path_, io::kMaxJsonBytes, "TF.js model.json"));
         if (!root.is_object()) fail(ErrorCode::ModelFormat, "not a JSON object");
         const std::string format = root.value("format", std::string());
         if (format == "graph-model") {
@@ -104,7 +95,17 @@ private:
                 name.find('\0') != std::string::npos) {
                 fail(ErrorCode::ModelFormat, where + ": weights path '" + name + "' is not a plain file name");
             }
-            const std::string part = read_file(dir_ / name, static_cast<uintmax_t>(kMaxTotalWeightBytes) - total_);
+            // tfjs writes each shard once; a name listed again would only make us read it again.
+            if (!seen_.insert(name).second) fail(ErrorCode::ModelFormat, where + ": weights path '" + name + "' is listed twice");
+            if (++files_ > kMaxWeightFiles) {
+                fail(ErrorCode::ModelFormat, where + ": more than " + std::to_string(kMaxWeightFiles) +
+                                                 " weights files listed");
+            }
+            // Symbolic links are followed only inside the model's folder, as the model loader does.
+            const std::optional<std::string> resolved = io::resolve_inside(dir_.string(), name);
+            if (!resolved) fail(ErrorCode::ModelFormat, where + ": weights path '" + name + "' resolves outside the model's folder");
+            const std::string part = read_file(*resolved, static_cast<uint64_t>(kMaxTotalWeightBytes) - total_,
+                                               "TF.js weights file");
             total_ += part.size();
             bytes += part;
         }
@@ -188,8 +189,9 @@ private:
     std::vector<std::string> metadata_labels() const {
         const fs::path meta = dir_ / "metadata.json";
         std::error_code ec;
-        if (!fs::is_regular_file(meta, ec)) return {};
-        const json root = parse_json(meta, read_file(meta, kMaxJsonBytes));
+        // Absent is fine; present but unreadable (a FIFO, a device, a dangling link) is an error like malformed.
+        if (!fs::exists(fs::symlink_status(meta, ec))) return {};
+        const json root = parse_json(meta, read_file(meta, io::kMaxJsonBytes, "TF.js metadata.json"));
         if (!root.is_object() || !root.contains("labels")) return {};
         std::vector<std::string> labels;
         const json& list = root["labels"];
@@ -203,7 +205,9 @@ private:
 
     fs::path path_;
     fs::path dir_;
-    uintmax_t total_ = 0;
+    uint64_t total_ = 0;
+    size_t files_ = 0;
+    std::set<std::string> seen_;  // weights file names already read
 };
 
 }  // namespace

@@ -55,31 +55,38 @@ void GraphBuilder::add_operator(size_t index) {
     op_name_ = file_.op_name(index);
     inputs_ = file_.op_inputs(index);
     outputs_ = file_.op_outputs(index);
-    switch (file_.op_code(index)) {
-        case ::tflite::BuiltinOperator_CONV_2D: convolution(false); break;
-        case ::tflite::BuiltinOperator_DEPTHWISE_CONV_2D: convolution(true); break;
-        case ::tflite::BuiltinOperator_AVERAGE_POOL_2D: pool(true); break;
-        case ::tflite::BuiltinOperator_MAX_POOL_2D: pool(false); break;
-        case ::tflite::BuiltinOperator_ADD: binary(true); break;
-        case ::tflite::BuiltinOperator_MUL: binary(false); break;
-        case ::tflite::BuiltinOperator_HARD_SWISH: activation_op("hard_swish"); break;
-        case ::tflite::BuiltinOperator_LOGISTIC: activation_op("sigmoid"); break;
-        case ::tflite::BuiltinOperator_RELU: activation_op("relu"); break;
-        case ::tflite::BuiltinOperator_RELU6: activation_op("relu6"); break;
-        case ::tflite::BuiltinOperator_RELU_N1_TO_1: activation_op("relu_n1_to_1"); break;
-        case ::tflite::BuiltinOperator_RESHAPE: reshape(); break;
-        case ::tflite::BuiltinOperator_SOFTMAX: softmax(); break;
-        case ::tflite::BuiltinOperator_MEAN: mean(); break;
-        case ::tflite::BuiltinOperator_FULLY_CONNECTED: fully_connected(); break;
-        case ::tflite::BuiltinOperator_QUANTIZE:
-        case ::tflite::BuiltinOperator_DEQUANTIZE: identity(); break;
-        case ::tflite::BuiltinOperator_PAD: pad(); break;
-        default:
-            fail(ErrorCode::Unsupported,
-                 "mnet-convert does not support this op (it handles CONV_2D, DEPTHWISE_CONV_2D, AVERAGE_POOL_2D, "
-                 "MAX_POOL_2D, ADD, MUL, HARD_SWISH, LOGISTIC, RELU, RELU6, RELU_N1_TO_1, RESHAPE, SOFTMAX, MEAN, "
-                 "FULLY_CONNECTED, QUANTIZE, DEQUANTIZE and PAD before a convolution)");
+    using Op = ::tflite::BuiltinOperator;
+    using Translate = void (*)(GraphBuilder&);
+    // The builtins this importer translates; the "supported" message below is generated from this table.
+    static const std::pair<Op, Translate> kOperators[] = {
+        {::tflite::BuiltinOperator_CONV_2D, [](GraphBuilder& g) { g.convolution(false); }},
+        {::tflite::BuiltinOperator_DEPTHWISE_CONV_2D, [](GraphBuilder& g) { g.convolution(true); }},
+        {::tflite::BuiltinOperator_AVERAGE_POOL_2D, [](GraphBuilder& g) { g.pool(true); }},
+        {::tflite::BuiltinOperator_MAX_POOL_2D, [](GraphBuilder& g) { g.pool(false); }},
+        {::tflite::BuiltinOperator_ADD, [](GraphBuilder& g) { g.binary(true); }},
+        {::tflite::BuiltinOperator_MUL, [](GraphBuilder& g) { g.binary(false); }},
+        {::tflite::BuiltinOperator_HARD_SWISH, [](GraphBuilder& g) { g.activation_op(mnet::Activation::HardSwish); }},
+        {::tflite::BuiltinOperator_LOGISTIC, [](GraphBuilder& g) { g.activation_op(mnet::Activation::Sigmoid); }},
+        {::tflite::BuiltinOperator_RELU, [](GraphBuilder& g) { g.activation_op(mnet::Activation::Relu); }},
+        {::tflite::BuiltinOperator_RELU6, [](GraphBuilder& g) { g.activation_op(mnet::Activation::Relu6); }},
+        {::tflite::BuiltinOperator_RELU_N1_TO_1, [](GraphBuilder& g) { g.activation_op(mnet::Activation::ReluN1To1); }},
+        {::tflite::BuiltinOperator_RESHAPE, [](GraphBuilder& g) { g.reshape(); }},
+        {::tflite::BuiltinOperator_SOFTMAX, [](GraphBuilder& g) { g.softmax(); }},
+        {::tflite::BuiltinOperator_MEAN, [](GraphBuilder& g) { g.mean(); }},
+        {::tflite::BuiltinOperator_FULLY_CONNECTED, [](GraphBuilder& g) { g.fully_connected(); }},
+        {::tflite::BuiltinOperator_QUANTIZE, [](GraphBuilder& g) { g.identity(); }},
+        {::tflite::BuiltinOperator_DEQUANTIZE, [](GraphBuilder& g) { g.identity(); }},
+        {::tflite::BuiltinOperator_PAD, [](GraphBuilder& g) { g.pad(); }},
+    };
+    const int32_t code = file_.op_code(index);
+    for (const auto& [op, translate] : kOperators) {
+        if (op == code) return translate(*this);
     }
+    std::string handled;
+    for (const auto& entry : kOperators) {
+        handled += (handled.empty() ? "" : ", ") + std::string(::tflite::EnumNameBuiltinOperator(entry.first));
+    }
+    fail(ErrorCode::Unsupported, "mnet-convert does not support this op (it handles " + handled + ")");
 }
 
 std::string GraphBuilder::output_name(int32_t tensor) const {
@@ -209,9 +216,9 @@ void GraphBuilder::emit(NodeDef nd, int32_t out, int8_t fused, bool has_activati
     std::string kind;
     switch (fused) {
         case ::tflite::ActivationFunctionType_NONE: break;
-        case ::tflite::ActivationFunctionType_RELU: kind = "relu"; break;
-        case ::tflite::ActivationFunctionType_RELU6: kind = "relu6"; break;
-        case ::tflite::ActivationFunctionType_RELU_N1_TO_1: kind = "relu_n1_to_1"; break;
+        case ::tflite::ActivationFunctionType_RELU: kind = activation_name(mnet::Activation::Relu); break;
+        case ::tflite::ActivationFunctionType_RELU6: kind = activation_name(mnet::Activation::Relu6); break;
+        case ::tflite::ActivationFunctionType_RELU_N1_TO_1: kind = activation_name(mnet::Activation::ReluN1To1); break;
         default:
             fail(ErrorCode::Unsupported,
                  std::string("fused activation ") +
@@ -226,7 +233,7 @@ void GraphBuilder::emit(NodeDef nd, int32_t out, int8_t fused, bool has_activati
         const std::string mid = nd.output;
         nodes.push_back(std::move(nd));
         nd = NodeDef{};
-        nd.op = "activation";
+        nd.op = op_name(OpKind::Activation);
         nd.inputs = {mid};
         nd.attrs["kind"] = kind;
     }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "model/writer.h"
+#include "ops/op.h"
 #include "tflite_file.h"
 
 namespace mnet::importer {
@@ -47,7 +48,7 @@ private:
     void convolution(bool depthwise);
     void pool(bool average);
     void binary(bool is_add);
-    void activation_op(const char* kind);
+    void activation_op(mnet::Activation kind);
     void reshape();
     void softmax();
     void mean();

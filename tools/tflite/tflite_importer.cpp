@@ -9,6 +9,7 @@
 #include <fstream>
 #include <type_traits>
 
+#include "core/file_io.h"
 #include "mnet/model.h"
 #include "mnet_version.h"
 #include "tflite_file.h"
@@ -27,11 +28,7 @@ constexpr float kInt8PixelShift = 128.0f;
 constexpr int64_t kRgbChannels = 3;
 
 std::vector<uint8_t> read_all(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(ErrorCode::Io, path + ": cannot open: " + std::strerror(errno));
-    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad()) throw Error(ErrorCode::Io, path + ": read error");
-    return bytes;
+    return io::read_regular_bytes(path, io::kMaxModelBytes, "TFLite model", ErrorCode::Unsupported);
 }
 
 std::optional<QuantParams> per_tensor(const std::optional<QuantParams>& q) {

@@ -85,7 +85,7 @@ void GraphBuilder::convolution(bool depthwise) {
         same_padding(padded[2], KW, stride_w, dil_w, l, r);
     }
     NodeDef nd;
-    nd.op = "conv2d";
+    nd.op = op_name(OpKind::Conv2d);
     nd.inputs = {src.name};
     nd.attrs["stride"] = std::vector<int64_t>{stride_h, stride_w};
     nd.attrs["dilation"] = std::vector<int64_t>{dil_h, dil_w};
@@ -129,7 +129,7 @@ void GraphBuilder::pool(bool average) {
         fail(ErrorCode::ModelFormat, "output shape " + shape_text(out) + ", the pooling gives " + shape_text(expected));
     }
     NodeDef nd;
-    nd.op = average ? "avg_pool" : "max_pool";
+    nd.op = op_name(average ? OpKind::AvgPool : OpKind::MaxPool);
     nd.inputs = {src.name};
     nd.attrs["kernel"] = std::vector<int64_t>{kh, kw};
     nd.attrs["stride"] = std::vector<int64_t>{sh, sw};
@@ -147,7 +147,7 @@ void GraphBuilder::binary(bool is_add) {
     if (const auto* o = op.builtin_options_as_AddOptions(); is_add && o) fused = o->fused_activation_function();
     if (const auto* o = op.builtin_options_as_MulOptions(); !is_add && o) fused = o->fused_activation_function();
     NodeDef nd;
-    nd.op = is_add ? "add" : "mul";
+    nd.op = op_name(is_add ? OpKind::Add : OpKind::Mul);
     nd.inputs = {activation(a).name};
     if (constant(b)) {
         const size_t rank = file_.tensor(a).shape.size();
@@ -166,12 +166,12 @@ void GraphBuilder::binary(bool is_add) {
     emit(std::move(nd), outputs_[0], fused, true);
 }
 
-void GraphBuilder::activation_op(const char* kind) {
+void GraphBuilder::activation_op(mnet::Activation kind) {
     expect_io(1, 1);
     NodeDef nd;
-    nd.op = "activation";
+    nd.op = op_name(OpKind::Activation);
     nd.inputs = {activation(input(0)).name};
-    nd.attrs["kind"] = std::string(kind);
+    nd.attrs["kind"] = std::string(activation_name(kind));
     emit(std::move(nd), outputs_[0], ::tflite::ActivationFunctionType_NONE, false);
 }
 
@@ -190,7 +190,7 @@ void GraphBuilder::reshape() {
     }
     const Shape logical = logical_shape(out);
     NodeDef nd;
-    nd.op = "reshape";
+    nd.op = op_name(OpKind::Reshape);
     nd.inputs = {src.name};
     nd.attrs["shape"] = std::vector<int64_t>(logical.begin() + 1, logical.end());
     emit(std::move(nd), outputs_[0], ::tflite::ActivationFunctionType_NONE, false);
@@ -208,7 +208,7 @@ void GraphBuilder::softmax() {
         fail(ErrorCode::Unsupported, "softmax over " + shape_text(in) + "; mnet supports [N,C] and [N,1,1,C]");
     }
     NodeDef nd;
-    nd.op = "softmax";
+    nd.op = op_name(OpKind::Softmax);
     nd.inputs = {src.name};
     emit(std::move(nd), outputs_[0], ::tflite::ActivationFunctionType_NONE, false);
 }
@@ -232,7 +232,7 @@ void GraphBuilder::mean() {
         fail(ErrorCode::ModelFormat, "output shape " + shape_text(out) + ", expected " + shape_text(expected));
     }
     NodeDef nd;
-    nd.op = "global_avg_pool";
+    nd.op = op_name(OpKind::GlobalAvgPool);
     nd.inputs = {src.name};
     nd.attrs["keepdims"] = int64_t{keep ? 1 : 0};
     emit(std::move(nd), outputs_[0], ::tflite::ActivationFunctionType_NONE, false);
@@ -260,7 +260,7 @@ void GraphBuilder::fully_connected() {
         fail(ErrorCode::Unsupported, "output shape " + shape_text(out) + "; mnet's fully_connected gives [N, OC]");
     }
     NodeDef nd;
-    nd.op = "fully_connected";
+    nd.op = op_name(OpKind::FullyConnected);
     nd.inputs = {src.name};
     nd.weights["weights"] = add_constant(input(1), {0, 1});
     if (input(2) >= 0) {
@@ -285,7 +285,7 @@ void GraphBuilder::identity() {
         return;
     }
     NodeDef nd;
-    nd.op = "identity";
+    nd.op = op_name(OpKind::Identity);
     nd.inputs = {activation(input(0)).name};
     emit(std::move(nd), outputs_[0], ::tflite::ActivationFunctionType_NONE, false);
     identity_src_[outputs_[0]] = input(0);

@@ -4,12 +4,14 @@
 #include "ops/reference/reference.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <map>
 #include <optional>
 #include <string>
 
+#include "core/shape.h"
 #include "mnet/error.h"
 #include "model/loader.h"
 
@@ -18,12 +20,6 @@ namespace mnet::reference {
 namespace {
 
 constexpr size_t kRank4 = 4;
-
-std::string shape_str(const Shape& s) {
-    std::string out = "[";
-    for (size_t i = 0; i < s.size(); ++i) out += (i ? "," : "") + std::to_string(s[i]);
-    return out + "]";
-}
 
 // A graph value's shape at batch `batch`: the graph infers every shape at batch 1.
 Shape batched(const Shape& graph_shape, int64_t batch) {
@@ -203,6 +199,79 @@ void fake_quantize(const std::optional<QuantParams>& q, Tensor& t) {
     }
 }
 
+
+// What a kernel reads: the node, every value computed so far, the weights.
+struct Args {
+    const Model::Impl& impl;
+    const Node& n;
+    const std::vector<Tensor>& values;
+    const std::string& at;  // "reference: node '...'", for messages
+
+    const Tensor& src(size_t i = 0) const { return values[static_cast<size_t>(n.inputs[i])]; }
+};
+
+void conv2d_kernel(const Args& a, Tensor& dst) {
+    conv2d(a.src(), weights_of(a.impl, a.n.weights), weights_of(a.impl, a.n.bias), a.n, dst);
+}
+
+void fully_connected_kernel(const Args& a, Tensor& dst) {
+    fully_connected(a.src(), weights_of(a.impl, a.n.weights), weights_of(a.impl, a.n.bias), dst);
+}
+
+void binary_kernel(const Args& a, Tensor& dst) {
+    const Tensor& x = a.src();
+    Tensor b;
+    if (a.n.constant) {
+        b.shape = a.n.constant->shape;  // a constant has no batch: it broadcasts over it
+        b.data = weights_of(a.impl, a.n.constant);
+    } else {
+        b = a.src(1);
+    }
+    // At batch N an operand of lower rank than the output would align its batch dim elsewhere: refuse what
+    // FORMAT.md leaves undefined instead of guessing.
+    if (broadcast_shape(x.shape, b.shape, a.at) != dst.shape) {
+        throw Error(ErrorCode::Unsupported, a.at + ": operands " + shape_str(x.shape) + " and " + shape_str(b.shape) +
+                                                " do not broadcast to " + shape_str(dst.shape) + " at batch " +
+                                                std::to_string(dst.shape[0]));
+    }
+    binary(x, b, a.n.op == OpKind::Mul, dst);
+}
+
+// activation (the function itself is n.activation, applied by run_all), identity, and reshape (NCHW element
+// order is kept; only the shape changes).
+void copy_kernel(const Args& a, Tensor& dst) { dst.data = a.src().data; }
+
+void pool_kernel(const Args& a, Tensor& dst) { pool(a.src(), a.n.window, a.n.op == OpKind::MaxPool, dst); }
+void global_avg_pool_kernel(const Args& a, Tensor& dst) { global_avg_pool(a.src(), dst); }
+void softmax_kernel(const Args& a, Tensor& dst) { softmax(a.src(), dst); }
+
+struct Kernel {
+    OpKind kind;
+    void (*run)(const Args& args, Tensor& dst);  // dst comes sized; the node's activation and saturation follow
+};
+
+constexpr std::array<Kernel, kOpCount> kKernels = {{
+    {OpKind::Conv2d, conv2d_kernel},
+    {OpKind::FullyConnected, fully_connected_kernel},
+    {OpKind::Add, binary_kernel},
+    {OpKind::Mul, binary_kernel},
+    {OpKind::Activation, copy_kernel},
+    {OpKind::Identity, copy_kernel},
+    {OpKind::AvgPool, pool_kernel},
+    {OpKind::MaxPool, pool_kernel},
+    {OpKind::GlobalAvgPool, global_avg_pool_kernel},
+    {OpKind::Reshape, copy_kernel},
+    {OpKind::Softmax, softmax_kernel},
+}};
+
+constexpr bool kernels_in_kind_order() {
+    for (size_t i = 0; i < kKernels.size(); ++i) {
+        if (static_cast<size_t>(kKernels[i].kind) != i) return false;
+    }
+    return true;
+}
+static_assert(kernels_in_kind_order(), "kKernels: one row per OpKind, in enum order");
+
 }  // namespace
 
 double activate(Activation act, double x) {
@@ -240,47 +309,8 @@ std::vector<Tensor> run_all(const Model& model, const Tensor& src, bool fake_qua
     }
     for (const Node& n : g.nodes) {
         const std::string at = "reference: node '" + n.name + "'";
-        const Tensor& x = values[static_cast<size_t>(n.inputs[0])];
         Tensor dst(batched(g.values[static_cast<size_t>(n.output)].shape, batch));
-        switch (n.op) {
-            case OpKind::Conv2d:
-                conv2d(x, weights_of(impl, n.weights), weights_of(impl, n.bias), n, dst);
-                break;
-            case OpKind::FullyConnected:
-                fully_connected(x, weights_of(impl, n.weights), weights_of(impl, n.bias), dst);
-                break;
-            case OpKind::Add:
-            case OpKind::Mul: {
-                Tensor b;
-                if (n.constant) {
-                    b.shape = n.constant->shape;  // a constant has no batch: it broadcasts over it
-                    b.data = weights_of(impl, n.constant);
-                } else {
-                    b = values[static_cast<size_t>(n.inputs[1])];
-                }
-                // At batch N an operand of lower rank than the output would align its batch dim elsewhere:
-                // refuse what FORMAT.md leaves undefined instead of guessing.
-                if (broadcast_shape(x.shape, b.shape, at) != dst.shape) {
-                    throw Error(ErrorCode::Unsupported, at + ": operands " + shape_str(x.shape) + " and " +
-                                                            shape_str(b.shape) + " do not broadcast to " +
-                                                            shape_str(dst.shape) + " at batch " +
-                                                            std::to_string(batch));
-                }
-                binary(x, b, n.op == OpKind::Mul, dst);
-                break;
-            }
-            case OpKind::Activation:  // the function itself is n.activation, applied below
-            case OpKind::Identity:
-            case OpKind::Reshape:     // NCHW element order is kept; only the shape changes
-                dst.data = x.data;
-                break;
-            case OpKind::AvgPool:
-            case OpKind::MaxPool:
-                pool(x, n.window, n.op == OpKind::MaxPool, dst);
-                break;
-            case OpKind::GlobalAvgPool: global_avg_pool(x, dst); break;
-            case OpKind::Softmax: softmax(x, dst); break;
-        }
+        kKernels[static_cast<size_t>(n.op)].run(Args{impl, n, values, at}, dst);
         if (dst.shape.size() > kRank4 || dst.data.size() != static_cast<size_t>(shape_numel(dst.shape))) {
             throw Error(ErrorCode::Internal, at + ": produced a malformed tensor");
         }

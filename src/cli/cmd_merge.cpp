@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: Apache-2.0
+// mnet merge: the JSONL outputs of the shards of a batch run (array tasks, Indexed Job pods) into one file in
+// the unsharded run's order, checked: no file twice, and with the run's list, no file missing (docs/batch.md).
+//
+// Every part is in sorted file order (batch writes its shard's files in list order, --resume appends the rest in
+// the same order), so the parts are merged as sorted streams: memory holds one line per part and the expected
+// list, however many records there are. A first pass checks, a second writes, so a failed check writes nothing.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <system_error>
+
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "cli/file_list.h"
+#include "cli/files_from.h"
+#include "cli/line_reader.h"
+#include "cli/records.h"
+#include "mnet/error.h"
+
+namespace fs = std::filesystem;
+
+namespace mnet::cli {
+
+namespace {
+
+constexpr size_t kExamples = 5;  // problems of each kind named in the report
+
+struct MergeOptions {
+    std::vector<std::string> parts;
+    std::string output;
+    std::string files_from;
+    std::vector<std::string> expect;  // the folders and files the batch run was given
+    bool recursive = false;
+    bool all_files = false;
+    bool quiet = false;
+};
+
+// One part being read: its current record and where it came from.
+class Part {
+public:
+    explicit Part(const std::string& path)
+        : fd_(open_regular_file(path, "part")), guard_(fd_), reader_(fd_, path, kMaxRecordBytes) {
+        advance();
+    }
+    bool has() const { return has_; }
+    const Record& record() const { return record_; }
+    const std::string& line() const { return line_; }
+    std::string where() const { return reader_.name() + ":" + std::to_string(reader_.line_number()); }
+
+    void advance() {
+        has_ = reader_.next(line_);
+        if (!has_) return;
+        if (!reader_.terminated()) {
+            throw Error(ErrorCode::InvalidArgument, where() + ": an unfinished last line (an interrupted run: finish it "
+                                                              "with mnet batch --resume " + reader_.name() + ")");
+        }
+        std::string previous = std::move(record_.file);
+        record_ = parse_record(line_, reader_.name(), reader_.line_number());
+        if (reader_.line_number() > 1 && record_.file < previous) {
+            throw Error(ErrorCode::InvalidArgument, where() + ": records are not in sorted file order (" +
+                                                        record_.file + " after " + previous +
+                                                        "): not an mnet batch output as written");
+        }
+    }
+
+private:
+    int fd_;
+    FdGuard guard_;
+    LineReader reader_;
+    std::string line_;
+    Record record_;
+    bool has_ = false;
+};
+
+struct Findings {
+    size_t records = 0;
+    size_t errors = 0;
+    std::vector<std::string> duplicates;  // "FILE (PART:LINE)" of every record after a file's first
+    std::vector<std::string> missing;     // expected files without a record
+    std::vector<std::string> unexpected;  // records for files not expected
+    size_t duplicate_count = 0, missing_count = 0, unexpected_count = 0;
+    bool ok() const { return duplicate_count + missing_count + unexpected_count == 0; }
+};
+
+void note(std::vector<std::string>& examples, size_t& count, std::string what) {
+    if (count++ < kExamples) examples.push_back(std::move(what));
+}
+
+// One pass over the parts in merged order; `write` (may be null) receives each line. `expected` sorted, unique;
+// `check_expected` false when no list was given.
+Findings merge_pass(const std::vector<std::string>& paths, const std::vector<std::string>& expected,
+                    bool check_expected, const std::function<void(const std::string&)>& write) {
+    std::vector<std::unique_ptr<Part>> parts;
+    for (const std::string& p : paths) parts.push_back(std::make_unique<Part>(p));
+    Findings f;
+    size_t next_expected = 0;
+    std::string last;
+    for (;;) {
+        Part* min = nullptr;  // ties go to the earlier part, so a duplicate names the later one
+        for (const auto& p : parts) {
+            if (p->has() && (!min || p->record().file < min->record().file)) min = p.get();
+        }
+        if (!min) break;
+        const std::string& file = min->record().file;
+        if (f.records > 0 && file == last) {
+            note(f.duplicates, f.duplicate_count, file + " (again in " + min->where() + ")");
+        } else {
+            while (check_expected && next_expected < expected.size() && expected[next_expected] < file) {
+                note(f.missing, f.missing_count, expected[next_expected++]);
+            }
+            if (check_expected && (next_expected == expected.size() || expected[next_expected] != file)) {
+                note(f.unexpected, f.unexpected_count, file + " (" + min->where() + ")");
+            } else if (check_expected) {
+                ++next_expected;
+            }
+            if (write) write(min->line());
+        }
+        ++f.records;
+        f.errors += min->record().error ? 1 : 0;
+        last = file;
+        min->advance();
+    }
+    while (check_expected && next_expected < expected.size()) note(f.missing, f.missing_count, expected[next_expected++]);
+    return f;
+}
+
+// The files the batch run processed, as its records name them, sorted and unique.
+std::vector<std::string> expected_files(const MergeOptions& opt) {
+    const FileList list = list_files(opt.expect, ListOptions{opt.recursive, opt.all_files},
+                                     opt.files_from.empty() ? std::vector<std::string>{}
+                                                            : read_files_from(opt.files_from));
+    std::vector<std::string> files;
+    files.reserve(list.files.size());
+    for (const InputFile& f : list.files) files.push_back(record_file_of(f.path));
+    std::sort(files.begin(), files.end());
+    files.erase(std::unique(files.begin(), files.end()), files.end());
+    return files;
+}
+
+void report(const char* what, size_t count, const std::vector<std::string>& examples) {
+    if (count == 0) return;
+    std::string list;
+    for (const std::string& e : examples) list += (list.empty() ? "" : ", ") + e;
+    std::fprintf(stderr, "mnet: merge: %zu %s, e.g. %s%s\n", count, what, list.c_str(),
+                 count > examples.size() ? ", ..." : "");
+}
+
+// Refuses an output that is one of the parts: it would be truncated before it is read.
+void check_output(const MergeOptions& opt) {
+    for (const std::string& p : opt.parts) {
+        std::error_code ec;
+        if (fs::equivalent(opt.output, p, ec)) {
+            throw Error(ErrorCode::InvalidArgument, "-o " + opt.output + " is also a part to merge (" + p + ")");
+        }
+    }
+}
+
+// Writes the merged lines to -o through a temporary file renamed into place, or to stdout.
+void write_merged(const MergeOptions& opt, const std::vector<std::string>& expected, bool check_expected) {
+    const bool to_stdout = opt.output.empty() || opt.output == "-";
+    const std::string tmp = to_stdout ? "" : opt.output + ".tmp-" + std::to_string(::getpid());
+    FILE* out = to_stdout ? stdout : std::fopen(tmp.c_str(), "wb");
+    if (!out) throw Error(ErrorCode::Io, tmp + ": cannot create (" + std::strerror(errno) + ")");
+    try {
+        merge_pass(opt.parts, expected, check_expected, [&](const std::string& line) {
+            if (std::fwrite(line.data(), 1, line.size(), out) != line.size() || std::fputc('\n', out) == EOF) {
+                throw Error(ErrorCode::Io, (to_stdout ? "standard output" : opt.output) + ": cannot write (" +
+                                               std::strerror(errno) + ")");
+            }
+        });
+        if (std::fflush(out) != 0) throw Error(ErrorCode::Io, opt.output + ": cannot write (" + std::strerror(errno) + ")");
+    } catch (...) {
+        if (!to_stdout) {
+            std::fclose(out);
+            std::remove(tmp.c_str());
+        }
+        throw;
+    }
+    if (to_stdout) return;
+    const bool closed = std::fclose(out) == 0;
+    if (!closed || std::rename(tmp.c_str(), opt.output.c_str()) != 0) {
+        const std::string reason = std::strerror(errno);
+        std::remove(tmp.c_str());
+        throw Error(ErrorCode::Io, opt.output + ": cannot write (" + reason + ")");
+    }
+}
+
+int run_merge(const MergeOptions& opt) {
+    if (!opt.output.empty() && opt.output != "-") check_output(opt);
+    const bool check_expected = !opt.files_from.empty() || !opt.expect.empty();
+    const std::vector<std::string> expected = check_expected ? expected_files(opt) : std::vector<std::string>{};
+    const Findings f = merge_pass(opt.parts, expected, check_expected, nullptr);
+    report("duplicate records", f.duplicate_count, f.duplicates);
+    report("files of the list without a record", f.missing_count, f.missing);
+    report("records for files not in the list", f.unexpected_count, f.unexpected);
+    if (!f.ok()) {
+        std::fprintf(stderr, "mnet: merge: nothing written: the parts do not cover the run exactly once\n");
+        return kExitSomeInputsFailed;
+    }
+    write_merged(opt, expected, check_expected);
+    if (!opt.quiet) {
+        std::fprintf(stderr, "mnet: merge: %zu records (%zu error records) from %zu parts%s\n", f.records, f.errors,
+                     opt.parts.size(), check_expected ? ", exactly one for every listed file" : ", no duplicates");
+    }
+    return kExitOk;
+}
+
+}  // namespace
+
+void setup_merge(CLI::App& app, int& status) {
+    auto opt = std::make_shared<MergeOptions>();
+    CLI::App* sub = app.add_subcommand(
+        "merge",
+        "Merge the JSONL outputs of a sharded batch run into one file in the unsharded run's order, checking that\n"
+        "no file has two records and, given the run's inputs, that none is missing (docs/batch.md)\n"
+        "  e.g. mnet merge out/part-*.jsonl -o all.jsonl\n"
+        "       mnet merge out/part-*.jsonl --files-from list.txt -o all.jsonl\n"
+        "       mnet merge out/part-*.jsonl -r --expect /data/images -o all.jsonl");
+    sub->footer("Exit status: 0 merged (and complete, given the inputs); 1 duplicate, missing or unexpected records: "
+                "each kind counted with examples on stderr, nothing written; 2 bad flags, or a part that is not an "
+                "mnet batch JSONL output as written (malformed, unsorted, or ending in an unfinished line); 3 a file "
+                "could not be read or written.");
+    sub->add_option("parts", opt->parts, "The JSONL outputs of the shards, in any order")->required();
+    sub->add_option("-o,--output", opt->output,
+                    "Write the merged records to this file (replaced only when the check passes) instead of "
+                    "standard output, e.g. -o all.jsonl");
+    sub->add_option("--files-from", opt->files_from,
+                    "The list the batch run was given (--files-from; - reads standard input): every file in it "
+                    "must have exactly one record, e.g. --files-from list.txt");
+    sub->add_option("--expect", opt->expect,
+                    "The folders and files the batch run was given, spelled as it was given them: every image "
+                    "file they hold must have exactly one record; one path per --expect, e.g. --expect /data/images")
+        ->allow_extra_args(false);
+    sub->add_flag("-r,--recursive", opt->recursive, "With --expect: the batch run had -r");
+    sub->add_flag("--all-files", opt->all_files, "With --expect: the batch run had --all-files");
+    sub->add_flag("-q,--quiet", opt->quiet, "No summary line on stderr; problems are still reported");
+    sub->callback([opt, &status] { status = run_merge(*opt); });
+}
+
+}  // namespace mnet::cli

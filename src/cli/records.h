@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: Apache-2.0
+// Reading back the JSONL records `mnet batch` writes, for --resume and `mnet merge`: which file each complete
+// line is about, and whether it is an error record.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace mnet::cli {
+
+// A record line with -k 100000 is about 7 MB; anything longer is not ours.
+constexpr size_t kMaxRecordBytes = 64u << 20;
+
+struct Record {
+    std::string file;  // the "file" value, decoded
+    bool error = false;  // an {"file","error"} record
+};
+
+// The record on `line`, line `line_number` of `name`. Throws Error(InvalidArgument) "NAME:LINE: ..." when the
+// line is not a JSON object with a string "file".
+Record parse_record(const std::string& line, const std::string& name, unsigned long long line_number);
+
+// The "file" value a record for `path` holds once read back: the path itself when it is valid UTF-8 (JSON text
+// replaces invalid bytes with U+FFFD, so such names are compared in that form).
+std::string record_file_of(const std::string& path);
+
+}  // namespace mnet::cli
