@@ -221,7 +221,9 @@ std::vector<InputFile> resume_files(const BatchOptions& opt, bool csv, std::vect
 int run_batch(const BatchOptions& opt) {
     const bool resume = !opt.resume.empty();
     const std::string& output = resume ? opt.resume : opt.out.path;
-    const bool csv = opt.out.resolve() == "csv";
+    OutputFlags format_flags = opt.out;  // --resume FILE is the output: its name can pick the format too
+    format_flags.path = output;
+    const bool csv = format_flags.resolve() == "csv";
     size_t earlier_failures = 0;
     std::vector<InputFile> files = shard_files(opt);
     if (resume) files = resume_files(opt, csv, std::move(files), earlier_failures);

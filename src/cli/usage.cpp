@@ -91,7 +91,8 @@ public:
 }  // namespace
 
 std::string closest(const std::string& word, const std::vector<std::string>& candidates) {
-    const size_t limit = std::clamp<size_t>(word.size() / 3, 1, 3);
+    // Short words get 2 edits too ("cvs" -> "csv" is a swap, two edits); one-letter flags only 1.
+    const size_t limit = word.size() <= 2 ? 1 : std::clamp<size_t>(word.size() / 3, 2, 3);
     std::string best;
     size_t best_distance = limit + 1;
     for (const std::string& c : candidates) {

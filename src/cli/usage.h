@@ -14,8 +14,8 @@ namespace mnet::cli {
 
 constexpr size_t kMaxHelpWidth = 100;
 
-// The candidate closest to `word` (edit distance, at most a third of the word's length, at least 1 and at most
-// 3 edits), or "" when none is that close. Ties keep the first candidate.
+// The candidate closest to `word` (edit distance: at most a third of the word's length, between 2 and 3 edits,
+// 1 for words of up to two characters), or "" when none is that close. Ties keep the first candidate.
 std::string closest(const std::string& word, const std::vector<std::string>& candidates);
 
 // "; did you mean 'x'?" for closest(word, candidates), or "".
