@@ -13,7 +13,7 @@ packages=(
   libflatbuffers-dev flatbuffers-compiler     # TFLite importer
   libhdf5-dev                                 # Keras .h5 importer
   libonnx-dev libprotobuf-dev                 # ONNX importer: onnx-ml.pb.h (built for Debian's protobuf 3.21)
-  libjpeg-dev                                 # JPEG decoding; tests: writing CMYK/YCCK JPEG fixtures
+  libjpeg-dev libpng-dev                      # JPEG and PNG decoding; tests: writing CMYK/YCCK JPEG fixtures
   jq curl ca-certificates                     # model fetching: zoo manifest, downloads
   clang libclang-rt-14-dev llvm               # fuzzing (tools/fuzz.sh): clang 14, its libFuzzer + sanitizer
                                               # runtimes (libclang_rt.fuzzer), llvm-symbolizer for stack traces

@@ -2,7 +2,7 @@
 # Builds the whole test suite with AddressSanitizer + UndefinedBehaviorSanitizer (gcc, -DMNET_SANITIZE=ON) into
 # build-asan/ and runs it with ctest. CI runs it after scripts/test.sh, which has installed the dependencies and
 # fetched the models. Extra arguments go to ctest, e.g. scripts/test_sanitizers.sh -R test_images.
-# MNET_SANITIZE_BUILD names another build folder.
+# MNET_SANITIZE_BUILD names another build folder; MNET_WERROR=ON (as .ci/run sets it) makes warnings errors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${MNET_SANITIZE_BUILD:-build-asan}"
@@ -26,7 +26,9 @@ log="$build/build.log"
 mkdir -p "$build"
 # -O1 -g1, asserts on: instrumented code compiles 2.6x faster than at -O2 -g (16.9 s against 6.4 s for one test
 # file), which keeps CI within its time limit, and the reports still name file and line.
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMNET_SANITIZE=ON -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
+werror=()
+[ -z "${MNET_WERROR:-}" ] || werror=(-DMNET_WERROR="$MNET_WERROR")
+cmake -S . -B "$build" "${werror[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMNET_SANITIZE=ON -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
   -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1" > "$log" 2>&1 || { cat "$log"; exit 1; }
 cmake --build "$build" -j"$(nproc)" >> "$log" 2>&1 || { tail -60 "$log"; exit 1; }
 built=$SECONDS

@@ -6,12 +6,14 @@
 
 #include <array>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
 
-#include "cli/exit_codes.h"  // the same statuses as `mnet`
-#include "cli/usage.h"  // the same help formatting and one-line parse errors
+#include "common/exit_codes.h"  // the same statuses as `mnet`
+#include "common/usage.h"  // the same help formatting and one-line parse errors
+#include "core/file_io.h"
 #include "core/option_checks.h"
 #include "mnet/error.h"
 #include "mnet_version.h"
@@ -134,6 +136,7 @@ int main(int argc, char** argv) {
                            "Then: mnet classify -m models/mine/mine.json photo.jpg (or give mnet -m the source file "
                            "itself: it converts once and caches).\n\n") +
                mnet::cli::kExitStatusHelp);
+    std::signal(SIGXFSZ, SIG_IGN);  // a file size limit is a write error (EFBIG) with the output cleaned up
     const std::vector<std::string> args(argv, argv + argc);
     if (const int parsed = mnet::cli::parse_args(app, args); parsed >= 0) {
         return parsed == 0 ? 0 : mnet::cli::kExitUsage;
@@ -173,10 +176,10 @@ int main(int argc, char** argv) {
             kind_name(def.outputs[0].kind), def.labels.size(), seconds);
         return 0;
     } catch (const mnet::Error& e) {
-        std::cerr << kProgram << ": error: " << e.what() << "\n";
+        std::cerr << kProgram << ": error: " << mnet::io::printable(e.what()) << "\n";
         return mnet::cli::exit_code_for(e.code());
     } catch (const std::exception& e) {
-        std::cerr << kProgram << ": error: " << input << ": " << e.what() << "\n";
+        std::cerr << kProgram << ": error: " << mnet::io::printable(input + ": " + e.what()) << "\n";
         return mnet::cli::kExitBackend;
     }
 }

@@ -13,8 +13,12 @@
 
 namespace mnet {
 
-// The arithmetic a session runs in. Int8 needs a model carrying quantization parameters.
-enum class Precision { Fp32, Int8 };
+// The arithmetic a session runs in. Int8 needs a model carrying quantization parameters (Model::has_quantization);
+// Auto is Int8 for such a model and Fp32 otherwise (what `mnet` runs by default too).
+enum class Precision { Auto, Fp32, Int8 };
+
+// What `requested` means for `model`: Auto resolved, Fp32 and Int8 as they are.
+Precision effective_precision(const Model& model, Precision requested);
 
 // How a batch runs. Latency: one pass over the whole batch, every layer split across all threads. Throughput:
 // one single-threaded stream per thread, each taking the batch's images a small chunk at a time, so the working
@@ -29,13 +33,8 @@ struct SessionOptions {
     int threads = 0;
     bool profile = false;  // record per-layer timings (adds one clock read per layer)
     bool fuse_dw = true;   // fuse pointwise 1x1 + following depthwise (oneDNN append_dw) where a real kernel exists
-    bool fuse_add = true;  // sum a convolution into the residual it is added to (oneDNN sum post-op)
-    bool fuse_activation = true;  // run an activation node as post-ops of the op before it
-    // A quantized model's classifier, at batch <= 4, reads its 8-bit weight integers rather than their float
-    // values: the same weights in a quarter of the memory traffic (src/ops/u8_gemv.h).
-    bool u8_classifier = true;
     BatchMode mode = BatchMode::Auto;  // profiling always runs in latency mode: its timings are of one pass
-    Precision precision = Precision::Fp32;
+    Precision precision = Precision::Auto;
 };
 
 // What `threads = 0` means: the CPUs this process may use, decided once per process. `cpus` is the process's
@@ -61,8 +60,14 @@ struct LayerTiming {
     double ms = 0.0;
 };
 
+struct LoweringOptions;  // internal
+
 // A model compiled for one batch size and thread count: every primitive built and every weight reordered once.
 // Not thread-safe: one thread runs a Session at a time. Several Sessions may share one Model.
+// Threads: a Session runs its kernels on OpenMP threads, `options.threads` of them, and leaves the calling
+// thread's OpenMP setting (omp_get_max_threads) as it found it after construction and after every run; it never
+// changes another thread's. threads = 0 means omp_get_max_threads() as the process started (OMP_NUM_THREADS or
+// the CPUs it may use).
 class Session {
 public:
     Session(std::shared_ptr<const Model> model, const SessionOptions& options);
@@ -77,24 +82,19 @@ public:
     const Tensor& output(size_t i = 0) const;  // in Model::outputs() order, with the batch dimension
     size_t output_count() const;
     const std::vector<LayerTiming>& timings() const;  // of the last run; empty unless options.profile
-    const SessionOptions& options() const;  // as resolved: threads is never 0, mode never Auto
+    const SessionOptions& options() const;  // as resolved: threads is never 0, mode and precision never Auto
     const Model& model() const;
 
     struct Impl;
 
 private:
+    friend struct SessionFactory;  // internal: sessions with other lowering switches, for tests
+    Session(std::shared_ptr<const Model> model, const SessionOptions& options, const LoweringOptions& lowering);
+
     std::unique_ptr<Impl> impl_;
 };
 
-// The machine's measured fp32 peak in GFLOP/s: a large 1x1 convolution (oneDNN's most efficient kernel) timed
-// for about `seconds` with `threads` threads (0 = all). A yardstick for benchmark reports, not a promise.
-double measure_fp32_peak_gflops(int threads, double seconds = 0.5);
-
-// The same for int8: the convolution on u8 activations and s8 weights, in GOP/s (two per multiply-accumulate).
-double measure_int8_peak_gops(int threads, double seconds = 0.5);
-
-// The instruction set oneDNN dispatches to on this machine, e.g. "avx2" or "avx512_core".
-std::string cpu_isa();
+// The peak measurements and cpu_isa() for benchmark reports: mnet/bench.h.
 
 // Version strings, for reports.
 std::string mnet_version();

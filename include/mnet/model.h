@@ -69,11 +69,11 @@ public:
     int64_t total_params() const;
     bool has_quantization() const;                  // the source model carried quantization parameters
 
-    struct Impl;
-    const Impl& impl() const { return *impl_; }
-    explicit Model(std::unique_ptr<Impl> impl);  // internal: use load()
+    struct Impl;  // the engine's view (src/graph/loader.h); not part of the API
 
 private:
+    friend struct ModelAccess;
+    explicit Model(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };
 

@@ -16,7 +16,7 @@
 #include "cli/commands.h"
 #include "cli/common_options.h"
 #include "cli/csv.h"
-#include "cli/exit_codes.h"
+#include "common/exit_codes.h"
 #include "cli/file_list.h"
 #include "cli/features.h"
 #include "cli/files_from.h"
@@ -24,7 +24,7 @@
 #include "cli/pipeline.h"
 #include "cli/predictions.h"
 #include "cli/resume.h"
-#include "cli/usage.h"
+#include "common/usage.h"
 #include "core/file_io.h"
 #include "mnet/error.h"
 
@@ -56,7 +56,13 @@ public:
             // Streamed to its final name (not io::AtomicFile): the results finished before a signal or a failure
             // must stay, and --resume continues this very file. O_NONBLOCK: a FIFO nobody reads is an error
             // (ENXIO), not a wait forever; cleared once open.
-            fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC) | O_CLOEXEC | O_NONBLOCK, 0666);
+            struct stat link {};
+            if (::lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode) && !io::file_id(path)) {
+                // As io::AtomicFile: a link to nothing would create a file wherever it points.
+                throw Error(ErrorCode::Io, path + ": cannot create output file (a symbolic link to nothing)");
+            }
+            const int mode = append ? O_APPEND : O_TRUNC;
+            fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | mode | O_CLOEXEC | O_NONBLOCK, 0666);
             if (fd_ < 0) {
                 const int err = errno;
                 throw Error(ErrorCode::Io, path + ": cannot create output file (" +
@@ -137,13 +143,14 @@ std::string csv_header(int top) {
         const std::string n = std::to_string(r);
         line += ",top" + n + "_index,top" + n + "_label,top" + n + "_probability";
     }
-    return line + ",error,precision,model\n";
+    return line + ",error,precision,model,file_bytes\n";
 }
 
-// One row per file: the file, k (index, label, probability) triples, then the error (empty on success).
+// One row per file: the file, k (index, label, probability) triples, the error (empty on success), the precision
+// the model and file_bytes (base64 of a name that is not UTF-8, else empty).
 std::string csv_row(const std::string& file, const std::vector<Prediction>& preds, int top, const std::string& error,
                     const char* precision, const std::string& model) {
-    std::string line = csv_field(file);
+    std::string line = csv_field(shown_file_name(file));
     for (size_t r = 0; r < static_cast<size_t>(top); ++r) {
         if (r < preds.size()) {
             // The same shortest round-trip text as the JSON output.
@@ -153,7 +160,8 @@ std::string csv_row(const std::string& file, const std::vector<Prediction>& pred
             line += ",,,";
         }
     }
-    return line + "," + csv_field(error) + "," + precision + "," + csv_field(model) + "\n";
+    return line + "," + csv_field(io::printable(error)) + "," + precision + "," + csv_field(model) + "," +
+           file_bytes_field(file) + "\n";
 }
 
 std::string plural(size_t n, const char* word) { return std::to_string(n) + " " + word + (n == 1 ? "" : "s"); }
@@ -170,7 +178,8 @@ std::vector<InputFile> shard_files(const BatchOptions& opt) {
                                                             : read_files_from(opt.files_from));
     if (list.files.empty()) {
         const std::string hint = list.skipped_subfolders ? " (add -r for subfolders)" : "";
-        throw Error(ErrorCode::InvalidArgument, "no image files to classify in the arguments given" + hint);
+        const std::string where = opt.inputs.size() == 1 ? opt.inputs[0] : "the arguments given";
+        throw Error(ErrorCode::InvalidArgument, "no image files to classify in " + where + hint);
     }
     const auto [first, last] = shard_range(list.files.size(), shard);
     if (!shard.source.empty()) {
@@ -179,7 +188,7 @@ std::vector<InputFile> shard_files(const BatchOptions& opt) {
     }
     if (!opt.quiet && list.skipped_extension > 0) {
         std::fprintf(stderr, "mnet: batch: skipped %s without an image extension, e.g. %s (--all-files tries them)\n",
-                     plural(list.skipped_extension, "file").c_str(), list.skipped_example.c_str());
+                     plural(list.skipped_extension, "file").c_str(), io::printable(list.skipped_example).c_str());
     }
     if (!opt.quiet && list.skipped_subfolders > 0) {
         std::fprintf(stderr, "mnet: batch: %s not searched (-r descends into them)\n",
@@ -244,7 +253,7 @@ int run_batch(const BatchOptions& opt) {
     Output out(output, resume);
     if (csv && !out.write(csv_header(opt.top))) {
         if (out.reader_closed()) return kExitOk;
-        std::fprintf(stderr, "mnet: error: %s\n", out.error().c_str());
+        std::fprintf(stderr, "mnet: error: %s\n", io::printable(out.error()).c_str());
         return kExitIo;
     }
 
@@ -275,8 +284,8 @@ int run_batch(const BatchOptions& opt) {
     const bool closed = out.close();
     if (out.reader_closed()) return kExitOk;
     if (stats.sink_stopped || !closed) {
-        std::fprintf(stderr, "mnet: error: %s; stopped after %zu of %zu files\n", out.error().c_str(), stats.processed,
-                     stats.total);
+        std::fprintf(stderr, "mnet: error: %s; stopped after %zu of %zu files\n", io::printable(out.error()).c_str(),
+                     stats.processed, stats.total);
         return kExitIo;
     }
     if (!opt.quiet || stats.signal) print_summary("batch", stats);
@@ -309,8 +318,8 @@ void setup_batch(CLI::App& app, int& status) {
                   "(non-images become error records)");
     sub->add_option("-k,--top", opt->top, "Labels per image (default 5), e.g. -k 1")->check(whole_number(1, 100000));
     sub->add_option("--shard", opt->shard,
-                    "Process only slice K of N (0 <= K < N) of the sorted file list, a contiguous range; "
-                    "concatenating the outputs of 0/N .. N-1/N gives the unsharded output. Default: from "
+                    "Process only slice K of N (0 <= K < N, N at most 10^9) of the sorted file list, a contiguous "
+                    "range; concatenating the outputs of 0/N .. N-1/N gives the unsharded output. Default: from "
                     "SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT or JOB_COMPLETION_INDEX, else all, e.g. --shard 2/8");
     sub->add_option("--shard-count", opt->shard_count,
                     "N for a Kubernetes Indexed Job (K comes from JOB_COMPLETION_INDEX; also MNET_SHARD_COUNT), "

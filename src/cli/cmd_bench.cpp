@@ -9,11 +9,11 @@
 
 #include "cli/commands.h"
 #include "cli/common_options.h"
-#include "cli/exit_codes.h"
+#include "common/exit_codes.h"
 #include "cli/measure.h"
 #include "cli/output.h"
 #include "cli/stats.h"
-#include "cli/usage.h"
+#include "common/usage.h"
 #include "mnet/engine.h"
 #include "mnet/error.h"
 

@@ -11,14 +11,15 @@
 
 #include "cli/commands.h"
 #include "cli/common_options.h"
-#include "cli/exit_codes.h"
 #include "cli/features.h"
 #include "cli/output.h"
 #include "cli/predictions.h"
-#include "cli/usage.h"
+#include "common/exit_codes.h"
+#include "common/usage.h"
+#include "core/file_io.h"
 #include "mnet/engine.h"
 #include "mnet/error.h"
-#include "preprocess/image.h"
+#include "mnet/image.h"
 
 namespace mnet::cli {
 
@@ -39,7 +40,7 @@ struct ClassifyOptions {
 };
 
 void print_table(const std::string& file, const std::vector<Prediction>& preds, Precision precision) {
-    std::printf("%s\n", file.c_str());
+    std::printf("%s\n", io::printable(file).c_str());
     std::printf("  %4s  %-6s  %s  (%s)\n", "rank", "index", "probability  label", precision_name(precision));
     for (size_t i = 0; i < preds.size(); ++i) {
         std::printf("  %4zu  %-6lld  %11.6f  %s\n", i + 1, static_cast<long long>(preds[i].index),
@@ -102,7 +103,7 @@ int run_classify(const ClassifyOptions& opt) {
                 std::printf("%s\n", error_json(file, model->name(), error).c_str());
                 flush_stdout();
             }
-            std::fprintf(stderr, "mnet: error: %s\n", error.c_str());
+            std::fprintf(stderr, "mnet: error: %s\n", io::printable(error).c_str());
             continue;
         }
         session.run(input);

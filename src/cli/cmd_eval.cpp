@@ -13,8 +13,8 @@
 #include "cli/csv.h"
 #include "cli/eval_data.h"
 #include "cli/files_from.h"
-#include "cli/exit_codes.h"
 #include "cli/output.h"
+#include "common/exit_codes.h"
 #include "cli/pipeline.h"
 #include "cli/predictions.h"
 #include "core/file_io.h"
@@ -79,7 +79,7 @@ void write_misclassified_csv(const std::string& path, const Model& model, const 
     out << "file,true_index,true_label,true_rank,true_probability,predicted_index,predicted_label,"
            "predicted_probability\n";
     for (const Miss& m : t.misses) {
-        out << csv_field(m.file) << ',' << m.truth << ',' << csv_field(label_of(model, m.truth)) << ',' << m.true_rank
+        out << csv_field(shown_file_name(m.file)) << ',' << m.truth << ',' << csv_field(label_of(model, m.truth)) << ',' << m.true_rank
             << ',' << nlohmann::json(m.true_probability).dump() << ',' << m.predicted.index << ','
             << csv_field(m.predicted.label) << ',' << nlohmann::json(m.predicted.probability).dump() << '\n';
     }
@@ -114,14 +114,14 @@ void print_text_report(const Model& model, Precision precision, const Tally& t, 
     }
     std::printf("\nmisclassified (top-1): %zu\n", t.misses.size());
     for (const Miss& m : t.misses) {
-        std::printf("  %s: true %lld '%s' (rank %zu, p=%.4f), predicted %lld '%s' (p=%.4f)\n", m.file.c_str(),
+        std::printf("  %s: true %lld '%s' (rank %zu, p=%.4f), predicted %lld '%s' (p=%.4f)\n", io::printable(m.file).c_str(),
                     static_cast<long long>(m.truth), label_of(model, m.truth).c_str(), m.true_rank,
                     static_cast<double>(m.true_probability), static_cast<long long>(m.predicted.index),
                     m.predicted.label.c_str(), static_cast<double>(m.predicted.probability));
     }
     if (failed) {
         std::printf("\nfailed: %zu\n", failed);
-        for (const auto& [file, error] : t.errors) std::printf("  %s\n", error.c_str());
+        for (const auto& [file, error] : t.errors) std::printf("  %s\n", io::printable(error).c_str());
     }
 }
 
@@ -134,13 +134,15 @@ void print_json_report(const Model& model, Precision precision, const Tally& t, 
     }
     json misses = json::array();
     for (const Miss& m : t.misses) {
-        misses.push_back({{"file", m.file}, {"true_index", m.truth}, {"true_label", label_of(model, m.truth)},
+        misses.push_back({{"file", shown_file_name(m.file)}, {"true_index", m.truth}, {"true_label", label_of(model, m.truth)},
                           {"true_rank", m.true_rank}, {"true_probability", m.true_probability},
                           {"predicted_index", m.predicted.index}, {"predicted_label", m.predicted.label},
                           {"predicted_probability", m.predicted.probability}});
     }
     json errors = json::array();
-    for (const auto& [file, error] : t.errors) errors.push_back({{"file", file}, {"error", error}});
+    for (const auto& [file, error] : t.errors) {
+        errors.push_back({{"file", shown_file_name(file)}, {"error", io::printable(error)}});
+    }
     const json report = {{"model", model.name()},
                          {"precision", precision_name(precision)},
                          {"images", t.images},
@@ -181,7 +183,7 @@ int run_eval(const EvalOptions& opt) {
     }
     if (!opt.quiet && set.ignored_files) {
         std::fprintf(stderr, "mnet: eval: ignored %zu file%s directly in %s (images belong in class folders)\n",
-                     set.ignored_files, set.ignored_files == 1 ? "" : "s", opt.target.c_str());
+                     set.ignored_files, set.ignored_files == 1 ? "" : "s", io::printable(opt.target).c_str());
     }
     if (!opt.quiet && set.skipped_extension) {
         std::fprintf(stderr, "mnet: eval: skipped %zu file%s without an image extension (--all-files tries them)\n",

@@ -9,7 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/common_options.h"
-#include "cli/exit_codes.h"
+#include "common/exit_codes.h"
 #include "cli/measure.h"
 #include "cli/output.h"
 #include "mnet/engine.h"

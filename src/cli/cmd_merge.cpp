@@ -5,26 +5,21 @@
 // Every part is in sorted file order (batch writes its shard's files in list order, --resume appends the rest in
 // the same order), so the parts are merged as sorted streams: memory holds one line per part and the expected
 // list, however many records there are. A first pass checks, a second writes, so a failed check writes nothing.
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <functional>
 #include <memory>
-#include <system_error>
 
 #include "cli/commands.h"
-#include "cli/exit_codes.h"
+#include "common/exit_codes.h"
 #include "cli/file_list.h"
 #include "cli/files_from.h"
 #include "cli/line_reader.h"
 #include "cli/records.h"
+#include "core/file_io.h"
 #include "mnet/error.h"
-
-namespace fs = std::filesystem;
 
 namespace mnet::cli {
 
@@ -46,7 +41,7 @@ struct MergeOptions {
 class Part {
 public:
     explicit Part(const std::string& path)
-        : fd_(open_regular_file(path, "part")), guard_(fd_), reader_(fd_, path, kMaxRecordBytes) {
+        : file_(io::open_regular(path, "part")), reader_(file_.fd.get(), path, kMaxRecordBytes) {
         advance();
     }
     bool has() const { return has_; }
@@ -71,8 +66,7 @@ public:
     }
 
 private:
-    int fd_;
-    FdGuard guard_;
+    io::ReadableFile file_;
     LineReader reader_;
     std::string line_;
     Record record_;
@@ -152,48 +146,32 @@ void report(const char* what, size_t count, const std::vector<std::string>& exam
                  count > examples.size() ? ", ..." : "");
 }
 
-// Refuses an output that is one of the parts: it would be truncated before it is read.
-void check_output(const MergeOptions& opt) {
-    for (const std::string& p : opt.parts) {
-        std::error_code ec;
-        if (fs::equivalent(opt.output, p, ec)) {
-            throw Error(ErrorCode::InvalidArgument, "-o " + opt.output + " is also a part to merge (" + p + ")");
-        }
-    }
-}
-
-// Writes the merged lines to -o through a temporary file renamed into place, or to stdout.
+// Writes the merged lines to -o (io::AtomicFile: a temporary file renamed into place, never over a part) or to
+// standard output, a megabyte at a time.
 void write_merged(const MergeOptions& opt, const std::vector<std::string>& expected, bool check_expected) {
+    constexpr size_t kFlushBytes = 1 << 20;
     const bool to_stdout = opt.output.empty() || opt.output == "-";
-    const std::string tmp = to_stdout ? "" : opt.output + ".tmp-" + std::to_string(::getpid());
-    FILE* out = to_stdout ? stdout : std::fopen(tmp.c_str(), "wb");
-    if (!out) throw Error(ErrorCode::Io, tmp + ": cannot create (" + std::strerror(errno) + ")");
-    try {
-        merge_pass(opt.parts, expected, check_expected, [&](const std::string& line) {
-            if (std::fwrite(line.data(), 1, line.size(), out) != line.size() || std::fputc('\n', out) == EOF) {
-                throw Error(ErrorCode::Io, (to_stdout ? "standard output" : opt.output) + ": cannot write (" +
-                                               std::strerror(errno) + ")");
-            }
-        });
-        if (std::fflush(out) != 0) throw Error(ErrorCode::Io, opt.output + ": cannot write (" + std::strerror(errno) + ")");
-    } catch (...) {
-        if (!to_stdout) {
-            std::fclose(out);
-            std::remove(tmp.c_str());
+    std::unique_ptr<io::AtomicFile> file = to_stdout ? nullptr : std::make_unique<io::AtomicFile>(opt.output, "-o");
+    std::string buffer;
+    const auto flush = [&] {
+        if (file) {
+            file->write(buffer);
+        } else if (std::fwrite(buffer.data(), 1, buffer.size(), stdout) != buffer.size()) {
+            throw Error(ErrorCode::Io, std::string("standard output: cannot write (") + std::strerror(errno) + ")");
         }
-        throw;
-    }
-    if (to_stdout) return;
-    const bool closed = std::fclose(out) == 0;
-    if (!closed || std::rename(tmp.c_str(), opt.output.c_str()) != 0) {
-        const std::string reason = std::strerror(errno);
-        std::remove(tmp.c_str());
-        throw Error(ErrorCode::Io, opt.output + ": cannot write (" + reason + ")");
-    }
+        buffer.clear();
+    };
+    merge_pass(opt.parts, expected, check_expected, [&](const std::string& line) {
+        buffer += line;
+        buffer += '\n';
+        if (buffer.size() >= kFlushBytes) flush();
+    });
+    flush();
+    if (file) file->commit();
 }
 
 int run_merge(const MergeOptions& opt) {
-    if (!opt.output.empty() && opt.output != "-") check_output(opt);
+    for (const std::string& part : opt.parts) io::remember_input(part);  // -o must not name one
     const bool check_expected = !opt.files_from.empty() || !opt.expect.empty();
     const std::vector<std::string> expected = check_expected ? expected_files(opt) : std::vector<std::string>{};
     const Findings f = merge_pass(opt.parts, expected, check_expected, nullptr);

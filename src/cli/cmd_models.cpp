@@ -7,7 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/common_options.h"
-#include "cli/exit_codes.h"
+#include "common/exit_codes.h"
 #include "cli/model_source.h"
 #include "cli/output.h"
 #include "cli/predictions.h"

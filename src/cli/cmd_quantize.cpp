@@ -6,15 +6,15 @@
 
 #include "cli/commands.h"
 #include "cli/common_options.h"
-#include "cli/exit_codes.h"
+#include "common/exit_codes.h"
 #include "cli/file_list.h"
 #include "cli/quantize_report.h"
-#include "cli/usage.h"
+#include "common/usage.h"
 #include "core/file_io.h"
 #include "mnet/engine.h"
 #include "mnet/error.h"
 #include "mnet/quantize.h"
-#include "preprocess/image.h"
+#include "mnet/image.h"
 
 namespace mnet::cli {
 
@@ -48,7 +48,8 @@ int run_quantize(const QuantizeOptions& opt) {
     const auto model = load_model(opt.model);
     const FileList list = list_files(opt.calibrate, ListOptions{opt.recursive, false});
     if (list.files.empty()) {
-        throw Error(ErrorCode::InvalidArgument, "--calibrate: no image files found" +
+        const std::string where = opt.calibrate.size() == 1 ? " " + opt.calibrate[0] : "";
+        throw Error(ErrorCode::InvalidArgument, "--calibrate" + where + ": no image files found" +
                                                     std::string(list.skipped_subfolders ? " (add -r for subfolders)" : ""));
     }
     // Neither the manifest nor its weights file may replace a calibration image (the model is refused by the
@@ -68,6 +69,7 @@ int run_quantize(const QuantizeOptions& opt) {
     int filled = 0;
     size_t failed = 0;
     std::vector<std::vector<float>> kept;  // the first report_images preprocessed images, for the report
+    std::string first_error;
     int status = kExitOk;
     for (const InputFile& f : list.files) {
         try {
@@ -75,8 +77,10 @@ int run_quantize(const QuantizeOptions& opt) {
             preprocess_file(f.path, model->preprocess(), batch.data.data() + per_image * static_cast<size_t>(filled),
                             limits);
         } catch (const Error& e) {
-            // A calibration set with a broken file still calibrates; the file is named and the status says so.
-            std::fprintf(stderr, "mnet: error: %s\n", e.what());
+            // A calibration set with a broken file still calibrates; the file is named and the status says so
+            // (a single file: in the one error line below).
+            if (list.files.size() > 1) std::fprintf(stderr, "mnet: error: %s\n", io::printable(e.what()).c_str());
+            if (first_error.empty()) first_error = e.what();
             ++failed;
             status = kExitSomeInputsFailed;
             continue;
@@ -94,7 +98,10 @@ int run_quantize(const QuantizeOptions& opt) {
         // The rest of the batch still holds earlier images; observe() looks at the first `filled` only.
         calibrator.observe(batch, filled);
     }
-    if (calibrator.images() == 0) throw InputImageError("--calibrate: no image could be decoded");
+    if (calibrator.images() == 0) {
+        throw InputImageError("--calibrate: no image could be decoded" +
+                              (list.files.size() == 1 ? " (" + first_error + ")" : std::string()));
+    }
 
     if (calibrator.images() < kMinCalibrationImages) {
         std::fprintf(stderr, "mnet: quantize: warning: %lld calibration image%s; ranges from fewer than %lld typical "
@@ -114,7 +121,7 @@ int run_quantize(const QuantizeOptions& opt) {
     std::fprintf(stderr, "mnet: quantize: %lld calibration image%s (%zu failed); wrote %s (model '%s', u8 activations "
                          "from min/max)\n",
                  static_cast<long long>(calibrator.images()), calibrator.images() == 1 ? "" : "s", failed,
-                 opt.output.c_str(), name.c_str());
+                 io::printable(opt.output).c_str(), io::printable(name).c_str());
     return status;
 }
 

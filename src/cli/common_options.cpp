@@ -8,11 +8,11 @@
 #include <filesystem>
 #include <limits>
 
-#include "cli/exit_codes.h"
+#include "common/exit_codes.h"
 #include "cli/output.h"
-#include "cli/usage.h"
+#include "common/usage.h"
 #include "mnet/error.h"
-#include "preprocess/image.h"
+#include "mnet/image.h"
 
 namespace fs = std::filesystem;
 
@@ -65,7 +65,7 @@ CLI::Option* add_precision_option(CLI::App* sub, std::string& precision) {
 
 Precision resolve_precision(const std::string& flag, const Model& model) {
     if (flag == "fp32") return Precision::Fp32;
-    if (flag.empty()) return model.has_quantization() ? Precision::Int8 : Precision::Fp32;
+    if (flag.empty()) return effective_precision(model, Precision::Auto);
     if (!model.has_quantization()) {
         throw Error(ErrorCode::Unsupported, "--precision int8: " + model.path() +
                                                 " has no quantization parameters (mnet quantize makes a quantized copy)");

@@ -24,7 +24,7 @@ extern const char* const kModelHelp;
 CLI::Option* add_model_option(CLI::App* sub, ModelFlags& model);
 // `-t/--threads N` (0 = all cores).
 CLI::Option* add_threads_option(CLI::App* sub, int& threads);
-// `--max-pixels N`: the decompression-bomb limit, ImageLimits::max_pixels (preprocess/image.h).
+// `--max-pixels N`: the decompression-bomb limit, ImageLimits::max_pixels (mnet/image.h).
 CLI::Option* add_max_pixels_option(CLI::App* sub, int64_t& max_pixels);
 
 // `--precision int8|fp32`; left empty, the model decides (resolve_precision).

@@ -10,7 +10,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "cli/exit_codes.h"
+#include "common/exit_codes.h"
 #include "cli/model_source.h"
 #include "mnet/error.h"
 

@@ -113,6 +113,17 @@ size_t env_count(const char* name) {
     return v;
 }
 
+// A shard count from the environment: set means 1..kMaxShards (0 is a mistake, not "unset").
+size_t env_shard_count(const char* name) {
+    const size_t v = env_count(name);
+    if (v == 0 || v > kMaxShards) {
+        throw Error(ErrorCode::InvalidArgument, std::string(name) + "=" + std::to_string(v) +
+                                                    ": the shard count must be in [1, " + std::to_string(kMaxShards) +
+                                                    "]");
+    }
+    return v;
+}
+
 }  // namespace
 
 bool has_image_extension(const std::string& path) {
@@ -160,8 +171,12 @@ Shard parse_shard(const std::string& text) {
         !parse_count(text.substr(slash + 1), s.count)) {
         throw Error(ErrorCode::InvalidArgument, "--shard " + text + ": expected K/N, e.g. --shard 0/4");
     }
-    if (s.count == 0 || s.index >= s.count || s.count > kMaxShards) {
-        throw Error(ErrorCode::InvalidArgument, "--shard " + text + ": K must be in [0, N) and N >= 1, e.g. 3/4");
+    if (s.count == 0 || s.count > kMaxShards) {
+        throw Error(ErrorCode::InvalidArgument, "--shard " + text + ": N must be in [1, " + std::to_string(kMaxShards) +
+                                                    "], e.g. 3/4");
+    }
+    if (s.index >= s.count) {
+        throw Error(ErrorCode::InvalidArgument, "--shard " + text + ": K must be in [0, N), e.g. 3/4");
     }
     return s;
 }
@@ -177,7 +192,7 @@ Shard resolve_shard(const std::string& flag, long count_flag) {
         count = static_cast<size_t>(count_flag);
         count_source = "--shard-count";
     } else if (env("MNET_SHARD_COUNT")) {
-        count = env_count("MNET_SHARD_COUNT");
+        count = env_shard_count("MNET_SHARD_COUNT");
         count_source = "MNET_SHARD_COUNT";
     }
     Shard s;
@@ -194,7 +209,7 @@ Shard resolve_shard(const std::string& flag, long count_flag) {
         s.index = (id - min) / step;
         s.source = "SLURM_ARRAY_TASK_ID";
         if (count == 0 && env("SLURM_ARRAY_TASK_COUNT")) {
-            count = env_count("SLURM_ARRAY_TASK_COUNT");
+            count = env_shard_count("SLURM_ARRAY_TASK_COUNT");
             count_source = "SLURM_ARRAY_TASK_COUNT";
         }
         if (count == 0) {

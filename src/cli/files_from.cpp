@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "cli/line_reader.h"
+#include "core/file_io.h"
 #include "mnet/error.h"
 
 namespace mnet::cli {
@@ -11,9 +12,10 @@ namespace mnet::cli {
 std::vector<std::string> read_files_from(const std::string& path) {
     if (path.empty()) throw Error(ErrorCode::InvalidArgument, "--files-from needs a file name, or - for stdin");
     const bool from_stdin = path == "-";
-    const int fd = from_stdin ? STDIN_FILENO : open_regular_file(path, "file list (--files-from - reads a pipe)");
-    const FdGuard guard(from_stdin ? -1 : fd);
-    LineReader reader(fd, from_stdin ? "standard input" : path, kMaxListLineBytes);
+    // A FIFO or device is refused before it is read (pipe a list in with --files-from - instead).
+    const io::ReadableFile file = from_stdin ? io::ReadableFile{} : io::open_regular(path, "file list");
+    LineReader reader(from_stdin ? STDIN_FILENO : file.fd.get(), from_stdin ? "standard input" : path,
+                      kMaxListLineBytes);
     std::vector<std::string> paths;
     std::string line;
     while (reader.next(line)) {

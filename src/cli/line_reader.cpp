@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cli/line_reader.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,21 +12,6 @@ namespace mnet::cli {
 
 namespace {
 constexpr size_t kReadChunk = 1 << 16;
-}
-
-int open_regular_file(const std::string& path, const char* what) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) throw Error(ErrorCode::Io, path + ": cannot open " + what + " (" + std::strerror(errno) + ")");
-    struct stat st {};
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        ::close(fd);
-        throw Error(ErrorCode::Io, path + ": the " + what + " is not a regular file (a FIFO, device or folder)");
-    }
-    return fd;
-}
-
-FdGuard::~FdGuard() {
-    if (fd_ >= 0) ::close(fd_);
 }
 
 LineReader::LineReader(int fd, std::string name, size_t max_line)

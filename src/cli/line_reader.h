@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Bounded line-by-line reading of the text files the CLI consumes whole (--files-from lists, JSONL results for
-// --resume and merge), with the byte offsets --resume needs to cut off an unfinished last line.
+// --resume and merge), with the byte offsets --resume needs to cut off an unfinished last line. Open them with
+// io::open_regular (core/file_io.h), which refuses FIFOs, devices and folders before anything is read.
 #pragma once
 
 #include <cstddef>
@@ -8,23 +9,6 @@
 #include <string>
 
 namespace mnet::cli {
-
-// Opens `path` for reading without blocking and refuses anything but a regular file (a FIFO without a writer
-// would block open(2) forever, a device never ends). `what` names the file's role in the message, e.g.
-// "file list". Throws Error(Io).
-int open_regular_file(const std::string& path, const char* what);
-
-// Closes the descriptor it holds (none when -1) when it goes out of scope.
-class FdGuard {
-public:
-    explicit FdGuard(int fd) : fd_(fd) {}
-    ~FdGuard();
-    FdGuard(const FdGuard&) = delete;
-    FdGuard& operator=(const FdGuard&) = delete;
-
-private:
-    int fd_;
-};
 
 class LineReader {
 public:

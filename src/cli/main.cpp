@@ -8,18 +8,19 @@
 
 #include "cli/commands.h"
 #include "cli/common_options.h"
-#include "cli/exit_codes.h"
 #include "cli/output.h"
-#include "cli/usage.h"
+#include "common/exit_codes.h"
+#include "common/usage.h"
+#include "core/file_io.h"
 #include "core/option_checks.h"
 #include "mnet/engine.h"
 #include "mnet/error.h"
-#include "preprocess/decoder_messages.h"
+#include "mnet/image.h"
 
 namespace {
 
 int report(const char* what, const std::string& message, int status) {
-    std::fprintf(stderr, "mnet: %s: %s\n", what, message.c_str());
+    std::fprintf(stderr, "mnet: %s: %s\n", what, mnet::io::printable(message).c_str());
     return status;
 }
 
@@ -30,7 +31,8 @@ int main(int argc, char** argv) {
     // libpng and libjpeg print on stderr while decoding; their words belong in the image's one-line error.
     mnet::capture_decoder_messages();
     // A closed standard output must be an error we see (EPIPE), ending the run quietly (OutputClosed), not a death
-    // by SIGPIPE; likewise a file size limit (ulimit -f) must be EFBIG, not SIGXFSZ with half a line written.
+    // by SIGPIPE; likewise a file size limit (ulimit -f) must be a write error (EFBIG) we report and clean up
+    // after, not SIGXFSZ killing us with half a line or a temporary file left behind.
     std::signal(SIGPIPE, SIG_IGN);
     std::signal(SIGXFSZ, SIG_IGN);
     CLI::App app{"mnet: fast MobileNet image classification on CPUs (oneDNN)\n\n"

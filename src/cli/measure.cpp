@@ -15,7 +15,7 @@
 #include "cli/common_options.h"
 #include "core/file_io.h"
 #include "mnet/error.h"
-#include "preprocess/image.h"
+#include "mnet/image.h"
 
 namespace mnet::cli {
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cli/stats.h"
+#include "mnet/bench.h"
 #include "mnet/engine.h"
 #include "mnet/model.h"
 #include "mnet/tensor.h"

@@ -14,7 +14,7 @@
 #include "cli/convert_child.h"
 #include "cli/file_list.h"
 #include "cli/sha256.h"
-#include "cli/usage.h"
+#include "common/usage.h"
 #include "mnet/engine.h"
 #include "mnet/error.h"
 

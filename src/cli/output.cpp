@@ -8,7 +8,7 @@
 #include <filesystem>
 
 #include "cli/common_options.h"
-#include "cli/usage.h"
+#include "common/usage.h"
 #include "mnet/error.h"
 
 namespace mnet::cli {

@@ -22,10 +22,11 @@
 #include <thread>
 
 #include "cli/common_options.h"
-#include "cli/usage.h"
+#include "common/usage.h"
+#include "core/file_io.h"
 #include "mnet/engine.h"
 #include "mnet/error.h"
-#include "preprocess/image.h"
+#include "mnet/image.h"
 
 namespace mnet::cli {
 
@@ -372,7 +373,7 @@ PipelineStats run_pipeline(const std::shared_ptr<const Model>& model, const std:
             ++failed;
             if (options.report_errors) {
                 progress.clear();
-                std::fprintf(stderr, "mnet: error: %s\n", r.error.c_str());
+                std::fprintf(stderr, "mnet: error: %s\n", io::printable(r.error).c_str());
             }
         }
         if (!sink(results)) {

@@ -16,7 +16,7 @@
 #include "cli/model_source.h"
 #include "mnet/engine.h"
 #include "mnet/model.h"
-#include "preprocess/image.h"
+#include "mnet/image.h"
 
 namespace mnet::cli {
 

@@ -7,33 +7,29 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/file_io.h"
+
 namespace mnet::cli {
 
 using json = nlohmann::ordered_json;  // keys in the documented order: file first
 
-std::vector<Prediction> top_k(const Model& model, const float* scores, int64_t count, int k) {
-    std::vector<float> probs(scores, scores + count);
-    if (model.outputs().at(0).kind == OutputKind::Logits) {
-        const float max = *std::max_element(probs.begin(), probs.end());
-        double sum = 0;
-        for (float& p : probs) sum += (p = std::exp(p - max));
-        for (float& p : probs) p = static_cast<float>(p / sum);
-    }
-    std::vector<int64_t> order(static_cast<size_t>(count));
-    std::iota(order.begin(), order.end(), 0);
-    const size_t n = std::min<size_t>(static_cast<size_t>(std::max(k, 0)), order.size());
-    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n), order.end(),
-                      [&](int64_t a, int64_t b) { return probs[a] > probs[b] || (probs[a] == probs[b] && a < b); });
-    std::vector<Prediction> out;
-    for (size_t i = 0; i < n; ++i) out.push_back({order[i], label_of(model, order[i]), probs[order[i]]});
-    return out;
+std::string shown_file_name(const std::string& file) {
+    return io::is_valid_utf8(file) ? file : io::printable(file);
 }
 
-std::string label_of(const Model& model, int64_t index) {
-    const auto& labels = model.labels();
-    if (index >= 0 && static_cast<size_t>(index) < labels.size()) return labels[static_cast<size_t>(index)];
-    return "class " + std::to_string(index);
+std::string file_bytes_field(const std::string& file) { return io::is_valid_utf8(file) ? "" : io::base64(file); }
+
+namespace {
+
+// {"file": ...} with "file_bytes" after it when the name is not UTF-8: JSON strings must be Unicode, and
+// replacing bad bytes with U+FFFD would give x\xff.jpg and x\xfe.jpg the same name.
+json file_record(const std::string& file) {
+    json line{{"file", shown_file_name(file)}};
+    if (!io::is_valid_utf8(file)) line["file_bytes"] = io::base64(file);
+    return line;
 }
+
+}  // namespace
 
 std::string predictions_json(const std::string& file, const std::string& model,
                              const std::vector<Prediction>& predictions, const char* precision) {
@@ -41,18 +37,26 @@ std::string predictions_json(const std::string& file, const std::string& model,
     for (const Prediction& p : predictions) {
         preds.push_back({{"index", p.index}, {"label", p.label}, {"probability", p.probability}});
     }
-    const json line{{"file", file}, {"model", model}, {"predictions", preds}, {"precision", precision}};
+    json line = file_record(file);
+    line["model"] = model;
+    line["predictions"] = preds;
+    line["precision"] = precision;
     return line.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string error_json(const std::string& file, const std::string& model, const std::string& error) {
-    return json{{"file", file}, {"model", model}, {"error", error}}.dump(-1, ' ', false, json::error_handler_t::replace);
+    json line = file_record(file);
+    line["model"] = model;
+    line["error"] = io::printable(error);
+    return line.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string features_json(const std::string& file, const std::string& model, const std::string& output,
                           const float* values, int64_t count) {
-    const json line{{"file", file}, {"model", model}, {"output", output},
-                    {"features", std::vector<float>(values, values + count)}};
+    json line = file_record(file);
+    line["model"] = model;
+    line["output"] = output;
+    line["features"] = std::vector<float>(values, values + count);
     return line.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

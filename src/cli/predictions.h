@@ -7,29 +7,24 @@
 #include <vector>
 
 #include "mnet/model.h"
+#include "mnet/predict.h"  // Prediction, top_k, label_of: the library's, as embedders get them
 
 namespace mnet::cli {
 
-struct Prediction {
-    int64_t index = 0;
-    std::string label;
-    float probability = 0.f;
-};
+// A file name as results show it: as is when it is valid UTF-8; else with every byte that is not escaped as \xNN
+// (io::printable), which alone could be ambiguous, so the records then also carry file_bytes (below).
+std::string shown_file_name(const std::string& file);
+// The base64 of the name's bytes when it is not valid UTF-8 (the exact name, for a program), else empty.
+std::string file_bytes_field(const std::string& file);
 
-// The k most probable classes of one image's scores (`count` values; logits go through a softmax first),
-// highest first; ties keep the lower index first.
-std::vector<Prediction> top_k(const Model& model, const float* scores, int64_t count, int k);
-
-// The label of class `index`, or "class <index>" when the model has no labels.
-std::string label_of(const Model& model, int64_t index);
-
-// One JSON line: {"file":..., "model":..., "predictions":[{"index":..,"label":..,"probability":..}, ...],
-// "precision":...} ("int8" or "fp32", what ran).
+// One JSON line: {"file":..., "file_bytes":... (only for a name that is not UTF-8), "model":...,
+// "predictions":[{"index":..,"label":..,"probability":..}, ...], "precision":...} ("int8" or "fp32", what ran).
 std::string predictions_json(const std::string& file, const std::string& model,
                              const std::vector<Prediction>& predictions, const char* precision);
-// One JSON line: {"file":..., "model":..., "error":...}.
+// One JSON line: {"file":..., "file_bytes":... (as above), "model":..., "error":...}.
 std::string error_json(const std::string& file, const std::string& model, const std::string& error);
-// One JSON line: {"file":..., "model":..., "output":..., "features":[...]} (a feature vector, --features).
+// One JSON line: {"file":..., "file_bytes":... (as above), "model":..., "output":..., "features":[...]}
+// (a feature vector, --features).
 std::string features_json(const std::string& file, const std::string& model, const std::string& output,
                           const float* values, int64_t count);
 

@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/predictions.h"
 #include "mnet/error.h"
 
 namespace mnet::cli {
@@ -22,8 +23,6 @@ Record parse_record(const std::string& line, const std::string& name, unsigned l
     return Record{file->get<std::string>(), record.contains("error")};
 }
 
-std::string record_file_of(const std::string& path) {
-    return json::parse(json(path).dump(-1, ' ', false, json::error_handler_t::replace)).get<std::string>();
-}
+std::string record_file_of(const std::string& path) { return shown_file_name(path); }
 
 }  // namespace mnet::cli

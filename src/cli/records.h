@@ -20,8 +20,8 @@ struct Record {
 // line is not a JSON object with a string "file".
 Record parse_record(const std::string& line, const std::string& name, unsigned long long line_number);
 
-// The "file" value a record for `path` holds once read back: the path itself when it is valid UTF-8 (JSON text
-// replaces invalid bytes with U+FFFD, so such names are compared in that form).
+// The "file" value a record for `path` holds once read back: the path itself when it is valid UTF-8, else its
+// escaped form (shown_file_name; such records also carry the exact bytes in "file_bytes").
 std::string record_file_of(const std::string& path);
 
 }  // namespace mnet::cli

@@ -9,6 +9,7 @@
 
 #include "cli/line_reader.h"
 #include "cli/records.h"
+#include "core/file_io.h"
 #include "mnet/error.h"
 
 namespace mnet::cli {
@@ -16,10 +17,9 @@ namespace mnet::cli {
 ResumeState read_resume_state(const std::string& path) {
     ResumeState state;
     if (::access(path.c_str(), F_OK) != 0 && errno == ENOENT) return state;  // a first run: start afresh
-    const int fd = open_regular_file(path, "--resume output");
-    const FdGuard guard(fd);
+    const io::ReadableFile file = io::open_regular(path, "--resume output");
     state.exists = true;
-    LineReader reader(fd, path, kMaxRecordBytes);
+    LineReader reader(file.fd.get(), path, kMaxRecordBytes);
     std::string line;
     while (reader.next(line)) {
         if (!reader.terminated()) {

@@ -43,6 +43,7 @@ AtomicFile::AtomicFile(const std::string& path, const std::string& flag) : path_
     struct stat st {};
     if (::stat(target_.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
         if (S_ISDIR(st.st_mode)) fail("cannot write", EISDIR);
+        if (S_ISSOCK(st.st_mode)) fail("cannot write (is a socket, not a file)", 0);
         // /dev/null, a FIFO, a terminal: written in place. O_NONBLOCK makes a FIFO nobody reads an error (ENXIO)
         // rather than a wait forever; the flag is cleared once open.
         fd_ = Fd(::open(target_.c_str(), O_WRONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));

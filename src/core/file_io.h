@@ -105,7 +105,8 @@ void remember_input(const std::string& path);
 
 // Throws Error(InvalidArgument) "<output> (<flag>): is also an input of this run (<input>); refusing to overwrite
 // it" when `output` names the same file (device and inode, links followed) as one of `inputs` or as a file
-// remember_input() or a read noted. `flag` is how the user named the output ("-o", "--misclassified", "the weights file of -o q.json").
+// remember_input() or a read noted. `flag` is how the user named the output ("-o", "--misclassified", "the
+// weights file of -o q.json").
 void refuse_overwriting_input(const std::string& output, const std::string& flag,
                               const std::vector<std::string>& inputs = {});
 

@@ -216,12 +216,9 @@ private:
 
     std::optional<Range> saturation_range(const QuantParams& q, const std::string& at) const {
         if (q.axis >= 0) fail(at + ": per-channel activation quantization is not supported", ErrorCode::Unsupported);
-        int64_t qmin = 0, qmax = 0;
-        switch (q.dtype) {
-            case DType::U8: qmin = 0; qmax = 255; break;
-            case DType::S8: qmin = -128; qmax = 127; break;
-            default: return std::nullopt;  // 32-bit activations saturate nowhere a float could reach
-        }
+        const std::optional<QuantRange> range = quant_range(q.dtype);
+        if (!range) return std::nullopt;  // 32-bit activations saturate nowhere a float could reach
+        const int64_t qmin = range->lo, qmax = range->hi;
         const double s = q.scale[0];
         const int64_t zero_point = q.zero_point[0];
         if (zero_point < qmin || zero_point > qmax) fail(at + ": zero point " + std::to_string(q.zero_point[0]) + " outside the dtype's range");

@@ -31,7 +31,7 @@ struct Node {
     Activation activation = Activation::None;  // fused, or the function of an `activation` node
     std::vector<int> inputs;                   // value ids
     int output = -1;                           // value id
-    Window window;                             // conv2d, avg_pool, max_pool
+    Window window;                             // conv2d and pooling geometry; an op's explicit pads
     int64_t groups = 1;                        // conv2d
     bool keepdims = true;                      // global_avg_pool
     const TensorDef* weights = nullptr;        // conv2d, fully_connected

@@ -32,6 +32,16 @@ std::optional<DType> dtype_from_name(const std::string& name) {
     return std::nullopt;
 }
 
+std::optional<QuantRange> quant_range(DType dtype) {
+    switch (dtype) {
+        case DType::U8: return kU8Range;
+        case DType::S8: return kS8Range;
+        case DType::F32:
+        case DType::S32: return std::nullopt;
+    }
+    return std::nullopt;
+}
+
 namespace {
 
 [[noreturn]] void bad_attr(const NodeDef& node, const std::string& key, const std::string& what) {
@@ -53,17 +63,6 @@ int64_t attr_int(const NodeDef& node, const std::string& key, std::optional<int6
     }
     if (auto i = std::get_if<int64_t>(v)) return *i;
     bad_attr(node, key, "must be an integer");
-}
-
-double attr_float(const NodeDef& node, const std::string& key, std::optional<double> fallback) {
-    const AttrValue* v = find_attr(node, key);
-    if (!v) {
-        if (fallback) return *fallback;
-        bad_attr(node, key, "is missing");
-    }
-    if (auto d = std::get_if<double>(v)) return *d;
-    if (auto i = std::get_if<int64_t>(v)) return static_cast<double>(*i);
-    bad_attr(node, key, "must be a number");
 }
 
 std::string attr_string(const NodeDef& node, const std::string& key, std::optional<std::string> fallback) {

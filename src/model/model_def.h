@@ -20,6 +20,15 @@ const char* dtype_name(DType dtype);
 size_t dtype_size(DType dtype);
 std::optional<DType> dtype_from_name(const std::string& name);
 
+// The integers an 8-bit tensor holds.
+struct QuantRange {
+    int32_t lo, hi;
+};
+constexpr QuantRange kU8Range{0, 255};
+constexpr QuantRange kS8Range{-128, 127};
+// u8's or s8's range; nullopt for the other types.
+std::optional<QuantRange> quant_range(DType dtype);
+
 // Quantization parameters as the source model had them (FORMAT.md "quantization"). Real = (q - zero_point) * scale.
 struct QuantParams {
     DType dtype = DType::U8;          // the integer type the source stored
@@ -78,7 +87,6 @@ struct ModelDef {
 
 // Typed attribute access for ops: the error names the node and the attribute.
 int64_t attr_int(const NodeDef& node, const std::string& key, std::optional<int64_t> fallback = std::nullopt);
-double attr_float(const NodeDef& node, const std::string& key, std::optional<double> fallback = std::nullopt);
 std::string attr_string(const NodeDef& node, const std::string& key,
                         std::optional<std::string> fallback = std::nullopt);
 std::vector<int64_t> attr_ints(const NodeDef& node, const std::string& key, size_t expected_size,

@@ -52,11 +52,12 @@ void check_weights_header(const WeightFile& file, uint64_t expected_size, uint64
             char c = static_cast<char>(file.data()[i]);
             shown += (c >= 0x20 && c < 0x7f) ? c : '?';
         }
-        throw Error(ErrorCode::ModelFormat, where + ": bad magic '" + shown + "', expected 'MNETWGT1'");
+        throw Error(ErrorCode::ModelFormat,
+                    where + ": bad magic '" + shown + "', expected '" + format::kWeightsMagicText + "'");
     }
     uint32_t version = 0, bom = 0;
-    std::memcpy(&version, file.data() + 8, sizeof version);
-    std::memcpy(&bom, file.data() + 12, sizeof bom);
+    std::memcpy(&version, file.data() + format::kVersionOffset, sizeof version);
+    std::memcpy(&bom, file.data() + format::kByteOrderMarkOffset, sizeof bom);
     if (bom != format::kByteOrderMark) {
         throw Error(ErrorCode::Unsupported, where + ": byte-order mark does not match this host (mnet model files "
                                                     "are little-endian)");
@@ -66,10 +67,11 @@ void check_weights_header(const WeightFile& file, uint64_t expected_size, uint64
                                                 ", this mnet reads version " + std::to_string(format::kWeightsVersion));
     }
     // Reserved for later versions: a reader of this version refuses what it cannot know the meaning of.
-    for (size_t i = 16; i < format::kHeaderSize; ++i) {
+    for (size_t i = format::kReservedOffset; i < format::kHeaderSize; ++i) {
         if (file.data()[i] != 0) {
-            throw Error(ErrorCode::ModelFormat, where + ": header byte " + std::to_string(i) +
-                                                    " is not zero (bytes 16-63 are reserved)");
+            throw Error(ErrorCode::ModelFormat, where + ": header byte " + std::to_string(i) + " is not zero (bytes " +
+                                                    std::to_string(format::kReservedOffset) + "-" +
+                                                    std::to_string(format::kHeaderSize - 1) + " are reserved)");
         }
     }
     uint64_t sum = fnv1a64(file.data(), file.size());

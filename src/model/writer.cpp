@@ -9,7 +9,6 @@
 #include "model/manifest.h"
 #include "model/weight_file.h"
 #include "mnet/error.h"
-#include "mnet/model.h"
 
 namespace mnet {
 
@@ -18,8 +17,8 @@ ModelWriter::ModelWriter(ModelDef def) : def_(std::move(def)) {
     def_.alignment = format::kDefaultAlignment;
     data_.assign(format::kHeaderSize, 0);
     std::memcpy(data_.data(), format::kWeightsMagic, sizeof format::kWeightsMagic);
-    std::memcpy(data_.data() + 8, &format::kWeightsVersion, sizeof format::kWeightsVersion);
-    std::memcpy(data_.data() + 12, &format::kByteOrderMark, sizeof format::kByteOrderMark);
+    std::memcpy(data_.data() + format::kVersionOffset, &format::kWeightsVersion, sizeof format::kWeightsVersion);
+    std::memcpy(data_.data() + format::kByteOrderMarkOffset, &format::kByteOrderMark, sizeof format::kByteOrderMark);
 }
 
 std::string ModelWriter::add_tensor(const std::string& name, DType dtype, const Shape& shape, const void* data,
@@ -75,18 +74,6 @@ void ModelWriter::write(const std::string& json_path) {
     manifest_file.write(text);
     weights_file.commit();
     manifest_file.commit();
-}
-
-void ModelWriter::write_loadable(const std::string& json_path, const std::string& source) {
-    write(json_path);
-    try {
-        Model::load(json_path);
-    } catch (const Error& e) {
-        std::error_code ignored;
-        std::filesystem::remove(std::filesystem::path(json_path).replace_extension(".bin"), ignored);
-        std::filesystem::remove(json_path, ignored);
-        throw Error(e.code(), source + ": the converted model does not load: " + e.what());
-    }
 }
 
 }  // namespace mnet

@@ -33,11 +33,8 @@ public:
     std::string manifest_json(const std::string& weights_file_name);
 
     // Writes `json_path` and, beside it, the weights file named after it (stem + ".bin"). Throws Io.
+    // (write_loadable in graph/loader.h also loads what was written.)
     void write(const std::string& json_path);
-    // write(), then Model::load of what was written, so that a model an importer converts also loads: one that
-    // does not is removed rather than left behind, and the load error is rethrown as "<source>: the converted
-    // model does not load: ...".
-    void write_loadable(const std::string& json_path, const std::string& source);
 
 private:
     ModelDef def_;

@@ -34,9 +34,9 @@ const char* type_name(dt t) {
 }
 
 // The activation layout. On AVX-512, channel blocks of one vector register (nChw16c), which oneDNN's jit
-// convolutions are fastest on. On AVX2 the blocked nChw8c and nhwc run the same kernels (jit_1x1, jit_dw); measured
-// alternately on MobileNet V1/V2/V3 (docs/performance.md), nhwc was 0-11% faster with two or more threads and
-// 1-3% slower with one, so the choice follows the thread count.
+// convolutions are fastest on. On AVX2 the blocked nChw8c and nhwc run the same kernels (jit_1x1, jit_dw); nhwc
+// measured faster with two or more threads and slower with one (docs/performance.md, "Measurements behind
+// choices in the code"), so the choice follows the thread count.
 tag activation_layout(int threads) {
     if (avx512_kernels()) return tag::nChw16c;
     return threads > 1 ? tag::nhwc : tag::nChw8c;
@@ -75,10 +75,10 @@ std::vector<Eltwise> eltwise_chain(Activation act, const std::optional<Range>& s
     return chain;
 }
 
-Lowering::Lowering(const Model::Impl& model, const SessionOptions& options, dnnl::engine& engine,
-                   dnnl::stream& stream, std::vector<Slot>& slots, std::vector<Step>& steps)
-    : model_(model), graph_(model.graph), options_(options), engine_(engine), stream_(stream), slots_(slots),
-      steps_(steps), act_tag_(activation_layout(options.threads)) {}
+Lowering::Lowering(const Model::Impl& model, const SessionOptions& options, const LoweringOptions& lowering,
+                   dnnl::engine& engine, dnnl::stream& stream, std::vector<Slot>& slots, std::vector<Step>& steps)
+    : model_(model), graph_(model.graph), options_(options), lowering_(lowering), engine_(engine), stream_(stream),
+      slots_(slots), steps_(steps), act_tag_(activation_layout(options.threads)) {}
 
 Shape Lowering::batched(const Shape& s) const {
     Shape b = s;
@@ -167,10 +167,6 @@ void Lowering::push_step(Step step, std::vector<std::pair<int, View>> views, con
     step.views = std::move(views);
     step.info.name = name;
     step.info.op = op;
-    if (follower_ && op != "reorder") {  // an absorbed activation node shows in the profile with its host
-        step.info.name += "+" + follower_->name;
-        step.info.op += std::string("+") + op_name(follower_->op);
-    }
     step.info.dst_shape = dst_shape;
     step.info.macs = macs;
     steps_.push_back(std::move(step));
@@ -200,7 +196,8 @@ memory Lowering::constant(const std::vector<float>& values, const memory::desc& 
 void Lowering::lower_all() {
     values_.resize(graph_.values.size());
     for (size_t i = 0; i < graph_.values.size(); ++i) values_[i].shape = batched(graph_.values[i].shape);
-    fused_.assign(graph_.nodes.size(), false);
+    lowered_.assign(graph_.nodes.size(), false);
+    fusions_ = plan_fusions(graph_, FusionRules{options_.fuse_dw, lowering_, act_tag_ != tag::nhwc});
     if (options_.precision == Precision::Int8) init_int8();
 
     input_slot_ = new_slot(plain_md(values_[graph_.input].shape));
@@ -208,7 +205,7 @@ void Lowering::lower_all() {
     values_[graph_.input].view = View{input_slot_, plain_md(values_[graph_.input].shape)};
 
     for (size_t i = 0; i < graph_.nodes.size(); ++i) {
-        if (fused_[i]) continue;
+        if (lowered_[i]) continue;
         const Node& n = graph_.nodes[i];
         try {
             lower(n, i);
@@ -221,7 +218,6 @@ void Lowering::lower_all() {
 }
 
 void Lowering::lower(const Node& n, size_t index) {
-    follower_ = nullptr;
     const OpLowering& op = lowering_of(n.op);
     if (options_.precision == Precision::Int8) {
         bool quantized = act_quant_[n.output].has_value();
@@ -244,43 +240,38 @@ static bool has_repeated_algorithm(const std::vector<Eltwise>& chain) {
     return false;
 }
 
-// Lowers a node whose primitive takes eltwise post-ops together with the activation node right after it, when
-// that node reads only its output (V3's separate hard-swish ops, a quantize's saturation): one pass over memory
-// instead of two. Falls back to lowering the node alone if oneDNN refuses the longer post-op chain.
-void Lowering::with_follower(size_t index, const std::function<void()>& lower_node) {
-    const Node& n = graph_.nodes[index];
-    const Value& out = graph_.values[n.output];
-    const bool is_output = std::find(graph_.outputs.begin(), graph_.outputs.end(), n.output) != graph_.outputs.end();
-    if (options_.fuse_activation && out.consumers.size() == 1 && out.consumers[0] == static_cast<int>(index) + 1 &&
-        !is_output) {
-        const Node& next = graph_.nodes[index + 1];
-        if (next.op == OpKind::Activation || next.op == OpKind::Identity) follower_ = &next;
-    }
-    if (follower_ && has_repeated_algorithm(post_chain(n))) follower_ = nullptr;
-    if (follower_) {
-        try {
-            lower_node();
-            fused_[index + 1] = true;
-            return;
-        } catch (const dnnl::error&) {
-            follower_ = nullptr;
-        }
-    }
-    lower_node();
+std::string joined_name(const Node& n, const Node* follower) {
+    return follower ? n.name + "+" + follower->name : n.name;
+}
+
+std::string joined_op(const std::string& op, const Node* follower) {
+    return follower ? op + "+" + op_name(follower->op) : op;
+}
+
+// The activation node the fusion pass paired with node `index`, unless their post-op chains together would hold
+// one eltwise algorithm twice, which oneDNN 2.6 computes wrongly (has_repeated_algorithm).
+const Node* Lowering::follower_of(size_t index) const {
+    const int f = fusions_[index].activation;
+    if (f < 0) return nullptr;
+    const Node& next = graph_.nodes[static_cast<size_t>(f)];
+    return has_repeated_algorithm(post_chain(graph_.nodes[index], &next)) ? nullptr : &next;
 }
 
 // The post-op chain of `n`: its activation and saturation, then those of an absorbed follower.
-std::vector<Eltwise> Lowering::post_chain(const Node& n) const {
+std::vector<Eltwise> Lowering::post_chain(const Node& n, const Node* follower) const {
     std::vector<Eltwise> chain = eltwise_chain(n.activation, n.saturate);
-    if (follower_) {
-        for (const Eltwise& e : eltwise_chain(follower_->activation, follower_->saturate)) chain.push_back(e);
+    if (follower) {
+        for (const Eltwise& e : eltwise_chain(follower->activation, follower->saturate)) chain.push_back(e);
     }
     return chain;
 }
 
-void Lowering::set_output(const Node& n, const View& view) {
+void Lowering::set_output(const Node& n, const View& view, const Node* follower) {
     values_[n.output].view = view;
-    if (follower_) values_[follower_->output].view = view;
+    if (follower) {
+        values_[follower->output].view = view;
+        lowered_[static_cast<size_t>(&*follower - graph_.nodes.data())] = true;
+    }
 }
 
 // Each graph output is copied, in plain NCHW, into a tensor the session owns.

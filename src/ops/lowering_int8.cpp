@@ -10,7 +10,6 @@
 #include <cstring>
 #include <limits>
 #include <map>
-#include <numeric>
 
 #include "mnet/error.h"
 #include "ops/nhwc_quantize.h"
@@ -26,8 +25,8 @@ using dt = memory::data_type;
 namespace int8 {
 
 bool is_int(dt t) { return t == dt::u8 || t == dt::s8; }
-int32_t qmin(dt t) { return t == dt::u8 ? 0 : -128; }
-int32_t qmax(dt t) { return t == dt::u8 ? 255 : 127; }
+int32_t qmin(dt t) { return (t == dt::u8 ? kU8Range : kS8Range).lo; }
+int32_t qmax(dt t) { return (t == dt::u8 ? kU8Range : kS8Range).hi; }
 
 std::optional<ActQuant> act_quant(const std::optional<QuantParams>& q) {
     if (!q || q->axis >= 0 || q->scale.size() != 1 || q->zero_point.size() != 1) return std::nullopt;
@@ -55,8 +54,11 @@ std::optional<std::pair<float, float>> clip_bounds(Activation act) {
         case Activation::Relu: return std::make_pair(0.f, kInf);
         case Activation::Relu6: return std::make_pair(0.f, 6.f);
         case Activation::ReluN1To1: return std::make_pair(-1.f, 1.f);
-        default: return std::nullopt;
+        case Activation::HardSwish:
+        case Activation::HardSigmoid:
+        case Activation::Sigmoid: return std::nullopt;
     }
+    return std::nullopt;
 }
 
 bool has_repeated_algorithm(const std::vector<PostOp>& chain) {
@@ -80,13 +82,12 @@ dnnl::post_ops to_post_ops(const std::vector<PostOp>& chain) {
     return ops;
 }
 
-namespace {
-
-// A finite stand-in for an infinite clip bound: the integer conversion saturates far below it.
 float finite(float v) {
     constexpr float kMax = std::numeric_limits<float>::max();
     return std::clamp(v, -kMax, kMax);
 }
+
+namespace {
 
 PostOp eltwise_op(algorithm alg, float alpha = 0.f, float beta = 0.f, float scale = 1.f) {
     PostOp p;
@@ -123,58 +124,6 @@ std::optional<std::vector<PostOp>> requantize_chain(Activation act, float offset
 
 using namespace int8;
 
-namespace {
-
-// What a convolution's epilogue computes: output scales s_x * s_w / unit, then `chain`, into `dst`'s integers.
-struct Epilogue {
-    float unit = 1.f;
-    std::vector<PostOp> chain;
-    ActQuant dst;
-};
-
-// The convolution's own activation and requantization to `y`.
-std::optional<Epilogue> plain_epilogue(Activation act, const ActQuant& y) {
-    Epilogue e;
-    e.dst = y;
-    if (const auto bounds = clip_bounds(act)) {
-        // Clipping commutes with scaling: compute in units of y's step and let the conversion add the zero point.
-        e.unit = y.scale;
-        // The conversion adds the zero point, rounds and saturates: a bound beyond which every value would round
-        // to the saturation limit anyway is left out (TFLite's ReLU6 on u8 [0, 6], ReLU on zero point 0), which
-        // saves a post-op per element: 6-12% of MobileNetV2's int8 convolution time.
-        const float lo = bounds->first / y.scale, hi = bounds->second / y.scale, zp = float(y.zero_point);
-        const bool need_lo = lo + zp >= float(qmin(y.dt)) + 0.5f;
-        const bool need_hi = hi + zp <= float(qmax(y.dt)) - 0.5f;
-        if (need_lo || need_hi) {
-            e.chain.push_back({false, algorithm::eltwise_clip, need_lo ? lo : finite(-INFINITY),
-                               need_hi ? hi : finite(INFINITY), 1.f, 0});
-        }
-        return e;
-    }
-    const auto chain = requantize_chain(act, 0.f, ActQuant{y.dt, y.scale, 0});
-    if (!chain) return std::nullopt;
-    e.unit = 1.f;  // hard-swish and the like need real values
-    e.chain = *chain;
-    return e;
-}
-
-// The convolution's activation and its output rounded to y's grid and saturated, exactly as the model's
-// quantized tensor holds it, then scaled by `scale` for what follows (another function, or a sum). Rounding
-// commutes with clipping (both are monotone), so the activation's clip and the saturation merge into one clip.
-std::optional<Epilogue> emulated_epilogue(Activation act, const ActQuant& y, float scale) {
-    const auto bounds = clip_bounds(act);
-    if (!bounds) return std::nullopt;
-    Epilogue e;
-    e.unit = y.scale;
-    const float lo = std::max(std::nearbyint(finite(bounds->first / y.scale)), float(qmin(y.dt) - y.zero_point));
-    const float hi = std::min(std::nearbyint(finite(bounds->second / y.scale)), float(qmax(y.dt) - y.zero_point));
-    e.chain.push_back({false, algorithm::eltwise_round, 0.f, 0.f, 1.f, 0});
-    e.chain.push_back({false, algorithm::eltwise_clip, lo, hi, scale, 0});
-    return e;
-}
-
-}  // namespace
-
 void Lowering::init_int8() {
     act_quant_.assign(graph_.values.size(), std::nullopt);
     std::map<std::string, const NodeDef*> producers;
@@ -187,7 +136,7 @@ void Lowering::init_int8() {
         } else if (auto it = producers.find(graph_.values[v].name); it != producers.end()) {
             q = &it->second->dst_quant;
         }
-        if (q) act_quant_[v] = act_quant(*q);
+        if (q) act_quant_[v] = int8::act_quant(*q);
         any = any || act_quant_[v].has_value();
     }
     if (!any) {
@@ -199,6 +148,11 @@ void Lowering::init_int8() {
 memory::desc Lowering::int8_md(const Shape& s, dt type) const {
     static const tag tags[] = {tag::undef, tag::a, tag::ab, tag::abc, tag::nhwc};
     return memory::desc(memory::dims(s.begin(), s.end()), type, tags[s.size()]);
+}
+
+const std::optional<ActQuant>& Lowering::act_quant(int value) const {
+    static const std::optional<ActQuant> kNone;
+    return act_quant_.empty() ? kNone : act_quant_[static_cast<size_t>(value)];
 }
 
 View Lowering::int8_view(int value, const ActQuant& q) { return ensure(value, int8_md(values_[value].shape, q.dt)); }
@@ -296,143 +250,6 @@ memory Lowering::constant_f32(const std::vector<float>& values, const memory::de
     memory mem(md, engine_);
     std::memcpy(mem.get_data_handle(), values.data(), std::min(md.get_size(), values.size() * sizeof(float)));
     return mem;
-}
-
-// A convolution on integers. With a residual add after it, the sum post-op adds the skip's integers in place;
-// with an activation node after it (V3's hard-swish), that function runs as a post-op. Either way the
-// convolution's own output is first rounded and saturated exactly as the model's intermediate tensor would be.
-bool Lowering::conv2d_int8(const Node& n, size_t index) {
-    const ActQuant xq = *act_quant_[n.inputs[0]];
-    const ActQuant yq = *act_quant_[n.output];
-    const Shape& xs = values_[n.inputs[0]].shape;
-    const Shape& os = values_[n.output].shape;
-    const Window& w = n.window;
-    const int64_t G = n.groups, OC = os[1], IC = xs[1], ICG = IC / G;
-
-    // Pick the epilogue: residual sum, absorbed activation node, or plain.
-    const Node* add = nullptr;
-    const Node* follower = nullptr;
-    int skip = -1;
-    std::optional<Epilogue> epi;
-    const int add_index = residual_add(index);
-    if (add_index >= 0) {
-        const Node& a = graph_.nodes[add_index];
-        skip = a.inputs[0] == n.output ? a.inputs[1] : a.inputs[0];
-        const auto& oq = act_quant_[a.output];
-        const auto& bq = act_quant_[skip];
-        // In place: the skip's integers are the destination, so the sum reads them in the add's output type.
-        if (oq && bq && oq->dt == bq->dt && values_[skip].view.md == int8_md(os, bq->dt) &&
-            (a.activation == Activation::None || a.activation == Activation::Relu)) {
-            epi = emulated_epilogue(n.activation, yq, yq.scale / oq->scale);
-            if (epi) {
-                PostOp sum;
-                sum.sum = true;
-                sum.scale = bq->scale / oq->scale;
-                sum.zero_point = bq->zero_point;
-                epi->chain.push_back(sum);
-                if (a.activation == Activation::Relu) epi->chain.push_back({false, algorithm::eltwise_relu, 0.f, 0.f, 1.f, 0});
-                epi->dst = *oq;
-                if (has_repeated_algorithm(epi->chain)) {
-                    epi.reset();
-                } else {
-                    add = &a;
-                }
-            }
-        }
-    }
-    const Value& out = graph_.values[n.output];
-    const bool is_output = std::find(graph_.outputs.begin(), graph_.outputs.end(), n.output) != graph_.outputs.end();
-    if (!add && options_.fuse_activation && out.consumers.size() == 1 && out.consumers[0] == static_cast<int>(index) + 1 &&
-        !is_output && graph_.nodes[index + 1].op == OpKind::Activation && act_quant_[graph_.nodes[index + 1].output]) {
-        const Node& next = graph_.nodes[index + 1];
-        const ActQuant zq = *act_quant_[next.output];
-        epi = emulated_epilogue(n.activation, yq, yq.scale);
-        const auto tail = epi ? requantize_chain(next.activation, 0.f, ActQuant{zq.dt, zq.scale, 0}) : std::nullopt;
-        if (tail) {
-            epi->chain.insert(epi->chain.end(), tail->begin(), tail->end());
-            epi->dst = zq;
-            if (!has_repeated_algorithm(epi->chain)) follower = &next;
-        }
-        if (!follower) epi.reset();
-    }
-    if (!epi) epi = plain_epilogue(n.activation, yq);
-    if (!epi) return false;
-
-    const QuantizedWeights qw = quantize_weights(tensor_values(model_.weights, *n.weights), n.weights->quant, OC, ICG,
-                                                 w.kernel_h, w.kernel_w, ICG > 1);
-    std::vector<float> bias(static_cast<size_t>(OC), 0.f);
-    if (n.bias) bias = tensor_values(model_.weights, *n.bias);
-    // oneDNN's source zero point costs 5-35% of a pointwise convolution's time (MobileNetV2's expansions read
-    // the projections' zero points). Without padding every tap reads a real input, so sum(w * (x - zp)) =
-    // sum(w * x) - zp * sum(w) and the constant joins the bias. (Padding reads integer 0, not zp.)
-    const bool fold_zero_point = xq.zero_point != 0 && w.pad_t == 0 && w.pad_l == 0 && w.pad_b == 0 && w.pad_r == 0;
-    const int64_t taps = ICG * w.kernel_h * w.kernel_w;
-    std::vector<float> scales(static_cast<size_t>(OC));
-    for (int64_t c = 0; c < OC; ++c) {
-        const float acc_unit = xq.scale * qw.scales[c];  // one step of the int32 accumulator, in real units
-        scales[c] = acc_unit / epi->unit;
-        double b = double(bias[c]) / acc_unit;  // oneDNN adds the bias to the accumulator, before the output scales
-        if (fold_zero_point) {
-            const int8_t* wc = qw.values.data() + c * taps;
-            b -= double(xq.zero_point) * double(std::accumulate(wc, wc + taps, int64_t{0}));
-        }
-        bias[c] = static_cast<float>(b);
-    }
-
-    const memory::dims weights_dims = G > 1 ? memory::dims{G, OC / G, ICG, w.kernel_h, w.kernel_w}
-                                            : memory::dims{OC, IC, w.kernel_h, w.kernel_w};
-    const memory::desc bias_md({OC}, dt::f32, tag::a);
-    dnnl::primitive_attr attr;
-    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    attr.set_output_scales(1 << 1, scales);  // per output channel: dimension 1 of dst
-    if (xq.zero_point != 0 && !fold_zero_point) attr.set_zero_points(DNNL_ARG_SRC, 0, {xq.zero_point});
-    if (epi->dst.zero_point != 0) attr.set_zero_points(DNNL_ARG_DST, 0, {epi->dst.zero_point});
-    attr.set_post_ops(to_post_ops(epi->chain));
-    dnnl::convolution_forward::primitive_desc pd;
-    try {
-        dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, algorithm::convolution_direct,
-                                          int8_md(xs, xq.dt), memory::desc(weights_dims, dt::s8, tag::any), bias_md,
-                                          int8_md(os, epi->dst.dt), {w.stride_h, w.stride_w},
-                                          {w.dilation_h - 1, w.dilation_w - 1}, {w.pad_t, w.pad_l}, {w.pad_b, w.pad_r});
-        pd = dnnl::convolution_forward::primitive_desc(d, attr, engine_);
-        // On AVX-512 VNNI oneDNN 2.6 lists its brgemm kernels first (brgconv_1x1, brdgmm_dw); its older jit_int8
-        // kernels, further down the list, measured faster on MobileNetV2's shapes: depthwise 0-17% per layer
-        // (batch 1 and 16, one and two threads), pointwise 10% over all 14 shapes at batch 1 with two threads and
-        // 5.5% at batch 2 with one (docs/performance.md). So the first jit_int8 kernel offered is taken.
-        dnnl::convolution_forward::primitive_desc alt(d, attr, engine_);
-        while (std::strncmp(alt.impl_info_str(), "jit_int8", 8) != 0 && alt.next_impl()) {
-        }
-        if (std::strncmp(alt.impl_info_str(), "jit_int8", 8) == 0) pd = alt;
-    } catch (const dnnl::error&) {
-        return false;
-    }
-    if (is_reference_impl(pd.impl_info_str())) return false;
-
-    const View src = ensure(n.inputs[0], pd.src_desc());
-    const View dst = add ? values_[skip].view : new_view(pd.dst_desc());
-    std::unordered_map<int, memory> fixed;
-    memory user_weights(memory::desc(weights_dims, dt::s8, G > 1 ? tag::goihw : tag::oihw), engine_,
-                        const_cast<int8_t*>(qw.values.data()));
-    memory weights(pd.weights_desc(), engine_);
-    dnnl::reorder(user_weights, weights).execute(stream_, user_weights, weights);
-    stream_.wait();
-    fixed[DNNL_ARG_WEIGHTS] = weights;
-    fixed[DNNL_ARG_BIAS] = constant_f32(bias, pd.bias_desc());
-    follower_ = follower;
-    add_step(dnnl::convolution_forward(pd), pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, std::move(fixed),
-             add ? n.name + "+" + add->name : n.name, add ? "conv2d+add" : "conv2d", os, n.macs * options_.batch);
-    if (add) {
-        values_[skip].copies.clear();  // the skip's other forms no longer hold its value
-        values_[add->output].view = dst;
-        fused_[add_index] = true;
-    } else if (follower) {
-        values_[follower->output].view = dst;  // the convolution's own output exists only inside the kernel
-        fused_[index + 1] = true;
-    } else {
-        values_[n.output].view = dst;
-    }
-    follower_ = nullptr;
-    return true;
 }
 
 }  // namespace mnet

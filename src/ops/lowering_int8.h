@@ -16,6 +16,9 @@ bool is_int(dnnl::memory::data_type t);
 int32_t qmin(dnnl::memory::data_type t);
 int32_t qmax(dnnl::memory::data_type t);
 
+// A finite stand-in for an infinite clip bound: the integer conversion saturates far below it.
+float finite(float v);
+
 // The per-tensor u8/s8 parameters int8 execution can hold a value with, or none.
 std::optional<ActQuant> act_quant(const std::optional<QuantParams>& q);
 bool same_quant(const ActQuant& a, const ActQuant& b);

@@ -1,11 +1,63 @@
 // SPDX-License-Identifier: Apache-2.0
 // The lowering table (one row per op: its fp32 and int8 lowering) and the fp32 lowering of the cheap ops.
-#include "ops/lowering.h"
+#include <cstring>
+
+#include "ops/lowering_int8.h"
 
 namespace mnet {
 
 using dnnl::algorithm;
 using dnnl::memory;
+
+namespace {
+
+// pad: the whole destination filled with `fill_byte` (a step of our own: oneDNN has no padding primitive, and an
+// eltwise 0 * x over the arena's old contents would keep any NaN there), then the source reordered into the
+// interior, a sub-memory of the destination.
+View pad_into(Lowering& l, const Node& n, const View& src, const memory::desc& dst_md, uint8_t fill_byte) {
+    const Shape& os = l.shape(n.output);
+    const View dst = l.new_view(dst_md);
+    const size_t bytes = dst_md.get_size();
+    Step fill;
+    fill.kernel = [bytes, fill_byte](const std::unordered_map<int, memory>& args) {
+        std::memset(args.at(DNNL_ARG_DST).get_data_handle(), fill_byte, bytes);
+    };
+    fill.info.impl = "mnet:fill";
+    const memory::data_type type = dst_md.data_type();
+    fill.info.type = type == memory::data_type::f32 ? "f32" : type == memory::data_type::s8 ? "s8" : "u8";
+    l.push_step(std::move(fill), {{DNNL_ARG_DST, dst}}, n.name, op_name(n.op), os, 0);
+    const Window& p = n.window;
+    const memory::desc interior = dst_md.submemory_desc(src.md.dims(), {0, 0, p.pad_t, p.pad_l});
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    const dnnl::reorder::primitive_desc pd(l.engine(), src.md, l.engine(), interior, attr);
+    l.add_step(dnnl::reorder(pd), pd, {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, View{dst.slot, interior}}}, {}, n.name,
+               op_name(n.op), os, 0);
+    return dst;
+}
+
+// fp32: zeros around the source, in the activation layout; then the node's saturation, if any.
+void pad_fp32(Lowering& l, const Node& n, size_t) {
+    const Shape& os = l.shape(n.output);
+    const View src = l.ensure(n.inputs[0], l.act_md(l.shape(n.inputs[0])));
+    const View dst = pad_into(l, n, src, l.act_md(os), 0);
+    l.add_eltwise_steps(dst, eltwise_chain(Activation::None, n.saturate), n.name, os);
+    l.set_output(n, dst);
+}
+
+// int8, for an output with the input's parameters (TFLite's PAD has them; calibration gives them too): the
+// integers moved, the border filled with the zero point, which stands for real 0.
+bool pad_int8(Lowering& l, const Node& n, size_t) {
+    const ActQuant xq = *l.act_quant(n.inputs[0]);
+    if (!int8::same_quant(xq, *l.act_quant(n.output))) return false;
+    const View src = l.ensure(n.inputs[0], l.int8_md(l.shape(n.inputs[0]), xq.dt));
+    // An s8 zero point's byte is its two's complement.
+    const View dst = pad_into(l, n, src, l.int8_md(l.shape(n.output), xq.dt), static_cast<uint8_t>(xq.zero_point));
+    l.set_output(n, dst);
+    return true;
+}
+
+}  // namespace
 
 const OpLowering& Lowering::lowering_of(OpKind kind) {
     // Lambdas: a row may name private members, and a new op's free functions alike.
@@ -13,11 +65,11 @@ const OpLowering& Lowering::lowering_of(OpKind kind) {
         {OpKind::Conv2d, [](Lowering& l, const Node& n, size_t i) { l.conv2d_node(n, i); },
          [](Lowering& l, const Node& n, size_t i) { return l.conv2d_int8(n, i); }},
         {OpKind::FullyConnected,
-         [](Lowering& l, const Node& n, size_t i) { l.with_follower(i, [&] { l.fully_connected(n); }); },
+         [](Lowering& l, const Node& n, size_t i) { l.fully_connected(n, l.follower_of(i)); },
          nullptr},  // fp32: the classifier's last steps, where accuracy matters most
-        {OpKind::Add, [](Lowering& l, const Node& n, size_t i) { l.with_follower(i, [&] { l.binary(n); }); },
+        {OpKind::Add, [](Lowering& l, const Node& n, size_t i) { l.binary(n, l.follower_of(i)); },
          [](Lowering& l, const Node& n, size_t) { return l.binary_int8(n); }},
-        {OpKind::Mul, [](Lowering& l, const Node& n, size_t i) { l.with_follower(i, [&] { l.binary(n); }); },
+        {OpKind::Mul, [](Lowering& l, const Node& n, size_t i) { l.binary(n, l.follower_of(i)); },
          [](Lowering& l, const Node& n, size_t) { return l.binary_int8(n); }},
         {OpKind::Activation, [](Lowering& l, const Node& n, size_t) { l.eltwise(n); },
          [](Lowering& l, const Node& n, size_t) { return l.requantize_int8(n); }},
@@ -33,6 +85,7 @@ const OpLowering& Lowering::lowering_of(OpKind kind) {
         {OpKind::Reshape, [](Lowering& l, const Node& n, size_t) { l.eltwise(n); },
          [](Lowering& l, const Node& n, size_t) { return l.reshape_int8(n); }},
         {OpKind::Softmax, [](Lowering& l, const Node& n, size_t) { l.softmax(n); }, nullptr},  // probabilities: fp32
+        {OpKind::Pad, pad_fp32, pad_int8},
     }};
     static_assert([] {
         for (size_t i = 0; i < kLowerings.size(); ++i) {
@@ -65,7 +118,7 @@ void Lowering::pool_or_copy(const Node& n) {
     identity ? eltwise(n) : pool(n);
 }
 
-void Lowering::binary(const Node& n) {
+void Lowering::binary(const Node& n, const Node* follower) {
     const Shape& os = values_[n.output].shape;
     const algorithm alg = n.op == OpKind::Add ? algorithm::binary_add : algorithm::binary_mul;
     // oneDNN broadcasts only the second source: put the full-shape operand first (add and mul commute).
@@ -91,9 +144,12 @@ void Lowering::binary(const Node& n) {
     const View dst = new_view(act_md(os));
     views.emplace_back(DNNL_ARG_DST, dst);
     dnnl::binary::desc d(alg, src0.md, src1_md, dst.md);
-    dnnl::binary::primitive_desc pd(d, attr_with(post_chain(n)), engine_);
-    add_step(dnnl::binary(pd), pd, std::move(views), std::move(fixed), n.name, op_name(n.op), os, 0);
-    set_output(n, dst);
+    const auto pd = with_follower_pd(n, follower, [&](const std::vector<Eltwise>& chain) {
+        return dnnl::binary::primitive_desc(d, attr_with(chain), engine_);
+    });
+    add_step(dnnl::binary(pd), pd, std::move(views), std::move(fixed), joined_name(n, follower),
+             joined_op(op_name(n.op), follower), os, 0);
+    set_output(n, dst, follower);
 }
 
 // Activation and identity nodes, and a reshape's saturation. Without a function to apply, the output is the

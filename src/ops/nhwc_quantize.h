@@ -2,8 +2,8 @@
 // A float NCHW batch quantized straight into NHWC 8-bit integers: how an int8 graph takes its input.
 //
 // Why not oneDNN: its reorder ignores zero points when it transposes as well (lowering_int8.cpp), so it needs
-// two passes, quantize then transpose; on MobileNetV2 at batch 1 those took 0.065 ms of a 1.9 ms int8 run
-// (AVX-512, two threads). One pass reads the image once and writes each byte once.
+// two passes, quantize then transpose (docs/performance.md has their cost). One pass reads the image once and
+// writes each byte once.
 #pragma once
 
 #include <cstdint>

@@ -30,8 +30,9 @@ enum class OpKind {
     GlobalAvgPool,
     Reshape,
     Softmax,
+    Pad,
 };
-constexpr size_t kOpCount = static_cast<size_t>(OpKind::Softmax) + 1;
+constexpr size_t kOpCount = static_cast<size_t>(OpKind::Pad) + 1;
 
 // The activation functions of FORMAT.md "activation", fused into an op or as an `activation` node.
 enum class Activation { None, Relu, Relu6, ReluN1To1, HardSwish, HardSigmoid, Sigmoid };

@@ -11,7 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "mnet/engine.h"
+#include "mnet/bench.h"
 #include "mnet/error.h"
 
 namespace mnet {

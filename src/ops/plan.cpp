@@ -9,7 +9,7 @@
 #include <cstring>
 #include <limits>
 
-#include "model/loader.h"
+#include "graph/loader.h"
 #include "mnet/error.h"
 #include "ops/lowering.h"
 
@@ -91,7 +91,7 @@ bool avx512_kernels() {
     }
 }
 
-Plan::Plan(const Model::Impl& model, const SessionOptions& options)
+Plan::Plan(const Model::Impl& model, const SessionOptions& options, const LoweringOptions& lowering)
     : engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {
     if (options.batch < 1) throw Error(ErrorCode::InvalidArgument, "batch size must be at least 1");
     if (options.threads < 0) throw Error(ErrorCode::InvalidArgument, "thread count must not be negative");
@@ -101,12 +101,12 @@ Plan::Plan(const Model::Impl& model, const SessionOptions& options)
 
     SessionOptions resolved = options;
     resolved.threads = threads_;
-    Lowering lowering(model, resolved, engine_, stream_, slots_, steps_);
-    lowering.lower_all();
-    input_slot_ = lowering.input_slot();
-    outputs_ = lowering.take_outputs();
+    Lowering lowered(model, resolved, lowering, engine_, stream_, slots_, steps_);
+    lowered.lower_all();
+    input_slot_ = lowered.input_slot();
+    outputs_ = lowered.take_outputs();
     arena_bytes_ = plan_arena(slots_);
-    scratchpad_bytes_ = lowering.scratchpad_bytes();
+    scratchpad_bytes_ = lowered.scratchpad_bytes();
     bind();
 }
 

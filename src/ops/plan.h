@@ -13,7 +13,8 @@
 #include <vector>
 
 #include "graph/graph.h"
-#include "model/loader.h"
+#include "graph/loader.h"
+#include "ops/fusion.h"
 #include "mnet/engine.h"
 
 namespace mnet {
@@ -50,7 +51,7 @@ bool avx512_kernels();
 class Plan {
 public:
     // Lowers the model's graph for `options` (batch, threads, fusion). Throws Backend when oneDNN refuses.
-    Plan(const Model::Impl& model, const SessionOptions& options);
+    Plan(const Model::Impl& model, const SessionOptions& options, const LoweringOptions& lowering);
 
     // A replica: shares the primitives and weights, owns its activations, scratchpad, stream and outputs, so
     // replicas may run concurrently on different threads (oneDNN primitives are immutable once created and
@@ -66,7 +67,6 @@ public:
     // The fewest images a throughput stream should run per call: 2 where oneDNN has AVX-512 kernels (executor.cpp
     // says why), else 1.
     static int min_stream_images() { return avx512_kernels() ? 2 : 1; }
-    size_t arena_bytes() const { return arena_bytes_; }
 
 private:
     void bind();  // allocates the arena, scratchpad and outputs, and points every step's arguments at them

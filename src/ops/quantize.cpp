@@ -10,7 +10,7 @@ namespace mnet {
 
 namespace {
 
-constexpr int kU8Max = 255;
+constexpr int kU8Max = kU8Range.hi;
 // The source integers are recovered from floats that were computed as (q - zero_point) * scale in float: a
 // genuine integer lands within a few ulps of one, anything farther was never on that grid.
 constexpr double kIntegerTolerance = 1e-3;
@@ -25,36 +25,39 @@ double source_scale(const std::optional<QuantParams>& source, int64_t oc, int64_
     return 0;
 }
 
-struct ChannelStats {
-    double max_abs = 0;   // largest |w|
-    double max_pair = 0;  // largest sum of same-signed |w| over a (2j, 2j+1) input-channel pair at one tap
-};
+// Largest |k| of a channel.
+double max_abs(const double* k, int64_t n) {
+    double m = 0;
+    for (int64_t i = 0; i < n; ++i) m = std::max(m, std::abs(k[i]));
+    return m;
+}
 
-// Statistics of one channel's values `k`, already divided by the unit they are measured in.
-ChannelStats channel_stats(const double* k, int64_t ICG, int64_t taps, bool pair_limited) {
-    ChannelStats s;
-    for (int64_t i = 0; i < ICG * taps; ++i) s.max_abs = std::max(s.max_abs, std::abs(k[i]));
-    if (!pair_limited) return s;
+// Largest sum of same-signed |k| over a (2j, 2j+1) input-channel pair at one tap of a channel.
+double max_pair(const double* k, int64_t ICG, int64_t taps) {
+    double m = 0;
     for (int64_t ic = 0; ic + 1 < ICG; ic += 2) {
         for (int64_t t = 0; t < taps; ++t) {
             const double a = k[ic * taps + t], b = k[(ic + 1) * taps + t];
             const double pos = std::max(a, 0.0) + std::max(b, 0.0);
             const double neg = std::max(-a, 0.0) + std::max(-b, 0.0);
-            s.max_pair = std::max({s.max_pair, pos, neg});
+            m = std::max({m, pos, neg});
         }
     }
-    return s;
+    return m;
 }
 
-// True when every value `k` (a channel divided by the source scale) is an integer within the s8 and pair limits.
-bool on_grid(const double* k, int64_t n, const ChannelStats& in_units) {
-    if (in_units.max_pair > kExactPairQMax + kIntegerTolerance) return false;
+// True when every value `k` (a channel divided by the source scale) is an integer within the s8 limits and its
+// worst pair (`pair`, in the same units) within the exact-pair limit; then `rounded` holds those integers.
+bool on_grid(const double* k, int64_t n, double pair, double* rounded) {
+    if (pair > kExactPairQMax + kIntegerTolerance) return false;
     for (int64_t i = 0; i < n; ++i) {
+        const double r = std::nearbyint(k[i]);
         // s8's -128 is fine for an exact integer: only re-quantized channels keep their range symmetric.
-        if (std::abs(k[i] - std::nearbyint(k[i])) > kIntegerTolerance || k[i] > kWeightQMax + kIntegerTolerance ||
+        if (std::abs(k[i] - r) > kIntegerTolerance || k[i] > kWeightQMax + kIntegerTolerance ||
             k[i] < -kWeightQMax - 1 - kIntegerTolerance) {
             return false;
         }
+        rounded[i] = r;
     }
     return true;
 }
@@ -72,32 +75,33 @@ QuantizedWeights quantize_weights(const std::vector<float>& w, const std::option
     QuantizedWeights r;
     r.values.resize(w.size());
     r.scales.resize(static_cast<size_t>(OC));
-    // One division per weight: each channel divided by its scale once, the quotients serving the statistics, the
-    // grid test and the rounding alike (session creation spent ~70% of its instructions here with four).
-    std::vector<double> k(static_cast<size_t>(per_oc));
+    // Each weight divided by its scale and rounded once, the quotients serving the pair statistic, the grid test
+    // and the result alike (session creation spent ~70% of its instructions here when each step redid them).
+    std::vector<double> k(static_cast<size_t>(per_oc)), rounded(static_cast<size_t>(per_oc));
     for (int64_t oc = 0; oc < OC; ++oc) {
         const float* c = w.data() + oc * per_oc;
         double scale = 0;
         const double src = source_scale(source, oc, OC);
-        bool divided = false;  // k holds c / scale
+        bool exact = false;
         if (src > 0) {
             for (int64_t i = 0; i < per_oc; ++i) k[static_cast<size_t>(i)] = c[i] / src;
-            divided = on_grid(k.data(), per_oc, channel_stats(k.data(), ICG, taps, pair_limited));
+            const double pair = pair_limited ? max_pair(k.data(), ICG, taps) : 0.0;
+            exact = on_grid(k.data(), per_oc, pair, rounded.data());
         }
-        if (divided) {
+        if (exact) {
             scale = src;
             ++r.exact_channels;
         } else {
             for (int64_t i = 0; i < per_oc; ++i) k[static_cast<size_t>(i)] = c[i];  // in units of 1: exact
-            const ChannelStats s = channel_stats(k.data(), ICG, taps, pair_limited);
-            scale = std::max(s.max_abs / kWeightQMax, s.max_pair / kPairQMax);
+            const double pair = pair_limited ? max_pair(k.data(), ICG, taps) : 0.0;
+            scale = std::max(max_abs(k.data(), per_oc) / kWeightQMax, pair / kPairQMax);
             if (!(scale > 0)) scale = 1;  // an all-zero channel: any scale represents it exactly
-            for (int64_t i = 0; i < per_oc; ++i) k[static_cast<size_t>(i)] = c[i] / scale;
+            for (int64_t i = 0; i < per_oc; ++i) rounded[static_cast<size_t>(i)] = std::nearbyint(c[i] / scale);
         }
         r.scales[oc] = static_cast<float>(scale);
         const double lowest = scale == src ? -kWeightQMax - 1.0 : -double(kWeightQMax);
         for (int64_t i = 0; i < per_oc; ++i) {
-            const double q = std::clamp(std::nearbyint(k[static_cast<size_t>(i)]), lowest, double(kWeightQMax));
+            const double q = std::clamp(rounded[static_cast<size_t>(i)], lowest, double(kWeightQMax));
             r.values[oc * per_oc + i] = static_cast<int8_t>(q);
         }
     }

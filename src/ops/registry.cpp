@@ -218,6 +218,21 @@ Shape infer_softmax(NodeContext& ctx) {
     return x;
 }
 
+// FORMAT.md "pad": explicit zero padding of H and W.
+Shape infer_pad(NodeContext& ctx) {
+    const Shape& x = nchw_input(ctx);
+    const std::vector<int64_t> p = attr_ints(ctx.def, "pad", 4);
+    for (int64_t v : p) {
+        if (v < 0 || v > kMaxPad) ctx.fail("padding must be in [0, 64]");
+    }
+    Window& w = ctx.node.window;
+    w.pad_t = p[0];
+    w.pad_l = p[1];
+    w.pad_b = p[2];
+    w.pad_r = p[3];
+    return {1, x[1], x[2] + w.pad_t + w.pad_b, x[3] + w.pad_l + w.pad_r};
+}
+
 using CR = CalibratedRange;
 
 // One row per op, in OpKind order (checked below).
@@ -235,6 +250,7 @@ constexpr std::array<OpDef, kOpCount> kOps = {{
     {OpKind::GlobalAvgPool, "global_avg_pool", {"keepdims"}, {}, 1, 1, false, CR::SameAsInput, infer_global_avg_pool},
     {OpKind::Reshape, "reshape", {"shape"}, {}, 1, 1, false, CR::SameAsInput, infer_reshape},
     {OpKind::Softmax, "softmax", {}, {}, 1, 1, false, CR::Float, infer_softmax},
+    {OpKind::Pad, "pad", {"pad"}, {}, 1, 1, false, CR::SameAsInput, infer_pad},
 }};
 
 constexpr bool rows_in_kind_order() {

@@ -24,13 +24,13 @@ std::optional<U8Matrix> recover_u8(const std::vector<float>& values, int64_t row
         const size_t p = per_row ? static_cast<size_t>(r) : 0;
         const double scale = quant.scale[p];
         const int64_t zp = quant.zero_point[p];
-        if (!(scale > 0) || zp < 0 || zp > 255) return std::nullopt;
+        if (!(scale > 0) || zp < kU8Range.lo || zp > kU8Range.hi) return std::nullopt;
         m.scale.push_back(static_cast<float>(scale));
         m.zero_point.push_back(static_cast<int32_t>(zp));
         for (int64_t c = 0; c < cols; ++c) {
             const size_t i = static_cast<size_t>(r * cols + c);
             const double q = std::nearbyint(values[i] / scale) + static_cast<double>(zp);
-            if (!(q >= 0 && q <= 255) || static_cast<float>((q - static_cast<double>(zp)) * scale) != values[i]) {
+            if (!(q >= kU8Range.lo && q <= kU8Range.hi) || static_cast<float>((q - static_cast<double>(zp)) * scale) != values[i]) {
                 return std::nullopt;  // not this tensor's integers: the float weights stay
             }
             m.q[i] = static_cast<uint8_t>(q);

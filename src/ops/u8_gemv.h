@@ -3,8 +3,8 @@
 //
 // Why: at small batches the classifier (MobileNetV2: 1001 x 1280) reads every weight once per image and does
 // nothing else, so it runs at memory speed; a quantized model's weights are (q - zero_point) * scale with q of
-// 8 bits, the same values in a quarter of the bytes (V2: 0.17 ms instead of 0.44 ms with cold caches, AVX2, two
-// threads). The result equals the float product up to rounding order.
+// 8 bits, the same values in a quarter of the bytes (docs/performance.md). The result equals the float product up
+// to rounding order.
 #pragma once
 
 #include <cstdint>

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // Image decoding and the canonical preprocessing (testdata/reference/README.md, "Canonical preprocessing").
 // The reference runs cv2.imread(path, IMREAD_COLOR) in OpenCV 4.6; we read the file ourselves (so a missing or
-// unreadable file gets a clear message) and decode upright 1- or 3-component JPEGs with libjpeg as OpenCV does
-// (jpeg_decode.h), everything else with cv::imdecode and the same flag, loaded on first use (opencv_codecs.h):
+// unreadable file gets a clear message) and decode upright 1- or 3-component JPEGs with libjpeg and PNGs without
+// EXIF with libpng as OpenCV does (jpeg_decode.h, png_decode.h), everything else with cv::imdecode and the same
+// flag, loaded on first use (opencv_codecs.h):
 // the same decoders and the same EXIF orientation step, and the reference tests check the results are identical.
-#include "preprocess/image.h"
+#include "mnet/image.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -33,6 +34,7 @@
 #include "preprocess/image_header.h"
 #include "preprocess/jpeg_decode.h"
 #include "preprocess/opencv_codecs.h"
+#include "preprocess/png_decode.h"
 
 namespace mnet {
 namespace {
@@ -85,6 +87,19 @@ void check_arguments(const Preprocess& pp, const ImageLimits& limits) {
 
 // ---- Decoding and the canonical steps ----
 
+// PFM holds float samples, by convention in [0, 1]. IMREAD_COLOR cuts them to 8 bits unscaled (0 or 1: a
+// near-black image that still classifies, confidently wrong), so PFM alone is decoded as float and scaled by 255
+// (rounded, saturated). Radiance HDR and OpenEXR hold unbounded radiance with no agreed white and stay as
+// IMREAD_COLOR makes them.
+cv::Mat decode_pfm(const cv::Mat& buffer) {
+    constexpr double kUnitToByte = 255.0;
+    const cv::Mat wide = opencv_imdecode(buffer, cv::IMREAD_COLOR | cv::IMREAD_ANYDEPTH);
+    if (wide.empty() || wide.depth() != CV_32F) return wide;
+    cv::Mat bytes;
+    wide.convertTo(bytes, CV_8U, kUnitToByte);
+    return bytes;
+}
+
 cv::Mat decode(const uint8_t* data, size_t size, const std::string& name, const ImageLimits& limits) {
     if (size == 0) throw_decode_error(name, "empty file");
     if (size > static_cast<uint64_t>(limits.max_file_bytes) || size > static_cast<size_t>(INT_MAX)) {
@@ -126,8 +141,14 @@ cv::Mat decode(const uint8_t* data, size_t size, const std::string& name, const 
         // libpng and libjpeg print to stderr as they go; caught here, their last line explains a failure.
         const DecoderMessages messages;
         try {
-            std::optional<cv::Mat> own = format == "JPEG" ? decode_jpeg(data, size) : std::nullopt;
-            image = own ? std::move(*own) : opencv_imdecode(buffer, cv::IMREAD_COLOR);
+            std::optional<cv::Mat> own = format == "JPEG"  ? decode_jpeg(data, size)
+                                         : format == "PNG" ? decode_png(data, size)
+                                                           : std::nullopt;
+            if (own) {
+                image = std::move(*own);
+            } else {
+                image = format == "PFM" ? decode_pfm(buffer) : opencv_imdecode(buffer, cv::IMREAD_COLOR);
+            }
         } catch (const cv::Exception& e) {
             throw_decode_error(name, "OpenCV: " + e.err);
         }
@@ -208,6 +229,14 @@ Tensor load_image(const std::string& path, const Preprocess& pp, const ImageLimi
     check_arguments(pp, limits);  // before sizing the tensor from pp
     Tensor tensor({1, kChannels, pp.height, pp.width});
     preprocess_file(path, pp, tensor.data.data(), limits);
+    return tensor;
+}
+
+Tensor decode_image(const uint8_t* data, size_t size, const Preprocess& pp, const std::string& name_for_errors,
+                    const ImageLimits& limits) {
+    check_arguments(pp, limits);
+    Tensor tensor({1, kChannels, pp.height, pp.width});
+    preprocess_bytes(data, size, pp, tensor.data.data(), name_for_errors, limits);
     return tensor;
 }
 

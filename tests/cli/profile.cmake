@@ -11,5 +11,6 @@ mnet_test(test_cli_profile
     ${PROJECT_SOURCE_DIR}/src/cli/stats.cpp
   LIBS mnet_model nlohmann_json::nlohmann_json)
 target_include_directories(test_cli_profile PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../e2e)
+mnet_internal_headers(test_cli_profile PRIVATE cli)  # compiles src/cli/stats.cpp
 target_compile_definitions(test_cli_profile PRIVATE MNET_CONVERT_PATH="$<TARGET_FILE:mnet-convert>")
 add_dependencies(test_cli_profile mnet mnet-convert)

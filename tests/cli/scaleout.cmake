@@ -2,7 +2,11 @@
 # Scale-out (issue 21): the CPU budget (cgroup quota, affinity), --files-from, --resume after kill -9, mnet merge,
 # the Kubernetes manifest, a real cgroup, and a real single-node Slurm cluster running the array script.
 # ctest -L cluster runs them all; -L slurm only the Slurm one.
-mnet_test(test_cpu_budget SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cpu_budget.cpp LIBS mnet_engine)
+mnet_test(test_cpu_budget SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cpu_budget.cpp LIBS mnet_graph)
+mnet_test(test_line_reader
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_line_reader.cpp ${PROJECT_SOURCE_DIR}/src/cli/line_reader.cpp
+  LIBS mnet_core)
+mnet_internal_headers(test_line_reader PRIVATE cli)  # compiles src/cli/line_reader.cpp
 
 set(MNET_SCALEOUT_ARGS $<TARGET_FILE:mnet> $<TARGET_FILE:mnet-convert> ${PROJECT_SOURCE_DIR} ${MNET_DEFAULT_TEST_DATA})
 foreach(script scaleout slurm cgroup k8s_manifest)

@@ -281,7 +281,7 @@ TEST_CASE("batch --format csv parses: a header and one row per file", "[cli][bat
     REQUIRE(!rows.empty());
     const std::vector<std::string> header = {"file",        "top1_index", "top1_label",        "top1_probability",
                                              "top2_index",  "top2_label", "top2_probability", "error",
-                                             "precision",   "model"};
+                                             "precision",   "model",      "file_bytes"};
     CHECK(rows[0] == header);
     const auto recs = records(jsonl.out);
     REQUIRE(rows.size() == recs.size() + 1);
@@ -293,6 +293,7 @@ TEST_CASE("batch --format csv parses: a header and one row per file", "[cli][bat
         const json& rec = recs.at(rel);
         CHECK(row[8] == "fp32");  // batch_cmd pins the precision; every row says which ran
         CHECK(row[9] == rec.at("model").get<std::string>());  // and which model
+        CHECK(row[10].empty());  // every name here is UTF-8
         if (rec.contains("error")) {
             CHECK(row[7] == rec.at("error").get<std::string>());
             CHECK(row[1].empty());

@@ -117,7 +117,7 @@ void check_report(const json& report, const std::vector<Labelled>& items, const 
     }
 }
 
-TEST_CASE("eval on class folders gives the exact expected top-1 and top-5 counts", "[cli][eval]") {
+TEST_CASE("eval on class folders gives the exact expected top-1 and top-5 counts", "[cli][eval][slow]") {
     const auto items = dataset_layout();
     const std::string dir = make_dataset(items);
     const Expected e = expected_counts(items);

@@ -282,7 +282,7 @@ TEST_CASE("a folder of 5000 files: one record each, sorted, with 64 file descrip
     CHECK(std::adjacent_find(files.begin(), files.end()) == files.end());
 }
 
-TEST_CASE("output to a full device is a clean error with status 3", "[cli][batch][faults]") {
+TEST_CASE("output to a full device is a clean error with status 3", "[cli][batch][faults][slow]") {
     const std::string photo = shared_photos().at("chelsea");
     SECTION("batch -o /dev/full and > /dev/full") {
         const RunResult o = run_shell(batch_cmd("-q -o /dev/full " + quote(photo)));
@@ -312,7 +312,7 @@ TEST_CASE("output to a full device is a clean error with status 3", "[cli][batch
     }
 }
 
-TEST_CASE("a file size limit stops batch with whole lines only, appended output kept", "[cli][batch][faults]") {
+TEST_CASE("a file size limit stops batch with whole lines only, appended output kept", "[cli][batch][faults][slow]") {
     constexpr int kFiles = 40;
     constexpr int kLimitBytes = 4096;  // about 9 records of 5 predictions
     const std::string dir = make_temp_dir("batch-fsize");
@@ -379,7 +379,7 @@ TEST_CASE("SIGINT with -o FILE: the file holds exactly the records the message c
     CHECK(err.find("interrupted by SIGINT after " + std::to_string(lines) + " of 40 files") != std::string::npos);
 }
 
-TEST_CASE("memory stays flat: peak RSS of 10x more images within 1.25x", "[cli][batch][faults][rss]") {
+TEST_CASE("memory stays flat: peak RSS of 10x more images within 1.25x", "[cli][batch][faults][rss][slow]") {
     // The issue's figures are 500 and 5000 images (the report has them, measured by hand); CI runs 60 and 600
     // of the same five photos with the V1 0.75/192 model, enough to show a leak of even one decoded photo per
     // image (about 1 MB each) against the ~120 MB the process needs.

@@ -119,7 +119,7 @@ std::vector<json> predictions_of(const std::vector<std::string>& files) {
 
 }  // namespace
 
-TEST_CASE("classify: each bad image is one clean line naming it and what is wrong, status 1", "[cli][images]") {
+TEST_CASE("classify: each bad image is one clean line naming it and what is wrong, status 1", "[cli][images][slow]") {
     const std::string dir = make_temp_dir("cli-bad-images");
     const std::vector<BadFile> bad = make_bad_files(dir);
     for (const BadFile& b : bad) {
@@ -180,7 +180,7 @@ TEST_CASE("batch: a folder of bad images gives one record each and only mnet's l
     }
 }
 
-TEST_CASE("classify, batch and eval take their decompression-bomb limit from --max-pixels", "[cli][images]") {
+TEST_CASE("classify, batch and eval take their decompression-bomb limit from --max-pixels", "[cli][images][slow]") {
     const std::string dir = make_temp_dir("cli-max-pixels");
     const std::string photo = dir + "/Egyptian cat/chelsea.png";  // a class folder for eval
     copy_file(shared_photos().at("chelsea"), photo);

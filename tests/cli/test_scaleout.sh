@@ -56,7 +56,7 @@ check "  ... two records: dog and the missing file's error" \
   test "$(grep -c '01-dog.jpg' "$tmp/dups.jsonl")$(grep -c '"error"' "$tmp/dups.jsonl")" = 11
 mkfifo "$tmp/fifo.txt"
 check "a FIFO as the list is refused at once (exit 3)" status_is 3 timeout 5 "${batch[@]}" --files-from "$tmp/fifo.txt"
-check "  ... naming it" err_has "fifo.txt: the file list.*is not a regular file"
+check "  ... naming it" err_has "fifo.txt: cannot read file list (is a FIFO, not a regular file)"
 check "/dev/zero as the list is refused (exit 3)" status_is 3 timeout 5 "${batch[@]}" --files-from /dev/zero
 check "a folder as the list is refused (exit 3)" status_is 3 "${batch[@]}" --files-from "$tmp/img"
 head -c 5000 /dev/zero | tr '\0' a > "$tmp/long.txt"
@@ -105,6 +105,15 @@ printf 'not json\n' > "$tmp/garbage.jsonl"
 check "--resume of a file that is not mnet output is refused (exit 2)" status_is 2 "${batch[@]}" --resume "$tmp/garbage.jsonl" "$tmp/img"
 check "  ... naming the line" err_has "garbage.jsonl:1: not an mnet batch JSONL record"
 check "  ... and leaving it alone" test "$(cat "$tmp/garbage.jsonl")" = "not json"
+
+# A name that is not UTF-8 is written with U+FFFD in JSON; resume must still recognise its record.
+mkdir -p "$tmp/odd"
+cp "$shared/testdata/images/dog.jpg" "$tmp/odd/x"$'\xff'".jpg"
+cp "$shared/testdata/images/kite.jpg" "$tmp/odd/y.jpg"
+"${batch[@]}" -o "$tmp/odd-full.jsonl" "$tmp/odd"
+head -n 1 "$tmp/odd-full.jsonl" > "$tmp/odd.jsonl"
+check "--resume recognises the record of a non-UTF-8 name" status_is 0 "${batch[@]}" --resume "$tmp/odd.jsonl" "$tmp/odd"
+check "  ... and redoes only the other file" cmp -s "$tmp/odd.jsonl" "$tmp/odd-full.jsonl"
 
 ## mnet merge
 for k in 0 1 2 3; do "${batch[@]}" -r --shard $k/4 -o "$tmp/part$k.jsonl" "$tmp/img" 2> /dev/null; done

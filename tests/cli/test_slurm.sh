@@ -9,7 +9,8 @@
 set -euo pipefail
 mnet=$1 convert=$2 src=$3 shared=${MNET_TEST_DATA:-$4}
 fail() { echo "test_slurm: FAIL: $*" >&2; exit 1; }
-for tool in munged mungekey slurmctld slurmd sbatch scontrol sinfo; do
+[ "$(id -u)" -eq 0 ] || fail "needs root: slurmd runs each job as its user, and this slurm.conf has SlurmUser=root"
+for tool in munged mungekey slurmctld slurmd sbatch scontrol sinfo squeue scancel; do
   command -v "$tool" > /dev/null || fail "$tool not found: scripts/install_deps.sh installs slurmctld, slurmd, slurm-client and munge"
 done
 
@@ -20,15 +21,33 @@ mkdir -p "$tmp"/{munge,state,spool,log,images,out}
 chmod 711 "$tmp/munge"
 
 pids=()  # daemons to stop, the order they are stopped in
+# Kills every process working in the temp folder: the daemons start there, and job steps inherit it.
+sweep() {
+  local p
+  for p in /proc/[0-9]*; do
+    case "$(readlink "$p/cwd" 2> /dev/null)" in
+      "$tmp" | "$tmp"/*) [ "${p#/proc/}" != "$BASHPID" ] && kill -KILL "${p#/proc/}" 2> /dev/null ;;
+    esac
+  done
+}
+watcher=
 stop_all() {
   local status=$?
   set +e
-  if [ -f "$tmp/slurm.conf" ]; then SLURM_CONF=$tmp/slurm.conf timeout 10 scancel --quiet --user=root 2> /dev/null; fi
+  cd /
+  [ -n "$watcher" ] && kill -KILL "$watcher" 2> /dev/null  # this trap does its work
+  if [ -f "$tmp/slurm.conf" ] && [ ${#pids[@]} -ge 3 ]; then
+    # Jobs first, so no job step outlives slurmd.
+    export SLURM_CONF=$tmp/slurm.conf
+    timeout 10 scancel --quiet --user=root 2> /dev/null
+    for _ in $(seq 50); do [ -z "$(timeout 5 squeue -h 2> /dev/null)" ] && break; sleep 0.2; done
+  fi
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2> /dev/null; done
   for pid in "${pids[@]}"; do
     for _ in $(seq 50); do kill -0 "$pid" 2> /dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2> /dev/null
   done
+  sweep
   if [ "$status" -ne 0 ]; then
     for log in "$tmp"/log/*.log "$tmp"/out/*.log; do [ -f "$log" ] && { echo "--- $log (last 15 lines)"; tail -15 "$log"; }; done >&2
   fi
@@ -54,13 +73,16 @@ done
 "$convert" "$shared/models/mobilenet_v1_0.75_192_quant/mobilenet_v1_0.75_192_quant.tflite" -o "$tmp/model.json" > /dev/null
 "$mnet" batch -q -m "$tmp/model.json" -o "$tmp/full.jsonl" "$tmp/images"
 
-# munge, with its own key and socket.
+# munge, with its own key and socket. Everything started from here on works in $tmp (see sweep).
+cd "$tmp"
 mungekey -c -b 1024 -k "$tmp/munge/munge.key"
 chmod 400 "$tmp/munge/munge.key"
-munged -S "$tmp/munge/munge.socket" --key-file="$tmp/munge/munge.key" --pid-file="$tmp/munge/munged.pid" \
-  --log-file="$tmp/log/munged.log" --seed-file="$tmp/munge/munged.seed" || fail "munged did not start"
-wait_for 10 test -s "$tmp/munge/munged.pid" || fail "munged wrote no pid file"
-pids=("$(cat "$tmp/munge/munged.pid")")
+# -F: in the foreground, in this script's process group, so a kill of the group (a test runner's timeout) ends
+# it too; a daemonized munged outlived such a kill.
+munged -F -S "$tmp/munge/munge.socket" --key-file="$tmp/munge/munge.key" --pid-file="$tmp/munge/munged.pid" \
+  --log-file="$tmp/log/munged.log" --seed-file="$tmp/munge/munged.seed" > "$tmp/log/munged.out" 2>&1 &
+pids=("$!")
+wait_for 10 test -S "$tmp/munge/munge.socket" || fail "munged did not start"
 
 host=$(hostname -s)
 port=$((20000 + RANDOM % 20000))
@@ -102,6 +124,16 @@ slurmd -D -N "$host" > "$tmp/log/slurmd.out" 2>&1 &
 pids=("$!" "${pids[@]}")
 node_idle() { [ "$(sinfo -h -n "$host" -o %t)" = idle ]; }
 wait_for 30 node_idle || fail "node $host is not idle: $(sinfo -h -o '%t %E' 2>&1)"
+# Should this script be killed outright (no trap runs), the daemons and job steps go with it.
+(
+  trap '' TERM INT
+  cd /
+  while kill -0 $$ 2> /dev/null; do sleep 1; done
+  kill -KILL "${pids[@]}" 2> /dev/null
+  sweep
+  rm -rf "$tmp"
+) &
+watcher=$!
 
 # The array and its merge step, exactly as docs/batch.md submits them.
 export MNET="$mnet" MNET_MODEL="$tmp/model.json" MNET_IMAGES="$tmp/images" MNET_OUT="$tmp/out" OMP_WAIT_POLICY=passive

@@ -22,3 +22,4 @@ target_compile_definitions(test_cli_docs PRIVATE MNET_CONVERT_PATH="$<TARGET_FIL
 add_dependencies(test_cli_docs mnet mnet-convert)
 
 mnet_test(test_cli_sha256 SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cli_sha256.cpp ${PROJECT_SOURCE_DIR}/src/cli/sha256.cpp)
+mnet_internal_headers(test_cli_sha256 PRIVATE cli)  # compiles src/cli/sha256.cpp

@@ -15,7 +15,7 @@
 
 #include "mnet/engine.h"
 #include "mnet/error.h"
-#include "model/loader.h"
+#include "graph/loader.h"
 #include "shared_models.h"
 #include "support/expect_error.h"
 #include "support/model_builder.h"
@@ -62,7 +62,7 @@ std::vector<int64_t> ranking(const float* p, size_t n) {
 
 // The scale of the logits: the quantization of the softmax's input.
 double logit_step(const Model& model) {
-    const ModelDef& def = model.impl().def;
+    const ModelDef& def = model_impl(model).def;
     for (const NodeDef& n : def.nodes) {
         if (n.op != "softmax") continue;
         for (const NodeDef& p : def.nodes) {

@@ -7,8 +7,9 @@
 #include <cstdio>
 #include <numeric>
 
+#include "runtime/session_factory.h"
 #include "mnet/engine.h"
-#include "preprocess/image.h"
+#include "mnet/image.h"
 #include "shared_models.h"
 #include "support/test_data.h"
 
@@ -49,7 +50,10 @@ double max_abs_diff(const float* a, const std::vector<float>& b) {
 TEST_CASE("shared TFLite models reproduce the float reference probabilities", "[e2e]") {
     for (const SharedModel& m : shared_tflite_models()) {
         auto model = Model::load(converted_manifest(m));
-        Session session(model, SessionOptions{1, 0, false, false});
+        SessionOptions options;
+        options.precision = Precision::Fp32;  // a quantized model's float reference
+        options.fuse_dw = false;
+        Session session(model, options);
         double worst = 0;
         for (const ReferenceImage& img : m.images) {
             CAPTURE(m.name, img.stem);
@@ -73,7 +77,11 @@ TEST_CASE("a batch of images gives each image its own result, in either batch mo
     const SharedModel m = shared_tflite_models().front();
     auto model = Model::load(converted_manifest(m));
     const int batch = static_cast<int>(m.images.size());
-    SessionOptions options{batch, 2, false, false};
+    SessionOptions options;
+    options.precision = Precision::Fp32;
+    options.batch = batch;
+    options.threads = 2;
+    options.fuse_dw = false;
     const BatchMode mode = GENERATE(BatchMode::Latency, BatchMode::Throughput);
     options.mode = mode;
     CAPTURE(mode == BatchMode::Latency ? "latency" : "throughput");
@@ -102,7 +110,10 @@ TEST_CASE("a batch of images gives each image its own result, in either batch mo
 TEST_CASE("photos through the front end and the engine give the reference top-5", "[e2e]") {
     for (const SharedModel& m : shared_tflite_models()) {
         auto model = Model::load(converted_manifest(m));
-        Session session(model, SessionOptions{1, 0, false, false});
+        SessionOptions options;
+        options.precision = Precision::Fp32;  // a quantized model's float reference
+        options.fuse_dw = false;
+        Session session(model, options);
         for (const ReferenceImage& img : m.images) {
             CAPTURE(m.name, img.stem);
             session.run(load_image(img.image_path, model->preprocess()));
@@ -113,49 +124,57 @@ TEST_CASE("photos through the front end and the engine give the reference top-5"
     }
 }
 
-TEST_CASE("each fusion (and the u8 classifier) changes no result of a real model beyond 1e-5", "[e2e][fuse]") {
+TEST_CASE("each fusion (and the u8 classifier) changes no result of a real model beyond 1e-5", "[e2e][fuse][slow]") {
     constexpr double kFusionTolerance = 1e-5;
     for (const SharedModel& m : shared_tflite_models()) {
         auto model = Model::load(converted_manifest(m));
         const int batch = GENERATE(1, 3);
         const int threads = GENERATE(1, 2);  // layouts and oneDNN's kernels differ with the thread count
-        SessionOptions plain{batch, threads, false, false};
+        SessionOptions plain;
+        plain.precision = Precision::Fp32;
+        plain.batch = batch;
+        plain.threads = threads;
+        plain.fuse_dw = false;
         plain.mode = BatchMode::Latency;
-        plain.fuse_add = false;
-        plain.fuse_activation = false;
-        plain.u8_classifier = false;
-        SessionOptions dw = plain, add = plain, act = plain, u8 = plain, all = plain;
-        dw.fuse_dw = true;
+        SessionOptions with_dw = plain;
+        with_dw.fuse_dw = true;
+        const LoweringOptions unfused{false, false, false}, all_lowering;
+        LoweringOptions add = unfused, act = unfused, u8 = unfused;
         add.fuse_add = true;
         act.fuse_activation = true;
         u8.u8_classifier = true;
-        all.fuse_dw = all.fuse_add = all.fuse_activation = all.u8_classifier = true;
         Shape shape = model->input_shape();
         shape[0] = batch;
         Tensor input(shape);
         const auto one = read_f32_file(m.images[0].input_path);
         for (int b = 0; b < batch; ++b) std::copy(one.begin(), one.end(), input.data.begin() + b * static_cast<std::ptrdiff_t>(one.size()));
-        Session base(model, plain);
-        base.run(input);
-        for (const auto& [name, options] : {std::pair{"fuse_dw", dw}, {"fuse_add", add}, {"fuse_activation", act},
-                                       {"u8_classifier", u8}, {"all", all}}) {
+        const std::unique_ptr<Session> base = SessionFactory::make(model, plain, unfused);
+        base->run(input);
+        const std::tuple<const char*, SessionOptions, LoweringOptions> variants[] = {
+            {"fuse_dw", with_dw, unfused}, {"fuse_add", plain, add},         {"fuse_activation", plain, act},
+            {"u8_classifier", plain, u8},  {"all", with_dw, all_lowering}};
+        for (const auto& [name, options, lowering] : variants) {
             CAPTURE(m.name, batch, threads, name);
-            Session fused(model, options);
-            fused.run(input);
-            const auto& expected = base.output(0).data;
-            CHECK(max_abs_diff(fused.output(0).data.data(), expected) <= kFusionTolerance);
+            const std::unique_ptr<Session> fused = SessionFactory::make(model, options, lowering);
+            fused->run(input);
+            const auto& expected = base->output(0).data;
+            CHECK(max_abs_diff(fused->output(0).data.data(), expected) <= kFusionTolerance);
         }
     }
 }
 
 // oneDNN falls back to a slow generic kernel ("ref...") without complaint when no optimised one fits a layer's
 // layout or post-ops; the performance claims assume that never happens on the shared models.
-TEST_CASE("no step of a shared model runs a reference (ref) implementation in fp32", "[e2e][perf]") {
+TEST_CASE("no step of a shared model runs a reference (ref) implementation in fp32", "[e2e][perf][slow]") {
     for (const SharedModel& m : shared_tflite_models()) {
         auto model = Model::load(converted_manifest(m));
         const int batch = GENERATE(1, 16);
         const int threads = GENERATE(1, 2);  // the activation layout follows the thread count
-        SessionOptions options{batch, threads, true, true};  // profiled: every step reports its implementation
+        SessionOptions options;
+        options.precision = Precision::Fp32;
+        options.batch = batch;
+        options.threads = threads;
+        options.profile = true;  // every step reports its implementation
         Session session(model, options);
         Shape shape = model->input_shape();
         shape[0] = batch;

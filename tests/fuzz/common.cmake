@@ -5,7 +5,7 @@
 # targets global, hence the guard on the targets only.
 
 set(MNET_FUZZ_TARGETS model tflite keras image onnx)
-set(MNET_FUZZ_LIBS_model mnet_model)
+set(MNET_FUZZ_LIBS_model mnet_graph)
 set(MNET_FUZZ_LIBS_tflite mnet_tflite)
 set(MNET_FUZZ_LIBS_keras mnet_keras mnet_hdf5)  # the target checks no HDF5 object is left open
 set(MNET_FUZZ_LIBS_image mnet_preprocess)
@@ -27,7 +27,7 @@ add_library(mnet_fuzz_seeds STATIC ${CMAKE_CURRENT_LIST_DIR}/seeds.cpp ${CMAKE_C
 target_compile_definitions(mnet_fuzz_seeds PRIVATE MNET_ONNX_FIXTURES="${PROJECT_SOURCE_DIR}/tests/data/onnx")
 mnet_target(mnet_fuzz_seeds)
 target_link_libraries(mnet_fuzz_seeds PUBLIC mnet_fuzz_support
-                      PRIVATE mnet_tflite mnet_keras mnet_hdf5 nlohmann_json::nlohmann_json ${OpenCV_LIBS})
+                      PRIVATE mnet_tflite mnet_keras mnet_hdf5 mnet_onnx_proto nlohmann_json::nlohmann_json ${OpenCV_LIBS})
 target_include_directories(mnet_fuzz_seeds SYSTEM PRIVATE ${OpenCV_INCLUDE_DIRS})
 
 # Writes a target's seed corpus for libFuzzer; tools/fuzz.sh builds and runs it.

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "mnet/error.h"
-#include "preprocess/image.h"
+#include "mnet/image.h"
 
 namespace {
 

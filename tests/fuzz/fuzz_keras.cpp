@@ -16,7 +16,7 @@
 #include "fuzz_support.h"
 #include "keras_importer.h"
 #include "mnet/error.h"
-#include "model/loader.h"
+#include "graph/loader.h"
 
 namespace {
 

@@ -6,7 +6,7 @@
 // Every input must end in a loaded model or an mnet::Error; any other exception escapes and aborts the run.
 #include "fuzz_support.h"
 #include "mnet/error.h"
-#include "model/loader.h"
+#include "graph/loader.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::vector<std::string> parts = mnet::fuzz::split_parts(data, size, 2);

@@ -7,7 +7,7 @@
 
 #include "fuzz_support.h"
 #include "mnet/error.h"
-#include "model/loader.h"
+#include "graph/loader.h"
 #include "onnx_importer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

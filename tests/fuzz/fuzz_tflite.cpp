@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "mnet/error.h"
-#include "model/loader.h"
+#include "graph/loader.h"
 #include "tflite_importer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

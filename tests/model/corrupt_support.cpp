@@ -11,7 +11,7 @@
 
 #include "e2e/shared_models.h"
 #include "mnet/engine.h"
-#include "model/loader.h"
+#include "graph/loader.h"
 #include "model/manifest.h"
 #include "model/weight_file.h"
 #include "model/writer.h"
@@ -235,7 +235,11 @@ namespace {
 
 void run_once(const std::shared_ptr<const Model>& model_ptr) {
     const Model& model = *model_ptr;
-    Session session(model_ptr, SessionOptions{1, 1, false, false});
+    SessionOptions options;
+    options.precision = Precision::Fp32;
+    options.threads = 1;
+    options.fuse_dw = false;
+    Session session(model_ptr, options);
     Tensor input(model.input_shape());
     for (size_t i = 0; i < input.data.size(); ++i) input.data[i] = std::sin(0.01f * static_cast<float>(i));
     session.run(input);

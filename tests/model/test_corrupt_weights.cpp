@@ -7,12 +7,15 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <filesystem>
 #include <future>
 #include <thread>
 
 #include "model/corrupt_support.h"
+#include "model/writer.h"
 #include "support/test_data.h"
 
 using namespace mnet;
@@ -262,4 +265,38 @@ TEST_CASE("truncated weights on disk are refused by Model::load", "[model][corru
                          "size is " + std::to_string(cut) + " bytes", "/model.bin");
     }
     fs::remove_all(dir);
+}
+
+TEST_CASE("a NaN or infinity in any f32 weight or bias is refused at load, naming the tensor", "[model][corrupt]") {
+    const ModelFiles small = small_model();
+    const json manifest = parse(small);
+    for (const float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity()}) {
+        // The first tensor (the first convolution's weights) and the last (the classifier's bias).
+        for (const size_t t : {size_t{0}, manifest["tensors"].size() - 1}) {
+            const json& tensor = manifest["tensors"][t];
+            if (tensor["dtype"] != "f32") continue;
+            ModelFiles m = small;
+            const size_t at = tensor["offset"].get<size_t>() + sizeof(float);  // element 1
+            std::memcpy(m.weights.data() + at, &bad, sizeof bad);
+            INFO(tensor["name"] << " <- " << bad);
+            require_rejected(refresh_checksum(m), ErrorCode::ModelFormat,
+                             "tensor '" + tensor["name"].get<std::string>() + "': element 1 is " +
+                                 (std::isnan(bad) ? "NaN" : "infinite"));
+        }
+    }
+}
+
+TEST_CASE("ModelWriter (every importer) refuses a NaN or infinite f32 tensor", "[model][corrupt]") {
+    ModelDef def;
+    ModelWriter writer(def);
+    CHECK_NOTHROW(writer.add_f32("fine", {2}, {1.0f, -2.0f}));
+    try {
+        writer.add_f32("w", {3}, {0.0f, 1.0f, std::numeric_limits<float>::quiet_NaN()});
+        FAIL("a NaN tensor was accepted");
+    } catch (const Error& e) {
+        CHECK(e.code() == ErrorCode::ModelFormat);
+        CHECK(std::string(e.what()) == "tensor 'w': element 2 is NaN; weights must be finite");
+    }
+    CHECK_THROWS_AS(writer.add_f32("i", {1}, {std::numeric_limits<float>::infinity()}), Error);
 }

@@ -12,6 +12,6 @@ mnet_test(test_model_corrupt
     ${CMAKE_CURRENT_LIST_DIR}/test_corrupt_graph.cpp
     ${CMAKE_CURRENT_LIST_DIR}/test_corrupt_flips.cpp
     ${CMAKE_CURRENT_SOURCE_DIR}/e2e/shared_models.cpp
-  LIBS mnet_engine nlohmann_json::nlohmann_json)
+  LIBS mnet_runtime nlohmann_json::nlohmann_json)
 target_compile_definitions(test_model_corrupt PRIVATE MNET_CONVERT_PATH="$<TARGET_FILE:mnet-convert>")
 add_dependencies(test_model_corrupt mnet-convert)

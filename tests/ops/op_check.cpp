@@ -42,6 +42,7 @@ Comparison compare(const Tensor& got, const Tensor& want) {
 std::vector<Tensor> run_engine(const std::shared_ptr<const Model>& model, const Tensor& src, bool fuse_dw,
                                int threads) {
     SessionOptions options;
+    options.precision = Precision::Fp32;  // against the float reference, quantization parameters or not
     options.batch = static_cast<int>(src.shape[0]);
     options.threads = threads;
     options.fuse_dw = fuse_dw;

@@ -150,6 +150,7 @@ TEST_CASE("a session runs again with new inputs, at any thread count", "[ops][gr
     CAPTURE(threads, batch);
     auto model = v3_graph(7);
     SessionOptions options;
+    options.precision = Precision::Fp32;
     options.batch = static_cast<int>(batch);
     options.threads = threads;
     Session session(model, options);

@@ -8,8 +8,9 @@
 #include <cmath>
 #include <random>
 
+#include "runtime/session_factory.h"
 #include "mnet/engine.h"
-#include "model/loader.h"
+#include "graph/loader.h"
 #include "ops/reference/reference.h"
 #include "support/model_builder.h"
 
@@ -118,7 +119,7 @@ std::vector<double> output_steps(const Model& model) {
     std::vector<double> steps;
     for (const OutputInfo& o : model.outputs()) {
         double step = 0;
-        for (const NodeDef& n : model.impl().def.nodes) {
+        for (const NodeDef& n : model_impl(model).def.nodes) {
             if (n.output == o.name && n.dst_quant) step = n.dst_quant->scale[0];
         }
         steps.push_back(step);
@@ -132,10 +133,12 @@ void check_int8(const std::shared_ptr<const Model>& model, int batch, bool fuse)
     SessionOptions o;
     o.batch = batch;
     o.precision = Precision::Int8;
-    o.fuse_add = fuse;
-    o.fuse_activation = fuse;
     o.profile = true;
-    Session session(model, o);
+    LoweringOptions lowering;
+    lowering.fuse_add = fuse;
+    lowering.fuse_activation = fuse;
+    const std::unique_ptr<Session> fused = SessionFactory::make(model, o, lowering);
+    Session& session = *fused;
     session.run(src);
     for (const LayerTiming& t : session.timings()) {
         CAPTURE(t.name, t.impl);

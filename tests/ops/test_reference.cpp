@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "graph/graph.h"
-#include "model/loader.h"
+#include "graph/loader.h"
 #include "mnet/error.h"
 #include "ops/reference/reference.h"
 #include "support/model_builder.h"
@@ -186,8 +186,8 @@ TEST_CASE("reference: saturation after the fused activation", "[ops][reference]"
     std::string z = b.identity(y);
     b.quantize(z, DType::S8, 0.01, 0);  // [-1.28, 1.27]
     auto model = b.build({y, z});
-    REQUIRE(model->impl().graph.nodes[0].saturate.has_value());
-    CHECK(model->impl().graph.nodes[0].saturate->hi == Approx(5.1));
+    REQUIRE(model_impl(*model).graph.nodes[0].saturate.has_value());
+    CHECK(model_impl(*model).graph.nodes[0].saturate->hi == Approx(5.1));
     Tensor x({1, 3, 1, 2});
     x.data = {-7, -0.5f, 0.5f, 3, 5.5f, 9};
     auto ys = reference::run(*model, x);

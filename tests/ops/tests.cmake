@@ -8,10 +8,11 @@ mnet_test(test_ops
     ${CMAKE_CURRENT_SOURCE_DIR}/ops/test_conv.cpp
     ${CMAKE_CURRENT_SOURCE_DIR}/ops/test_elementwise.cpp
     ${CMAKE_CURRENT_SOURCE_DIR}/ops/test_pool.cpp
+    ${CMAKE_CURRENT_SOURCE_DIR}/ops/test_pad.cpp
     ${CMAKE_CURRENT_SOURCE_DIR}/ops/test_graphs.cpp
     ${CMAKE_CURRENT_SOURCE_DIR}/ops/test_int8.cpp
     ${CMAKE_CURRENT_SOURCE_DIR}/ops/test_u8_gemv.cpp
     ${CMAKE_CURRENT_SOURCE_DIR}/ops/test_nhwc_quantize.cpp
     ${CMAKE_CURRENT_SOURCE_DIR}/ops/test_quantize_weights.cpp
     ${CMAKE_CURRENT_SOURCE_DIR}/support/model_builder.cpp
-  LIBS mnet_engine mnet_reference)
+  LIBS mnet_runtime mnet_reference)

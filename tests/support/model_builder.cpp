@@ -4,7 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "model/loader.h"
+#include "graph/loader.h"
 
 namespace mnet::test {
 
@@ -191,6 +191,12 @@ std::string ModelBuilder::reshape(const std::string& x, const std::vector<int64_
 }
 
 std::string ModelBuilder::softmax(const std::string& x) { return add_node("softmax", {x}, {}, {}, shape(x)); }
+
+std::string ModelBuilder::pad(const std::string& x, std::array<int64_t, 4> pads) {
+    const Shape& s = shape(x);
+    Shape out = {1, s[1], s[2] + pads[0] + pads[2], s[3] + pads[1] + pads[3]};
+    return add_node("pad", {x}, {{"pad", ints({pads[0], pads[1], pads[2], pads[3]})}}, {}, std::move(out));
+}
 
 void ModelBuilder::quantize(const std::string& value, DType dtype, double scale, int64_t zero_point) {
     auto it = producers_.find(value);

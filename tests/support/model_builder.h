@@ -67,6 +67,8 @@ public:
     std::string global_avg_pool(const std::string& x, bool keepdims);
     std::string reshape(const std::string& x, const std::vector<int64_t>& dims);
     std::string softmax(const std::string& x);
+    // pad: {top, left, bottom, right} zeros around H and W.
+    std::string pad(const std::string& x, std::array<int64_t, 4> pads);
 
     // Gives the node that produced `value` the quantization {dtype, scale, zero_point}: FORMAT.md's saturation rule.
     void quantize(const std::string& value, DType dtype, double scale, int64_t zero_point);

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <random>
 #include <stdexcept>
 
@@ -22,11 +23,49 @@ std::string shared_dir() {
     return dir;
 }
 
+namespace {
+
+// The folders make_temp_dir made, removed by this object's destructor when the process exits. Tests share some
+// of them across test cases (a model converted once per process), so they cannot go at the end of each case.
+class TempDirs {
+public:
+    TempDirs() = default;
+    TempDirs(const TempDirs&) = delete;
+    TempDirs& operator=(const TempDirs&) = delete;
+    ~TempDirs() {
+        const char* keep = std::getenv("MNET_KEEP_TEST_DIRS");
+        if (keep && *keep && std::strcmp(keep, "0") != 0) return;
+        for (const fs::path& dir : dirs_) {
+            std::error_code ignored;  // a folder a test made unreadable is left, never an exception at exit
+            fs::remove_all(dir, ignored);
+        }
+    }
+    void add(fs::path dir) {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        dirs_.push_back(std::move(dir));
+    }
+
+private:
+    std::mutex mutex_;
+    std::vector<fs::path> dirs_;
+};
+
+TempDirs& temp_dirs() {
+    static TempDirs dirs;
+    return dirs;
+}
+
+}  // namespace
+
 std::string make_temp_dir(const std::string& tag) {
     std::random_device rd;
+    TempDirs& dirs = temp_dirs();  // constructed before the first folder, so destroyed after its last user
     for (int attempt = 0; attempt < 100; ++attempt) {
         fs::path p = fs::temp_directory_path() / ("mnet-test-" + tag + "-" + std::to_string(rd()));
-        if (fs::create_directory(p)) return p.string();
+        if (fs::create_directory(p)) {
+            dirs.add(p);
+            return p.string();
+        }
     }
     throw std::runtime_error("cannot create a temporary folder for " + tag);
 }

@@ -12,7 +12,9 @@ namespace mnet::test {
 // (failing the test, never skipping it) when the folder or its testdata/ is missing.
 std::string shared_dir();
 
-// A fresh empty temporary folder, removed by nobody: tests keep it for inspection.
+// A fresh empty temporary folder, $TMPDIR/mnet-test-<tag>-<random>. It lives as long as the test process: every
+// folder made here is removed, with its contents, when the process exits normally (Catch2's main returns after a
+// failed test too). MNET_KEEP_TEST_DIRS=1 keeps them for inspection.
 std::string make_temp_dir(const std::string& tag);
 
 std::vector<uint8_t> read_file_bytes(const std::string& path);

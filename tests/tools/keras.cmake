@@ -8,7 +8,7 @@ if(TARGET mnet_keras)
             ${CMAKE_CURRENT_LIST_DIR}/test_keras_errors.cpp
             ${CMAKE_CURRENT_LIST_DIR}/test_keras_support.cpp
             ${CMAKE_CURRENT_LIST_DIR}/test_keras_naive.cpp
-    LIBS mnet_keras mnet_engine mnet_hdf5 nlohmann_json::nlohmann_json)
+    LIBS mnet_keras mnet_runtime mnet_hdf5 nlohmann_json::nlohmann_json)
   # The CLI tests run both binaries; build them first.
   target_compile_definitions(test_keras PRIVATE MNET_CONVERT_EXE="$<TARGET_FILE:mnet-convert>"
                              MNET_CLI_EXE="$<TARGET_FILE:mnet>")

@@ -9,4 +9,5 @@ target_include_directories(mnet_image_fixtures SYSTEM PUBLIC ${OpenCV_INCLUDE_DI
 target_link_libraries(mnet_image_fixtures PUBLIC ${OpenCV_LIBS} PRIVATE JPEG::JPEG)
 
 mnet_test(test_images SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_image_formats.cpp ${CMAKE_CURRENT_LIST_DIR}/test_jpeg_decode.cpp
+                               ${CMAKE_CURRENT_LIST_DIR}/test_png_decode.cpp
           LIBS mnet_preprocess mnet_image_fixtures)

@@ -15,7 +15,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "mnet/error.h"
-#include "preprocess/image.h"
+#include "mnet/image.h"
 #include "preprocess/image_header.h"
 #include "support/expect_error.h"
 #include "unit/image_fixtures.h"
@@ -212,6 +212,14 @@ TEST_CASE("every EXIF orientation is applied, in both byte orders; bad EXIF is i
             CHECK(e.code() == mnet::ErrorCode::Io);  // refusing is fine too; crashing is not
         }
     }
+}
+
+TEST_CASE("a PFM image's [0, 1] floats become the 8-bit pixels they were made from", "[unit][images]") {
+    constexpr int kRows = 20, kCols = 30;
+    const cv::Mat img = smooth_image(kRows, kCols);
+    cv::Mat img_f;
+    img.convertTo(img_f, CV_32FC3, 1.0 / 255.0);
+    CHECK(max_diff(decode_pixels(mnet::test::encode_image(img_f, ".pfm"), kRows, kCols), img) == 0);
 }
 
 TEST_CASE("grey JPEG, 16-bit grey and 16-bit RGBA PNG decode to 8-bit BGR", "[unit][images]") {

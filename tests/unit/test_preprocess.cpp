@@ -15,7 +15,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "mnet/error.h"
-#include "preprocess/image.h"
+#include "mnet/image.h"
 #include "support/test_data.h"
 #include "support/expect_error.h"
 #include "unit/image_fixtures.h"

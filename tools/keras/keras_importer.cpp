@@ -12,6 +12,7 @@
 #include "keras_graph.h"
 #include "keras_source.h"
 #include "keras_topology.h"
+#include "graph/loader.h"
 #include "mnet/model.h"
 #include "mnet_version.h"
 
@@ -144,7 +145,7 @@ ModelWriter import_keras(const std::string& given_path, const KerasImportOptions
 
 ModelDef convert_keras_file(const std::string& path, const std::string& json_path, const KerasImportOptions& options) {
     ModelWriter writer = import_keras(path, options);
-    writer.write_loadable(json_path, path);
+    write_loadable(writer, json_path, path);
     return writer.def();
 }
 

@@ -96,14 +96,18 @@ private:
                 fail(ErrorCode::ModelFormat, where + ": weights path '" + name + "' is not a plain file name");
             }
             // tfjs writes each shard once; a name listed again would only make us read it again.
-            if (!seen_.insert(name).second) fail(ErrorCode::ModelFormat, where + ": weights path '" + name + "' is listed twice");
+            if (!seen_.insert(name).second) {
+                fail(ErrorCode::ModelFormat, where + ": weights path '" + name + "' is listed twice");
+            }
             if (++files_ > kMaxWeightFiles) {
                 fail(ErrorCode::ModelFormat, where + ": more than " + std::to_string(kMaxWeightFiles) +
                                                  " weights files listed");
             }
             // Symbolic links are followed only inside the model's folder, as the model loader does.
             const std::optional<std::string> resolved = io::resolve_inside(dir_.string(), name);
-            if (!resolved) fail(ErrorCode::ModelFormat, where + ": weights path '" + name + "' resolves outside the model's folder");
+            if (!resolved) {
+                fail(ErrorCode::ModelFormat, where + ": weights path '" + name + "' resolves outside the model's folder");
+            }
             const std::string part = read_file(*resolved, static_cast<uint64_t>(kMaxTotalWeightBytes) - total_,
                                                "TF.js weights file");
             total_ += part.size();

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "graph/loader.h"
 #include "labels.h"
 #include "mnet/error.h"
 #include "mnet_version.h"
@@ -77,7 +78,7 @@ ModelWriter import_onnx(const std::string& path, const OnnxImportOptions& option
 
 ModelDef convert_onnx_file(const std::string& path, const std::string& json_path, const OnnxImportOptions& options) {
     ModelWriter writer = import_onnx(path, options);
-    writer.write_loadable(json_path, path);
+    write_loadable(writer, json_path, path);
     return writer.def();
 }
 

@@ -7,6 +7,7 @@
 #include "mnet/error.h"
 #include "onnx/onnx_pb.h"
 #include "onnx_translator.h"
+#include "ops/op.h"
 
 namespace mnet::importer::onnx_import {
 
@@ -22,7 +23,8 @@ void same_padding(int64_t in, int64_t extent, int64_t stride, bool upper, int64_
     after = total - before;
 }
 
-const std::set<std::string> kTakesActivation = {"conv2d", "fully_connected", "add", "mul"};
+const std::set<std::string> kTakesActivation = {op_name(OpKind::Conv2d), op_name(OpKind::FullyConnected),
+                                                op_name(OpKind::Add), op_name(OpKind::Mul)};
 
 }  // namespace
 
@@ -79,7 +81,7 @@ void Translator::conv_node(const Value& x, const ConstTensor& w, std::optional<Q
         fail(ErrorCode::ModelFormat, "the kernel is larger than the padded input " + dims_text(x.shape));
     }
     NodeDef nd;
-    nd.op = "conv2d";
+    nd.op = op_name(OpKind::Conv2d);
     nd.inputs = {x.name};
     nd.attrs["stride"] = strides;
     nd.attrs["dilation"] = dil;
@@ -106,7 +108,7 @@ void Translator::batch_norm() {
         }
     }
     const bool foldable = x.exclusive && x.node >= 0 && model_.uses.at(in_name(0)) == 1 &&
-                          nodes_[static_cast<size_t>(x.node)].op == "conv2d" &&
+                          nodes_[static_cast<size_t>(x.node)].op == op_name(OpKind::Conv2d) &&
                           !nodes_[static_cast<size_t>(x.node)].attrs.count("activation") &&
                           !nodes_[static_cast<size_t>(x.node)].dst_quant;
     if (!foldable) fail(ErrorCode::Unsupported, "only a BatchNormalization right after a convolution can be folded");
@@ -140,7 +142,7 @@ void Translator::activation(const std::string& kind, size_t input) {
         }
     }
     NodeDef nd;
-    nd.op = "activation";
+    nd.op = op_name(OpKind::Activation);
     nd.inputs = {x.name};
     nd.attrs["kind"] = kind;
     emit(std::move(nd), x.shape);
@@ -195,17 +197,17 @@ void Translator::clip() {
                                      "]; mnet clips to [0, 6], [0, inf) and [-1, 1]");
 }
 
-void Translator::add() { expect_inputs(2, 2); binary("add", value(0), value(1), std::nullopt); }
+void Translator::add() { expect_inputs(2, 2); binary(OpKind::Add, value(0), value(1), std::nullopt); }
 void Translator::mul() {
     expect_inputs(2, 2);
     for (size_t i = 0; i < 2; ++i) {
         const auto half = hard_swish_half_.find(in_name(i));
         if (half != hard_swish_half_.end() && half->second == in_name(1 - i)) return activation("hard_swish", 1 - i);
     }
-    binary("mul", value(0), value(1), std::nullopt);
+    binary(OpKind::Mul, value(0), value(1), std::nullopt);
 }
 
-void Translator::binary(const char* op, const Value& a_value, const Value& b_value, std::optional<QuantParams> out) {
+void Translator::binary(OpKind op, const Value& a_value, const Value& b_value, std::optional<QuantParams> out) {
     const Value* a = &a_value;
     const Value* b = &b_value;
     if (a->kind == Value::Const && b->kind == Value::Const) fail(ErrorCode::Unsupported, "both operands are constants");
@@ -213,7 +215,7 @@ void Translator::binary(const char* op, const Value& a_value, const Value& b_val
     if (a->padded || b->padded) fail(ErrorCode::Unsupported, "reads the output of a Pad, which mnet can only fold into the convolution after it");
     if (!out && (a->integer || b->integer)) fail(ErrorCode::ModelFormat, "an operand is an integer tensor");
     NodeDef nd;
-    nd.op = op;
+    nd.op = op_name(op);
     nd.inputs = {a->name};
     Shape shape = a->shape;
     auto fits = [](const Shape& big, const std::vector<int64_t>& small) {
@@ -244,7 +246,7 @@ void Translator::binary(const char* op, const Value& a_value, const Value& b_val
 void Translator::pool_node(const Value& x, bool keepdims, std::optional<QuantParams> out_quant) {
     if (x.shape.size() != 4) fail(ErrorCode::Unsupported, "input " + dims_text(x.shape) + " is not [N,C,H,W]");
     NodeDef nd;
-    nd.op = "global_avg_pool";
+    nd.op = op_name(OpKind::GlobalAvgPool);
     nd.inputs = {x.name};
     nd.attrs["keepdims"] = int64_t{keepdims ? 1 : 0};
     const bool integer = out_quant.has_value();
@@ -277,7 +279,7 @@ void Translator::flatten() {
     const Value& xa = act_input(0, true);
     if (xa.shape.size() == 2) return alias(xa);
     NodeDef nd;
-    nd.op = "reshape";
+    nd.op = op_name(OpKind::Reshape);
     nd.inputs = {xa.name};
     nd.attrs["shape"] = std::vector<int64_t>{shape_numel(xa.shape)};
     emit(std::move(nd), {1, shape_numel(xa.shape)}, xa.quant, xa.integer);
@@ -326,7 +328,7 @@ void Translator::reshape() {
     }
     if (Shape(dims) == xa.shape) return alias(xa);
     NodeDef nd;
-    nd.op = "reshape";
+    nd.op = op_name(OpKind::Reshape);
     nd.inputs = {xa.name};
     nd.attrs["shape"] = std::vector<int64_t>(dims.begin() + 1, dims.end());
     emit(std::move(nd), dims, xa.quant, xa.integer);
@@ -370,7 +372,7 @@ void Translator::fc_node(const Value& x, const ConstTensor& w, bool transposed, 
     }
     if (wq && wq->axis >= 0) wq->axis = transposed ? 1 - wq->axis : wq->axis;  // the channel axis after transposing
     NodeDef nd;
-    nd.op = "fully_connected";
+    nd.op = op_name(OpKind::FullyConnected);
     nd.inputs = {x.name};
     nd.weights["weights"] = add_constant(node_->output(0) + "/weights", {OC, K}, std::move(oc_k), std::move(wq));
     if (!bias.empty()) {
@@ -421,7 +423,7 @@ void Translator::softmax() {
                     (x.shape.size() == 4 && axis == 1 && x.shape[2] * x.shape[3] == 1);
     if (!ok) fail(ErrorCode::Unsupported, "softmax over axis " + std::to_string(axis) + " of " + dims_text(x.shape));
     NodeDef nd;
-    nd.op = "softmax";
+    nd.op = op_name(OpKind::Softmax);
     nd.inputs = {x.name};
     emit(std::move(nd), x.shape);
     softmax_outputs_.push_back(values_.at(node_->output(0)).name);

@@ -10,6 +10,7 @@
 #include "mnet/error.h"
 #include "onnx/onnx_pb.h"
 #include "onnx_translator.h"
+#include "ops/op.h"
 
 namespace mnet::importer::onnx_import {
 
@@ -106,7 +107,7 @@ void Translator::quantize_linear() {
         values_[node_->output(0)] = std::move(v);
     } else {
         NodeDef nd;
-        nd.op = "identity";
+        nd.op = op_name(OpKind::Identity);
         nd.inputs = {a.name};
         emit(std::move(nd), a.shape, q, true);
     }
@@ -156,7 +157,7 @@ void Translator::qlinear_conv() {
     conv_node(x, w.c, w.cquant, std::move(bias), bq, yq);
 }
 
-void Translator::qlinear_binary(const char* op) {
+void Translator::qlinear_binary(OpKind op) {
     expect_inputs(7, 8);
     auto operand = [&](size_t i) -> Value {
         const Value& v = value(i);
@@ -216,7 +217,7 @@ void Translator::qlinear_softmax() {
     if (axis < 0) axis += static_cast<int64_t>(x.shape.size());
     if (x.shape.size() != 2 || axis != 1) fail(ErrorCode::Unsupported, "softmax over axis " + std::to_string(axis) + " of " + dims_text(x.shape));
     NodeDef nd;
-    nd.op = "softmax";
+    nd.op = op_name(OpKind::Softmax);
     nd.inputs = {x.name};
     emit(std::move(nd), x.shape, quant_params(3, 4, -1), true);
     softmax_outputs_.push_back(values_.at(node_->output(0)).name);

@@ -20,6 +20,7 @@
 #include "mnet/tensor.h"
 #include "model/writer.h"
 #include "onnx_model.h"
+#include "ops/op.h"
 
 namespace mnet::importer::onnx_import {
 
@@ -66,7 +67,7 @@ private:
     void sigmoid();
     void add();
     void mul();
-    void binary(const char* op, const Value& a, const Value& b, std::optional<QuantParams> out);
+    void binary(OpKind op, const Value& a, const Value& b, std::optional<QuantParams> out);
     void global_average_pool();
     void reduce_mean();
     void flatten();
@@ -95,9 +96,9 @@ private:
     void quantize_linear();
     void dequantize_linear();
     void qlinear_conv();
-    void qlinear_binary(const char* op);
-    void qlinear_add() { qlinear_binary("add"); }
-    void qlinear_mul() { qlinear_binary("mul"); }
+    void qlinear_binary(OpKind op);
+    void qlinear_add() { qlinear_binary(OpKind::Add); }
+    void qlinear_mul() { qlinear_binary(OpKind::Mul); }
     void qlinear_global_average_pool();
     void qlinear_matmul();
     void qgemm();

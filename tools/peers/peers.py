@@ -119,12 +119,14 @@ def run_peers(a, peers, results):
         results[(c['model'], c['precision'], c['batch'], w.label)].append(w.run(runs, a.warmup))
 
 
-def summarize(configs, workers, results):
+def summarize(configs, workers, results, mnet):
     rows = []
     for c in configs:
         key = (c['model'], c['precision'], c['batch'])
         mine = results[key + ('mnet',)]
         rows.append(row(c, 'mnet ' + c['precision'], mine, None))
+        used = mnet.threads_used.get(key)
+        rows[-1]['info'] = {'threads_used': used, 'note': f'{used} thread{"s" * (used != 1)} used' if used else ''}
         for (*k, label), w in workers.items():
             if tuple(k) == key:
                 rows.append(row(c, label, results[key + (label,)], mine, w))
@@ -184,7 +186,7 @@ def main(argv):
     finally:
         for w in workers.values():
             w.close()
-    rows = summarize(configs, workers, results)
+    rows = summarize(configs, workers, results, mnet)
     machine = mnet.machine()
     machine.update({'python': platform.python_version(), 'cpu_flags': cpu_flags()})
     print_table(machine, a, rows)

@@ -23,6 +23,7 @@ class MnetBench:
         self.binary = binary
         self.threads = threads
         self.header = None
+        self.threads_used = {}  # (model, precision, batch) -> the threads the session ran (bench's threads_used)
 
     def run(self, model, precision, batches, runs, batch_runs, warmup):
         """Median ms per batch size. Batch 1 and the larger batches run in separate processes so that each gets
@@ -47,6 +48,7 @@ class MnetBench:
                 self.header = obj
             elif obj.get('type') == 'result':
                 out[obj['batch']] = obj['latency_ms']['median']
+                self.threads_used[(model, precision, obj['batch'])] = obj.get('threads_used', obj['threads'])
         missing = [b for b in batches if b not in out]
         if missing:
             raise SystemExit(f'peers: {" ".join(cmd)} gave no result for batch {missing}')

@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "core/file_io.h"
+#include "graph/loader.h"
 #include "mnet/model.h"
 #include "mnet_version.h"
 #include "tflite_file.h"
@@ -139,7 +140,7 @@ ModelWriter import_tflite(const std::string& path, std::vector<uint8_t> bytes, c
 ModelDef convert_tflite_file(const std::string& tflite_path, const std::string& json_path,
                              const TfliteImportOptions& options) {
     ModelWriter writer = import_tflite(tflite_path, read_all(tflite_path), options);
-    writer.write_loadable(json_path, tflite_path);
+    write_loadable(writer, json_path, tflite_path);
     return writer.def();
 }
 

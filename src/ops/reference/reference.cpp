@@ -13,7 +13,7 @@
 
 #include "core/shape.h"
 #include "mnet/error.h"
-#include "model/loader.h"
+#include "graph/loader.h"
 
 namespace mnet::reference {
 
@@ -190,9 +190,10 @@ void softmax(const Tensor& src, Tensor& dst) {
 
 // Rounds every value to the grid of `q` (per tensor, u8 or s8) and clamps it to the representable range.
 void fake_quantize(const std::optional<QuantParams>& q, Tensor& t) {
-    if (!q || q->axis >= 0 || q->scale.size() != 1 || (q->dtype != DType::U8 && q->dtype != DType::S8)) return;
+    const std::optional<QuantRange> range = q ? quant_range(q->dtype) : std::nullopt;
+    if (!range || q->axis >= 0 || q->scale.size() != 1) return;
     const double s = q->scale[0], zp = static_cast<double>(q->zero_point[0]);
-    const double lo = q->dtype == DType::U8 ? 0.0 : -128.0, hi = q->dtype == DType::U8 ? 255.0 : 127.0;
+    const double lo = range->lo, hi = range->hi;
     for (float& v : t.data) {
         const double k = std::min(std::max(std::nearbyint(static_cast<double>(v) / s) + zp, lo), hi);
         v = static_cast<float>((k - zp) * s);
@@ -245,6 +246,22 @@ void pool_kernel(const Args& a, Tensor& dst) { pool(a.src(), a.n.window, a.n.op 
 void global_avg_pool_kernel(const Args& a, Tensor& dst) { global_avg_pool(a.src(), dst); }
 void softmax_kernel(const Args& a, Tensor& dst) { softmax(a.src(), dst); }
 
+// dst[n, c, h + t, w + l] = src[n, c, h, w]; every other element 0.
+void pad_kernel(const Args& a, Tensor& dst) {
+    const Tensor& src = a.src();
+    const Window& p = a.n.window;
+    std::fill(dst.data.begin(), dst.data.end(), 0.0f);
+    for (int64_t b = 0; b < src.shape[0]; ++b) {
+        for (int64_t c = 0; c < src.shape[1]; ++c) {
+            for (int64_t h = 0; h < src.shape[2]; ++h) {
+                for (int64_t w = 0; w < src.shape[3]; ++w) {
+                    dst.data[at4(dst.shape, b, c, h + p.pad_t, w + p.pad_l)] = src.data[at4(src.shape, b, c, h, w)];
+                }
+            }
+        }
+    }
+}
+
 struct Kernel {
     OpKind kind;
     void (*run)(const Args& args, Tensor& dst);  // dst comes sized; the node's activation and saturation follow
@@ -262,6 +279,7 @@ constexpr std::array<Kernel, kOpCount> kKernels = {{
     {OpKind::GlobalAvgPool, global_avg_pool_kernel},
     {OpKind::Reshape, copy_kernel},
     {OpKind::Softmax, softmax_kernel},
+    {OpKind::Pad, pad_kernel},
 }};
 
 constexpr bool kernels_in_kind_order() {
@@ -289,7 +307,7 @@ double activate(Activation act, double x) {
 }
 
 std::vector<Tensor> run_all(const Model& model, const Tensor& src, bool fake_quant) {
-    const Model::Impl& impl = model.impl();
+    const Model::Impl& impl = model_impl(model);
     const Graph& g = impl.graph;
     const Shape& in_shape = g.values[static_cast<size_t>(g.input)].shape;
     if (src.shape.size() != in_shape.size() || src.shape[0] < 1 ||
@@ -329,7 +347,7 @@ std::vector<Tensor> run_all(const Model& model, const Tensor& src, bool fake_qua
 std::vector<Tensor> run(const Model& model, const Tensor& src, bool fake_quant) {
     std::vector<Tensor> values = run_all(model, src, fake_quant);
     std::vector<Tensor> outputs;
-    for (int id : model.impl().graph.outputs) outputs.push_back(values[static_cast<size_t>(id)]);
+    for (int id : model_impl(model).graph.outputs) outputs.push_back(values[static_cast<size_t>(id)]);
     return outputs;
 }
 

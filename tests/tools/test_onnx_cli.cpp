@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: Apache-2.0
+// mnet-convert and mnet on ONNX files: the real float MobileNetV2 1.0/224 of ../shared/peers/models converted
+// with its preprocessing and labels and classified by `mnet classify` against ONNX Runtime's probabilities on the
+// photos' reference inputs; `mnet info` MACs of torchvision's MobileNetV3-Large at 224 against the paper's figure.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+#include <sys/wait.h>
+
+#include <nlohmann/json.hpp>
+
+#include "support/test_data.h"
+
+using namespace mnet::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* const kStems[] = {"chelsea", "coffee", "dog", "eagle", "kite"};
+const char* const kPhotos[] = {"chelsea.png", "coffee.png", "dog.jpg", "eagle.jpg", "kite.jpg"};
+constexpr double kProbTolerance = 1e-4;
+constexpr double kPaperMacs = 219e6;  // MobileNetV3-Large 1.0 at 224x224 (Howard et al. 2019, table 3)
+
+std::string fixtures() { return std::string(MNET_SOURCE_DIR) + "/tests/data/onnx"; }
+std::string quoted(const std::string& s) { return "'" + s + "'"; }
+
+// Runs a command, returning its exit status and standard output (standard error passes through).
+int run(const std::string& command, std::string& out) {
+    out.clear();
+    FILE* pipe = popen(command.c_str(), "r");
+    REQUIRE(pipe);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+    const int status = pclose(pipe);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace
+
+TEST_CASE("the shared float MobileNetV2 ONNX converts and mnet classify matches ONNX Runtime", "[onnx][e2e][cli]") {
+    const std::string dir = make_temp_dir("onnx-peers");
+    const std::string manifest = dir + "/mnv2.json";
+    const std::string labels = shared_dir() + "/models/mobilenet_v2_1.0_224_quant/imagenet_labels.txt";
+    std::string out;
+    REQUIRE(run(std::string(MNET_CONVERT_EXE) + " " + quoted(shared_dir() + "/peers/models/mobilenet_v2_1.0_224_float_b1.onnx") +
+                    " -o " + quoted(manifest) + " --mean 128 --std 128 --crop 0.875 --labels " + quoted(labels),
+                out) == 0);
+    std::string photos;
+    for (const char* p : kPhotos) photos += " " + quoted(shared_dir() + "/testdata/images/" + p);
+    REQUIRE(run(std::string(MNET_CLI_EXE) + " classify --precision fp32 --json -k 1001 -m " + quoted(manifest) + photos, out) == 0);
+    std::istringstream lines(out);
+    std::string line;
+    size_t i = 0;
+    double worst = 0;
+    while (std::getline(lines, line)) {
+        REQUIRE(i < 5);
+        CAPTURE(kStems[i]);
+        const auto j = nlohmann::json::parse(line);
+        const std::vector<float> ref = read_f32_file(fixtures() + "/peers/" + kStems[i] + ".probs.f32");
+        REQUIRE(j["predictions"].size() == ref.size());
+        std::vector<double> ours(ref.size());
+        for (const auto& p : j["predictions"]) ours[p["index"].get<size_t>()] = p["probability"].get<double>();
+        CHECK(std::max_element(ours.begin(), ours.end()) - ours.begin() ==
+              std::max_element(ref.begin(), ref.end()) - ref.begin());
+        for (size_t k = 0; k < ref.size(); ++k) worst = std::max(worst, std::abs(ours[k] - double(ref[k])));
+        CHECK(j["predictions"][0]["label"].get<std::string>().size() > 0);
+        ++i;
+    }
+    CHECK(i == 5);
+    std::printf("onnx peers MobileNetV2 1.0/224 float: max |dprob| vs ONNX Runtime %.3g\n", worst);
+    CHECK(worst <= kProbTolerance);
+    fs::remove_all(dir);
+}
+
+TEST_CASE("mnet info counts torchvision MobileNetV3-Large's MACs as published", "[onnx][cli]") {
+    const std::string dir = make_temp_dir("onnx-v3l");
+    const std::string manifest = dir + "/v3l.json";
+    std::string out;
+    REQUIRE(run(std::string(MNET_CONVERT_EXE) + " " + quoted(fixtures() + "/tv_mnv3l_100_224_qdq_pc_u8s8.onnx") +
+                    " -o " + quoted(manifest),
+                out) == 0);
+    REQUIRE(run(std::string(MNET_CLI_EXE) + " info -m " + quoted(manifest), out) == 0);
+    const size_t at = out.find(" M MACs per image");
+    REQUIRE(at != std::string::npos);
+    const size_t begin = out.rfind(' ', at - 1) + 1;
+    const double macs = std::stod(out.substr(begin, at - begin)) * 1e6;
+    std::printf("onnx torchvision MobileNetV3-Large 224: %.2f M MACs (paper: 219 M)\n", macs / 1e6);
+    CHECK(std::abs(macs - kPaperMacs) / kPaperMacs <= 0.02);
+    CHECK(out.find("depthwise-separable blocks") != std::string::npos);
+    fs::remove_all(dir);
+}
