@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "common/exit_codes.h"  // the same statuses as `mnet`
+#include "common/usage.h"  // the same help formatting and one-line parse errors
 #include "core/file_io.h"
 #include "core/option_checks.h"
 #include "mnet/error.h"
@@ -103,29 +104,42 @@ int main(int argc, char** argv) {
     double crop = 0;
     app.add_option("input", input, "the .tflite file, .onnx file, Keras .h5 file, or TF.js model.json (or its folder)")->required();
     app.add_option("-o,--output", output, "the manifest to write, NAME.json; NAME.bin is written beside it")
+        ->option_text("FILE")
         ->required();
-    app.add_option("--labels", labels, "label file, one class name per line (UTF-8)");
+    app.add_option("--labels", labels, "label file, one class name per line (UTF-8)")->option_text("FILE");
     app.add_option("--background-class", background,
                    "whether label 0 is TF-slim's 'background' (auto: when labels[0] is \"background\")")
-        ->check(CLI::IsMember({"auto", "yes", "no"}));
-    app.add_option("--mean", mean, "pixel mean, one value or R,G,B (default: the input's zero point; Keras: 127.5)");
-    app.add_option("--std", std_dev, "pixel std, one value or R,G,B (default: 1 / the input's scale; Keras: 127.5)");
-    auto* crop_opt = app.add_option("--crop", crop, "central crop fraction in (0, 1] (default 0.875; Keras: 1)");
-    app.add_option("--name", name, "model name (default: the input file's stem)");
+        ->option_text("auto|yes|no")
+        ->check(mnet::cli::one_of({"auto", "yes", "no"}));
+    app.add_option("--mean", mean, "pixel mean, one value or R,G,B (default: the input's zero point; Keras: 127.5)")
+        ->option_text("X|R,G,B");
+    app.add_option("--std", std_dev, "pixel std, one value or R,G,B (default: 1 / the input's scale; Keras: 127.5)")
+        ->option_text("X|R,G,B");
+    auto* crop_opt =
+        app.add_option("--crop", crop, "central crop fraction in (0, 1] (default 0.875; Keras: 1)")->option_text("X");
+    app.add_option("--name", name, "model name (default: the input file's stem)")->option_text("NAME");
     std::string preset;
     app.add_option("--preset", preset,
                    "preprocessing preset; torchvision: ImageNet mean/std, resize 256 + centre crop 224 (crop 0.875) "
                    "- the default for ONNX; --mean/--std/--crop override it")
-        ->check(CLI::IsMember({"torchvision"}));
+        ->option_text("torchvision")
+        ->check(mnet::cli::one_of({"torchvision"}));
     app.set_version_flag("--version", MNET_VERSION_STRING);
     mnet::refuse_empty_values(app);
+    app.formatter(mnet::cli::make_help_formatter());
+    app.footer(std::string("Examples:\n"
+                           "  mnet-convert model.tflite --labels labels.txt -o models/mine/mine.json\n"
+                           "  mnet-convert keras_model.h5 --mean 127.5 --std 127.5 -o keras.json\n"
+                           "  mnet-convert model.onnx -o resnet.json          (torchvision preprocessing by default)\n"
+                           "  mnet-convert tm_export/ -o tm.json        (a TF.js model.json folder, e.g. Teachable "
+                           "Machine)\n"
+                           "Then: mnet classify -m models/mine/mine.json photo.jpg (or give mnet -m the source file "
+                           "itself: it converts once and caches).\n\n") +
+               mnet::cli::kExitStatusHelp);
     std::signal(SIGXFSZ, SIG_IGN);  // a file size limit is a write error (EFBIG) with the output cleaned up
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
-        if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);  // --help, --version
-        std::cerr << kProgram << ": error: " << e.what() << "\n";
-        return mnet::cli::kExitUsage;
+    const std::vector<std::string> args(argv, argv + argc);
+    if (const int parsed = mnet::cli::parse_args(app, args); parsed >= 0) {
+        return parsed == 0 ? 0 : mnet::cli::kExitUsage;
     }
 
     try {

@@ -18,10 +18,13 @@
 #include "cli/csv.h"
 #include "common/exit_codes.h"
 #include "cli/file_list.h"
+#include "cli/features.h"
 #include "cli/files_from.h"
+#include "cli/output.h"
 #include "cli/pipeline.h"
 #include "cli/predictions.h"
 #include "cli/resume.h"
+#include "common/usage.h"
 #include "core/file_io.h"
 #include "mnet/error.h"
 
@@ -30,8 +33,8 @@ namespace mnet::cli {
 namespace {
 
 struct BatchOptions : PipelineFlags {
-    std::string output;
-    std::string format;  // "jsonl" or "csv"; empty: from the output's extension
+    OutputFlags out;
+    bool features = false;
     bool recursive = false;
     bool all_files = false;
     int top = 5;
@@ -112,10 +115,13 @@ public:
     }
 
     const std::string& error() const { return error_; }
+    // Its reader went away (EPIPE): normal in a pipe (`| head -1`), the run ends quietly.
+    bool reader_closed() const { return reader_closed_; }
     const std::string& name() const { return name_; }
 
 private:
     void fail(int err) {
+        reader_closed_ = err == EPIPE;
         error_ = err == EPIPE ? name_ + ": the reader closed it (broken pipe)"
                               : name_ + ": cannot write (" + std::strerror(err) + ")";
         // No half line at the end of a file: drop the unfinished batch (a pipe cannot take it back).
@@ -127,6 +133,7 @@ private:
     bool owned_ = false;
     bool regular_ = false;
     off_t good_ = 0;
+    bool reader_closed_ = false;
     std::string error_;
 };
 
@@ -136,13 +143,13 @@ std::string csv_header(int top) {
         const std::string n = std::to_string(r);
         line += ",top" + n + "_index,top" + n + "_label,top" + n + "_probability";
     }
-    return line + ",error,precision,file_bytes\n";
+    return line + ",error,precision,model,file_bytes\n";
 }
 
 // One row per file: the file, k (index, label, probability) triples, the error (empty on success), the precision
-// and file_bytes (base64 of a name that is not UTF-8, else empty).
+// the model and file_bytes (base64 of a name that is not UTF-8, else empty).
 std::string csv_row(const std::string& file, const std::vector<Prediction>& preds, int top, const std::string& error,
-                    const char* precision) {
+                    const char* precision, const std::string& model) {
     std::string line = csv_field(shown_file_name(file));
     for (size_t r = 0; r < static_cast<size_t>(top); ++r) {
         if (r < preds.size()) {
@@ -153,7 +160,8 @@ std::string csv_row(const std::string& file, const std::vector<Prediction>& pred
             line += ",,,";
         }
     }
-    return line + "," + csv_field(io::printable(error)) + "," + precision + "," + file_bytes_field(file) + "\n";
+    return line + "," + csv_field(io::printable(error)) + "," + precision + "," + csv_field(model) + "," +
+           file_bytes_field(file) + "\n";
 }
 
 std::string plural(size_t n, const char* word) { return std::to_string(n) + " " + word + (n == 1 ? "" : "s"); }
@@ -198,8 +206,8 @@ std::vector<InputFile> resume_files(const BatchOptions& opt, bool csv, std::vect
         throw Error(ErrorCode::InvalidArgument, "--resume reads JSONL results; CSV output cannot be resumed "
                                                 "(resume as JSONL and convert afterwards)");
     }
-    if (!opt.output.empty() && opt.output != opt.resume) {
-        throw Error(ErrorCode::InvalidArgument, "--resume " + opt.resume + " appends to that file: -o " + opt.output +
+    if (!opt.out.path.empty() && opt.out.path != opt.resume) {
+        throw Error(ErrorCode::InvalidArgument, "--resume " + opt.resume + " appends to that file: -o " + opt.out.path +
                                                     " must be left out or name the same file");
     }
     const ResumeState state = read_resume_state(opt.resume);
@@ -221,17 +229,15 @@ std::vector<InputFile> resume_files(const BatchOptions& opt, bool csv, std::vect
 
 int run_batch(const BatchOptions& opt) {
     const bool resume = !opt.resume.empty();
-    const std::string& output = resume ? opt.resume : opt.output;
-    const bool csv = opt.format.empty() ? (output.size() > 4 && output.substr(output.size() - 4) == ".csv")
-                                        : opt.format == "csv";
+    const std::string& output = resume ? opt.resume : opt.out.path;
+    OutputFlags format_flags = opt.out;  // --resume FILE is the output: its name can pick the format too
+    format_flags.path = output;
+    const bool csv = format_flags.resolve() == "csv";
     size_t earlier_failures = 0;
     std::vector<InputFile> files = shard_files(opt);
     if (resume) files = resume_files(opt, csv, std::move(files), earlier_failures);
 
-    // Writing to a closed pipe must be an error we see (EPIPE), not a silent death by SIGPIPE; likewise a file
-    // size limit (ulimit -f) must be EFBIG, not SIGXFSZ killing us with half a line written.
-    std::signal(SIGPIPE, SIG_IGN);
-    std::signal(SIGXFSZ, SIG_IGN);
+    // main() ignores SIGPIPE and SIGXFSZ: a closed pipe or a file size limit is a failed write here.
     const auto model = load_model(opt.model);  // before the output is opened: its files are inputs too
     if (!is_stdout(output)) {
         // Opening the output truncates it (or appends to it): it must be none of the files to classify (also
@@ -241,31 +247,42 @@ int run_batch(const BatchOptions& opt) {
         for (const InputFile& f : files) inputs.push_back(f.path);
         io::refuse_overwriting_input(output, resume ? "--resume" : "-o", inputs);
     }
-    Output out(output, resume);
     const Precision precision = resolve_precision(opt.precision, *model);
+    if (opt.features && csv) throw Error(ErrorCode::InvalidArgument, "--features writes JSON lines, not csv");
+    const FeatureSource source = opt.features ? feature_source(model) : FeatureSource{model, 0, ""};
+    Output out(output, resume);
     if (csv && !out.write(csv_header(opt.top))) {
+        if (out.reader_closed()) return kExitOk;
         std::fprintf(stderr, "mnet: error: %s\n", io::printable(out.error()).c_str());
         return kExitIo;
     }
 
-    const PipelineOptions popt = opt.options(precision);
+    PipelineOptions popt = opt.options(precision);
+    popt.output = source.output;
     std::string text;
-    const PipelineStats stats = run_pipeline(model, files, popt, [&](const std::vector<ItemResult>& results) {
+    const PipelineStats stats = run_pipeline(source.model, files, popt, [&](const std::vector<ItemResult>& results) {
         text.clear();
         for (const ItemResult& r : results) {
+            if (opt.features) {
+                text += r.error.empty() ? features_json(*r.path, model->name(), source.name, r.scores, r.count)
+                                        : error_json(*r.path, model->name(), r.error);
+                text += '\n';
+                continue;
+            }
             std::vector<Prediction> preds;
             if (r.error.empty()) preds = top_k(*model, r.scores, r.count, opt.top);
             if (csv) {
-                text += csv_row(*r.path, preds, opt.top, r.error, precision_name(precision));
+                text += csv_row(*r.path, preds, opt.top, r.error, precision_name(precision), model->name());
             } else {
-                text += r.error.empty() ? predictions_json(*r.path, preds, precision_name(precision))
-                                        : error_json(*r.path, r.error);
+                text += r.error.empty() ? predictions_json(*r.path, model->name(), preds, precision_name(precision))
+                                        : error_json(*r.path, model->name(), r.error);
                 text += '\n';
             }
         }
         return out.write(text);
     });
     const bool closed = out.close();
+    if (out.reader_closed()) return kExitOk;
     if (stats.sink_stopped || !closed) {
         std::fprintf(stderr, "mnet: error: %s; stopped after %zu of %zu files\n", io::printable(out.error()).c_str(),
                      stats.processed, stats.total);
@@ -284,33 +301,30 @@ void setup_batch(CLI::App& app, int& status) {
         "batch",
         "Classify every image in folders, streaming: decoding overlaps inference, memory stays flat, results are\n"
         "written in sorted file order as they are produced (docs/batch.md)\n"
-        "  e.g. mnet batch -r -o results.jsonl photos/\n"
-        "       mnet batch -r --format csv -k 1 photos/ > top1.csv\n"
+        "  e.g. mnet batch -r -o results.jsonl samples/\n"
+        "       mnet batch -r --format csv -k 1 samples/ > top1.csv\n"
         "       mnet batch -r --shard 2/8 -o part2.jsonl /data/images    (one of 8 cluster jobs)");
-    sub->footer(kPipelineExitHelp);
     add_pipeline_flags(sub, *opt);
-    sub->add_option("-o,--output", opt->output,
-                    "Write results to this file instead of standard output (a .csv name selects --format csv), "
-                    "e.g. -o results.jsonl");
-    sub->add_option("--format", opt->format,
-                    "jsonl: one JSON object per file per line, {\"file\",\"predictions\":[{\"index\",\"label\","
-                    "\"probability\"}]} or {\"file\",\"error\"}; csv: a header, then one row per file: file, "
-                    "top<r>_index, top<r>_label, top<r>_probability for r = 1..k, error. Default: jsonl, e.g. "
-                    "--format csv")
-        ->check(CLI::IsMember({"jsonl", "csv"}));
+    add_output_flags(sub, opt->out, {"jsonl", "csv"}, "jsonl",
+                     "jsonl: one JSON object per file per line, {\"file\", \"model\", \"predictions\": [{\"index\", "
+                     "\"label\", \"probability\"}], \"precision\"} or {\"file\", \"model\", \"error\"}; csv: a header, "
+                     "then one row per file: file, top<r>_index, top<r>_label, top<r>_probability for r = 1..k, "
+                     "error, precision, model (docs/batch.md).");
+    sub->add_flag("--features", opt->features,
+                  "Write each image's feature vector instead of labels (JSON lines, as classify --features)");
     sub->add_flag("-r,--recursive", opt->recursive, "Also classify the images in subfolders, e.g. -r photos/");
     sub->add_flag("--all-files", opt->all_files,
                   "In folders, try every regular file, not only .jpg/.jpeg/.png/.bmp/.webp/.tif/... "
                   "(non-images become error records)");
-    sub->add_option("-k,--top", opt->top, "Labels per image (default 5), e.g. -k 1")->check(CLI::Range(1, 100000));
+    sub->add_option("-k,--top", opt->top, "Labels per image (default 5), e.g. -k 1")->check(whole_number(1, 100000));
     sub->add_option("--shard", opt->shard,
-                    "Process only slice K of N (0 <= K < N, N at most 10^9) of the sorted file list, a contiguous range; "
-                    "concatenating the outputs of 0/N .. N-1/N gives the unsharded output. Default: from "
+                    "Process only slice K of N (0 <= K < N, N at most 10^9) of the sorted file list, a contiguous "
+                    "range; concatenating the outputs of 0/N .. N-1/N gives the unsharded output. Default: from "
                     "SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT or JOB_COMPLETION_INDEX, else all, e.g. --shard 2/8");
     sub->add_option("--shard-count", opt->shard_count,
                     "N for a Kubernetes Indexed Job (K comes from JOB_COMPLETION_INDEX; also MNET_SHARD_COUNT), "
                     "e.g. --shard-count 8")
-        ->check(CLI::Range(1L, 1000000000L));
+        ->check(whole_number(1, 1000000000));
     sub->add_option("--resume", opt->resume,
                     "Continue an interrupted run: append to this JSONL file the results of the files it has no "
                     "complete line for (an unfinished last line is dropped and redone); a missing file starts "

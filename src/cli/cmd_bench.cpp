@@ -11,7 +11,9 @@
 #include "cli/common_options.h"
 #include "common/exit_codes.h"
 #include "cli/measure.h"
+#include "cli/output.h"
 #include "cli/stats.h"
+#include "common/usage.h"
 #include "mnet/engine.h"
 #include "mnet/error.h"
 
@@ -27,13 +29,14 @@ constexpr int kMaxBatch = 4096;
 constexpr double kPeakSeconds = 0.5;  // long enough for a stable median of the peak kernel, short beside a bench
 
 struct BenchOptions {
-    std::string model;
+    ModelFlags model;
     std::vector<int> batches{1};
     std::vector<int> threads{0};
     int runs = kDefaultRuns;
     int warmup = kDefaultWarmup;
     std::string precision;  // empty: the model's default; run_bench resolves it to "int8" or "fp32"
-    bool json = false;
+    OutputFlags out;
+    bool json = false;  // out.resolve() == "jsonl"
     uint32_t seed = 1;
     bool fuse_dw = SessionOptions{}.fuse_dw;
     BatchMode mode = BatchMode::Auto;
@@ -173,7 +176,7 @@ void print_table_row(const BenchResult& r) {
                 r.batch, r.threads, mode_name(r.mode), r.latency.median, r.latency.p90, r.latency.p99, r.latency.min, r.latency.max,
                 r.images_per_s(), r.gflops, r.peak_gflops, r.percent_of_peak(), r.floor_ms(), first,
                 human_bytes(r.peak_rss).c_str());
-    std::fflush(stdout);
+    flush_stdout();
 }
 
 int run_bench(const BenchOptions& flags) {
@@ -182,12 +185,14 @@ int run_bench(const BenchOptions& flags) {
     const double load_ms = ms_since(load_start);
     BenchOptions opt = flags;
     opt.precision = precision_name(resolve_precision(flags.precision, *model));
+    opt.json = opt.out.resolve() == "jsonl";
+    redirect_stdout(opt.out.path);
     std::vector<int> threads;
     for (int t : opt.threads) threads.push_back(resolve_threads(t));
 
     if (opt.json) {
         std::printf("%s\n", header_json(*model, opt, threads, load_ms).dump().c_str());
-        std::fflush(stdout);
+        flush_stdout();
     } else {
         print_table_header(*model, opt, load_ms);
     }
@@ -199,7 +204,7 @@ int run_bench(const BenchOptions& flags) {
             const BenchResult r = bench_one(model, batch, t, opt, peak[t]);
             if (opt.json) {
                 std::printf("%s\n", result_json(*model, opt, r, load_ms).dump().c_str());
-                std::fflush(stdout);
+                flush_stdout();
             } else {
                 print_table_row(r);
             }
@@ -229,27 +234,30 @@ void setup_bench(CLI::App& app, int& status) {
         "End-to-end latency and throughput for each batch size x thread count, against the machine's measured peak\n"
         "  e.g. mnet bench                              batch 1, all cores\n"
         "       mnet bench -b 1 16 -t 1 2 -n 100        four configurations\n"
-        "       mnet bench --json -m mobilenet_v1_0.75_192_quant > v1.jsonl");
+        "       mnet bench --json -n 10 -o bench.jsonl");
     add_model_option(sub, opt->model);
     sub->add_option("-b,--batch", opt->batches, "Batch sizes (default 1), e.g. -b 1 16")
-        ->check(CLI::Range(1, kMaxBatch))
+        ->check(whole_number(1, kMaxBatch))
         ->expected(1, -1);
     sub->add_option("-t,--threads", opt->threads, "Thread counts, 0 = all cores (default 0), e.g. -t 1 2")
-        ->check(CLI::Range(0, 1024))
+        ->check(whole_number(0, 1024))
         ->expected(1, -1);
-    sub->add_option("-n,--runs", opt->runs, "Timed runs per configuration (default 50)")->check(CLI::Range(1, 1000000));
+    sub->add_option("-n,--runs", opt->runs, "Timed runs per configuration (default 50)")->check(whole_number(1, 1000000));
     sub->add_option("--warmup", opt->warmup, "Untimed runs before them, after the first (default 5)")
-        ->check(CLI::Range(0, 1000000));
+        ->check(whole_number(0, 1000000));
     add_precision_option(sub, opt->precision);
-    sub->add_flag("--json", opt->json,
-                  "JSON lines: a header (versions, CPU, ISA, threads, model), then one object per configuration");
+    add_output_flags(sub, opt->out, {"table", "jsonl"}, "jsonl",
+                     "table: a header and one row per configuration; jsonl: JSON lines, a header (versions, CPU, "
+                     "ISA, threads, model), then one object per configuration (docs/profile.md).");
     sub->add_option("--seed", opt->seed, "Seed of the random input (default 1)");
     add_fuse_dw_flag(sub, opt->fuse_dw);
     sub->add_option("--mode", opt->mode,
                     "How a batch runs: latency (one pass, every layer on all threads), throughput (one single-threaded "
                     "stream per thread, a few images at a time), auto (default: throughput when the batch has at least "
                     "one image per thread)")
-        ->transform(CLI::CheckedTransformer(kModes, CLI::ignore_case));
+        ->option_text("auto|latency|throughput")
+        ->check(one_of({"auto", "latency", "throughput"}))
+        ->transform(CLI::Transformer(kModes));
     sub->callback([opt, &status] { status = run_bench(*opt); });
 }
 

@@ -13,6 +13,7 @@
 #include "cli/csv.h"
 #include "cli/eval_data.h"
 #include "cli/files_from.h"
+#include "cli/output.h"
 #include "common/exit_codes.h"
 #include "cli/pipeline.h"
 #include "cli/predictions.h"
@@ -31,7 +32,7 @@ struct EvalOptions : PipelineFlags {
     std::string labels_csv;
     std::string per_class_csv;
     std::string misclassified_csv;
-    bool json = false;
+    OutputFlags out;
     bool all_files = false;
     std::string target;
 };
@@ -161,6 +162,7 @@ int run_eval(const EvalOptions& opt) {
         throw Error(ErrorCode::InvalidArgument, "eval needs one of: a labelled folder DIR, --csv FILE (with an "
                                                 "optional DIR), or --files-from LIST");
     }
+    const bool json = opt.out.resolve() == "json";
     const auto model = load_model(opt.model);
     const Precision precision = resolve_precision(opt.precision, *model);
     const ClassMatcher matcher(*model);
@@ -223,7 +225,8 @@ int run_eval(const EvalOptions& opt) {
         return true;
     });
     if (!opt.quiet || stats.signal) print_summary("eval", stats);
-    if (opt.json) {
+    redirect_stdout(opt.out.path);
+    if (json) {
         print_json_report(*model, precision, t, stats.signal != 0);
     } else {
         print_text_report(*model, precision, t, stats.signal != 0);
@@ -245,9 +248,8 @@ void setup_eval(CLI::App& app, int& status) {
         "('Egyptian cat', 'egyptian_cat', 'tabby' for 'tabby, tabby cat') or class index ('286'), or a CSV of\n"
         "file,label, or a --files-from list of images each labelled by its folder's name. Streams like batch; the\n"
         "report goes to stdout (docs/batch.md)\n"
-        "  e.g. mnet eval -m mobilenet_v1_0.75_192_quant val/\n"
+        "  e.g. mnet eval val/\n"
         "       mnet eval --csv val_labels.csv --misclassified wrong.csv images/");
-    sub->footer(kPipelineExitHelp);
     add_pipeline_flags(sub, *opt);
     sub->add_option("--csv", opt->labels_csv,
                     "Read the labels from a CSV of file,label rows (optional header row file,label) instead of "
@@ -259,7 +261,9 @@ void setup_eval(CLI::App& app, int& status) {
     sub->add_option("--misclassified", opt->misclassified_csv,
                     "Also write every top-1 miss as CSV (file,true_index,true_label,true_rank,true_probability,"
                     "predicted_index,predicted_label,predicted_probability), e.g. --misclassified wrong.csv");
-    sub->add_flag("--json", opt->json, "Print the report as one JSON document instead of text");
+    add_output_flags(sub, opt->out, {"text", "json"}, "json",
+                     "text: totals, a per-class table, the misses and the failures; json: one document with the same "
+                     "(model, precision, images, failed, interrupted, top1, top5, classes, misclassified, errors).");
     sub->add_flag("--all-files", opt->all_files, "Try every file in class folders, not only image extensions");
     sub->add_option("target", opt->target,
                     "DIR: a folder of class folders (or, with --csv, the folder the CSV's files are under); "

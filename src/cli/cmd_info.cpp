@@ -11,6 +11,8 @@
 #include "cli/common_options.h"
 #include "common/exit_codes.h"
 #include "cli/measure.h"
+#include "cli/output.h"
+#include "mnet/engine.h"
 #include "mnet/model.h"
 
 namespace mnet::cli {
@@ -22,9 +24,40 @@ using json = nlohmann::ordered_json;  // keys in the order written: the document
 constexpr size_t kMaxNameWidth = 48;
 
 struct InfoOptions {
-    std::string model;
-    bool json = false;
+    ModelFlags model;
+    std::string precision;  // empty: the model's default
+    OutputFlags out;
 };
+
+// What each layer runs in: "int8" or "fp32" by layer name.
+using LayerPrecisions = std::map<std::string, std::string>;
+
+// The precision each layer runs in under `precision`, as the engine plans it (an int8 session still runs a
+// layer without an int8 kernel in fp32): one profiled run of a session on a zero input, the data type each step
+// reads (u8/s8 = int8) given to the layers the step executes.
+LayerPrecisions layer_precisions(const std::shared_ptr<const Model>& model, Precision precision) {
+    SessionOptions so;
+    so.precision = precision;
+    so.profile = true;
+    so.threads = 1;
+    Session session(model, so);
+    session.run(Tensor(model->input_shape()));
+    LayerPrecisions out;
+    for (const LayerTiming& t : session.timings()) {
+        if (t.op == "reorder") continue;
+        const char* p = t.type == "u8" || t.type == "s8" ? "int8" : "fp32";
+        for (size_t begin = 0, end = 0; end != std::string::npos; begin = end + 1) {
+            end = t.name.find('+', begin);
+            out[t.name.substr(begin, end == std::string::npos ? std::string::npos : end - begin)] = p;
+        }
+    }
+    return out;
+}
+
+std::string precision_of(const LayerPrecisions& precisions, const std::string& layer) {
+    const auto it = precisions.find(layer);
+    return it == precisions.end() ? "-" : it->second;  // "-": folded into another step, nothing runs for it
+}
 
 // A depthwise KxK convolution whose output feeds a 1x1 convolution directly (MobileNet's building block), and
 // the cost of the one standard KxK convolution it replaces (same Cin, Cout, kernel, stride and output size).
@@ -117,7 +150,8 @@ std::string triple(const std::array<float, 3>& v) {
     return buf;
 }
 
-void print_table(const Model& model, const std::vector<SeparableBlock>& blocks) {
+void print_table(const Model& model, const std::vector<SeparableBlock>& blocks, Precision precision,
+                 const LayerPrecisions& precisions) {
     const Preprocess& pp = model.preprocess();
     std::printf("model         %s\n", model.name().c_str());
     std::printf("file          %s\n", model.path().c_str());
@@ -136,9 +170,12 @@ void print_table(const Model& model, const std::vector<SeparableBlock>& blocks) 
     } else {
         std::printf("labels        %zu\n", model.labels().size());
     }
-    std::printf("quantization  %s\n", model.has_quantization()
-                                           ? "in the source model; runs in float32 with saturated activations"
-                                           : "none");
+    std::printf("quantization  %s\n", model.has_quantization() ? "in the source model" : "none");
+    size_t int8_layers = 0;
+    for (const LayerInfo& l : model.layers()) int8_layers += precision_of(precisions, l.name) == "int8" ? 1 : 0;
+    std::printf("precision     %s: %zu of %zu layers run in int8, the others in fp32 (column 'runs in'; "
+                "--precision int8|fp32 to see the other)\n",
+                precision_name(precision), int8_layers, model.layers().size());
 
     const auto& layers = model.layers();
     size_t name_w = 5, op_w = 2, act_w = 10, shape_w = 6;
@@ -150,8 +187,8 @@ void print_table(const Model& model, const std::vector<SeparableBlock>& blocks) 
     }
     const int nw = static_cast<int>(name_w), ow = static_cast<int>(op_w), aw = static_cast<int>(act_w),
               sw = static_cast<int>(shape_w);
-    std::printf("\n%4s  %-*s  %-*s  %-9s  %-*s  %-*s  %11s  %13s\n", "#", nw, "layer", ow, "op", "kernel", aw,
-                "activation", sw, "output", "params", "MACs");
+    std::printf("\n%4s  %-*s  %-*s  %-9s  %-*s  %-*s  %11s  %13s  %s\n", "#", nw, "layer", ow, "op", "kernel", aw,
+                "activation", sw, "output", "params", "MACs", "runs in");
     for (size_t i = 0; i < layers.size(); ++i) {
         const LayerInfo& l = layers[i];
         std::string kernel;
@@ -159,9 +196,10 @@ void print_table(const Model& model, const std::vector<SeparableBlock>& blocks) 
             kernel = std::to_string(l.kernel_h) + "x" + std::to_string(l.kernel_w) + "/" + std::to_string(l.stride_h);
             if (l.groups > 1) kernel += l.groups == l.in_channels ? " dw" : " g" + std::to_string(l.groups);
         }
-        std::printf("%4zu  %-*s  %-*s  %-9s  %-*s  %-*s  %11s  %13s\n", i + 1, nw,
-                    shorten(display_name(l.name)).c_str(), ow, l.op.c_str(), kernel.c_str(), aw, l.activation.c_str(), sw, shape_str(l.dst_shape).c_str(),
-                    grouped(l.params).c_str(), grouped(l.macs).c_str());
+        std::printf("%4zu  %-*s  %-*s  %-9s  %-*s  %-*s  %11s  %13s  %s\n", i + 1, nw,
+                    shorten(display_name(l.name)).c_str(), ow, l.op.c_str(), kernel.c_str(), aw, l.activation.c_str(),
+                    sw, shape_str(l.dst_shape).c_str(), grouped(l.params).c_str(), grouped(l.macs).c_str(),
+                    precision_of(precisions, l.name).c_str());
     }
     const int span = nw + ow + aw + sw + 9 + 8;  // the columns from layer to output, with their separators
     std::printf("%4s  %-*s  %11s  %13s\n", "", span, "total", grouped(model.total_params()).c_str(),
@@ -200,7 +238,8 @@ void print_table(const Model& model, const std::vector<SeparableBlock>& blocks) 
                 static_cast<double>(standard) / static_cast<double>(separable));
 }
 
-json info_json(const Model& model, const std::vector<SeparableBlock>& blocks) {
+json info_json(const Model& model, const std::vector<SeparableBlock>& blocks, Precision precision,
+               const LayerPrecisions& precisions) {
     const Preprocess& pp = model.preprocess();
     json outputs = json::array();
     for (const OutputInfo& o : model.outputs()) {
@@ -212,7 +251,8 @@ json info_json(const Model& model, const std::vector<SeparableBlock>& blocks) {
                   {"op", l.op},             {"activation", l.activation},
                   {"inputs", l.inputs},     {"output", l.output},
                   {"shape", l.dst_shape},   {"params", l.params},
-                  {"macs", l.macs}};
+                  {"macs", l.macs},
+                  {"precision", precision_of(precisions, l.name)}};
         if (is_convolution(l)) {
             j["kernel"] = {l.kernel_h, l.kernel_w};
             j["stride"] = {l.stride_h, l.stride_w};
@@ -255,6 +295,7 @@ json info_json(const Model& model, const std::vector<SeparableBlock>& blocks) {
             {"outputs", outputs},
             {"labels", model.labels().size()},
             {"quantized_source", model.has_quantization()},
+            {"precision", precision_name(precision)},
             {"layers", layers},
             {"totals",
              {{"layers", model.layers().size()}, {"params", model.total_params()}, {"macs", model.total_macs()}}},
@@ -267,12 +308,15 @@ json info_json(const Model& model, const std::vector<SeparableBlock>& blocks) {
 int run_info(const InfoOptions& opt) {
     const std::shared_ptr<const Model> model = load_model(opt.model);
     const std::vector<SeparableBlock> blocks = separable_blocks(*model);
-    if (opt.json) {
-        std::printf("%s\n", info_json(*model, blocks).dump(2).c_str());
+    const Precision precision = resolve_precision(opt.precision, *model);
+    const LayerPrecisions precisions = layer_precisions(model, precision);
+    const std::string format = opt.out.resolve();
+    redirect_stdout(opt.out.path);
+    if (format == "json") {
+        std::printf("%s\n", info_json(*model, blocks, precision, precisions).dump(2, ' ', false, json::error_handler_t::replace).c_str());
     } else {
-        print_table(*model, blocks);
+        print_table(*model, blocks, precision, precisions);
     }
-    std::fflush(stdout);
     return kExitOk;
 }
 
@@ -285,9 +329,12 @@ void setup_info(CLI::App& app, int& status) {
         "What a model holds: input, preprocessing, outputs, every layer's shape, parameters and MACs, and the cost\n"
         "of each depthwise-separable block against a standard convolution (the model is fully validated first)\n"
         "  e.g. mnet info\n"
-        "       mnet info --json -m mobilenet_v1_0.75_192_quant");
+        "       mnet info --json -o info.json");
     add_model_option(sub, opt->model);
-    sub->add_flag("--json", opt->json, "One JSON document instead of tables");
+    add_precision_option(sub, opt->precision);
+    add_output_flags(sub, opt->out, {"table", "json"}, "json",
+                     "table: the model's facts, a layer table and the separable blocks; json: one document with the "
+                     "same (docs/profile.md).");
     sub->callback([opt, &status] { status = run_info(*opt); });
 }
 

@@ -8,7 +8,9 @@
 #include "cli/common_options.h"
 #include "common/exit_codes.h"
 #include "cli/measure.h"
+#include "cli/output.h"
 #include "cli/profile_report.h"
+#include "common/usage.h"
 #include "core/file_io.h"
 #include "mnet/engine.h"
 #include "mnet/error.h"
@@ -22,13 +24,12 @@ constexpr int kDefaultWarmup = 5;
 constexpr int kMaxBatch = 4096;
 
 struct ProfileOptions {
-    std::string model;
+    ModelFlags model;
     int runs = kDefaultRuns;
     int warmup = kDefaultWarmup;
     int batch = 1;
     int threads = 0;
-    std::string format = "table";
-    std::string output;
+    OutputFlags out;
     std::string svg;
     std::string image;
     uint32_t seed = 1;
@@ -69,6 +70,16 @@ void check_same_steps(const std::vector<LayerTiming>& timings, const std::vector
     if (!same) throw Error(ErrorCode::Internal, "profile: the executed steps changed between runs");
 }
 
+// The run's input; a bad IMAGE is a failed input image (status 1), as in classify.
+Tensor profile_input(const Model& model, const ProfileOptions& opt) {
+    try {
+        return make_input(model, opt.batch, opt.image, opt.seed);
+    } catch (const Error& e) {
+        if (e.code() != ErrorCode::Io) throw;
+        throw InputImageError(e.what());
+    }
+}
+
 // Profiling off: no clock reads and no stream waits between steps, the time a user's run takes.
 Summary time_unprofiled(const std::shared_ptr<const Model>& model, const SessionOptions& so, const Tensor& input,
                         const ProfileOptions& opt) {
@@ -91,7 +102,7 @@ ProfileResult measure(const ProfileOptions& opt) {
     r.warmup = opt.warmup;
     r.fuse_dw = opt.fuse_dw;
     r.macs = model->total_macs() * opt.batch;
-    const Tensor input = make_input(*model, opt.batch, opt.image, opt.seed);
+    const Tensor input = profile_input(*model, opt);
     std::map<std::string, const LayerInfo*> layers;
     std::map<std::string, Shape> value_shapes;  // with batch 1
     for (const LayerInfo& l : model->layers()) {
@@ -159,25 +170,27 @@ ProfileResult measure(const ProfileOptions& opt) {
 }
 
 int run_profile(const ProfileOptions& opt) {
-    if (!opt.svg.empty() && is_stdout(opt.svg) && is_stdout(opt.output)) {
+    const std::string format = opt.out.resolve();
+    const std::string& output = opt.out.path;
+    if (!opt.svg.empty() && is_stdout(opt.svg) && is_stdout(output)) {
         throw Error(ErrorCode::InvalidArgument, "--svg -: standard output already receives the profile; give -o FILE");
     }
     // The image and the model are read after this check: name them (the model as -m gave it, when a path).
-    std::vector<std::string> inputs{opt.image, opt.model};
-    check_writable(opt.output, "-o", inputs);
+    std::vector<std::string> inputs{opt.image, opt.model.name};
+    check_writable(output, "-o", inputs);
     if (!opt.svg.empty()) check_writable(opt.svg, "--svg", inputs);
     const ProfileResult r = measure(opt);
     std::string text;
-    if (opt.format == "csv") {
+    if (format == "csv") {
         text = profile_csv(r);
-    } else if (opt.format == "json") {
+    } else if (format == "json") {
         text = profile_json(r);
-    } else if (opt.format == "trace") {
+    } else if (format == "trace") {
         text = profile_trace(r);
     } else {
         text = profile_table(r);
     }
-    write_text(opt.output, "-o", text);
+    write_text(output, "-o", text);
     if (!opt.svg.empty()) write_text(opt.svg, "--svg", profile_svg(r));
     return kExitOk;
 }
@@ -193,17 +206,15 @@ void setup_profile(CLI::App& app, int& status) {
         "       mnet profile -b 16 -t 2 --svg steps.svg       and a bar chart of the medians\n"
         "       mnet profile --format trace -o run.json       open in ui.perfetto.dev or chrome://tracing");
     add_model_option(sub, opt->model);
-    sub->add_option("-n,--runs", opt->runs, "Timed runs (default 50), e.g. -n 200")->check(CLI::Range(1, 1000000));
+    sub->add_option("-n,--runs", opt->runs, "Timed runs (default 50), e.g. -n 200")->check(whole_number(1, 1000000));
     sub->add_option("--warmup", opt->warmup, "Untimed runs before them, after the first run (default 5)")
-        ->check(CLI::Range(0, 1000000));
+        ->check(whole_number(0, 1000000));
     sub->add_option("-b,--batch", opt->batch, "Images per run (default 1), e.g. -b 16")
-        ->check(CLI::Range(1, kMaxBatch));
+        ->check(whole_number(1, kMaxBatch));
     add_threads_option(sub, opt->threads);
-    sub->add_option("--format", opt->format,
-                    "table (default); csv (one row per step); json (one document: steps and totals); trace "
-                    "(Chrome/Perfetto trace events, one per step per run)")
-        ->check(CLI::IsMember({"table", "csv", "json", "trace"}));
-    sub->add_option("-o,--output", opt->output, "Write the result to this file instead of standard output");
+    add_output_flags(sub, opt->out, {"table", "csv", "json", "trace"}, "json",
+                     "table; csv (one row per step); json (one document: steps and totals); trace (Chrome/Perfetto "
+                     "trace events, one per step per run) (docs/profile.md).");
     sub->add_option("--svg", opt->svg, "Also draw the median time per step as an SVG bar chart, e.g. --svg steps.svg");
     sub->add_option("--seed", opt->seed, "Seed of the random input (default 1)");
     add_fuse_dw_flag(sub, opt->fuse_dw);

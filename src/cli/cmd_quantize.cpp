@@ -8,6 +8,8 @@
 #include "cli/common_options.h"
 #include "common/exit_codes.h"
 #include "cli/file_list.h"
+#include "cli/quantize_report.h"
+#include "common/usage.h"
 #include "core/file_io.h"
 #include "mnet/engine.h"
 #include "mnet/error.h"
@@ -20,9 +22,14 @@ namespace {
 
 constexpr int kDefaultCalibrationBatch = 8;
 constexpr int kMaxBatch = 4096;
+// Fewer calibration images than this get a warning: min/max ranges from a handful of photos rarely cover what
+// the model will see (docs/int8.md).
+constexpr int64_t kMinCalibrationImages = 100;
+// The fp32-vs-int8 report compares at most this many calibration images (two sessions run each).
+constexpr size_t kDefaultReportImages = 32;
 
 struct QuantizeOptions {
-    std::string model;
+    ModelFlags model;
     std::vector<std::string> calibrate;
     std::string output;
     std::string name;
@@ -30,6 +37,7 @@ struct QuantizeOptions {
     int threads = 0;
     bool recursive = false;
     bool show_ranges = false;
+    int report_images = static_cast<int>(kDefaultReportImages);  // 0: no report
     int64_t max_pixels = 0;  // set by add_max_pixels_option
 };
 
@@ -60,6 +68,7 @@ int run_quantize(const QuantizeOptions& opt) {
     limits.max_pixels = opt.max_pixels;
     int filled = 0;
     size_t failed = 0;
+    std::vector<std::vector<float>> kept;  // the first report_images preprocessed images, for the report
     std::string first_error;
     int status = kExitOk;
     for (const InputFile& f : list.files) {
@@ -76,6 +85,10 @@ int run_quantize(const QuantizeOptions& opt) {
             status = kExitSomeInputsFailed;
             continue;
         }
+        if (kept.size() < static_cast<size_t>(opt.report_images)) {
+            const float* image = batch.data.data() + per_image * static_cast<size_t>(filled);
+            kept.emplace_back(image, image + per_image);
+        }
         if (++filled == opt.batch) {
             calibrator.observe(batch, filled);
             filled = 0;
@@ -86,12 +99,19 @@ int run_quantize(const QuantizeOptions& opt) {
         calibrator.observe(batch, filled);
     }
     if (calibrator.images() == 0) {
-        throw Error(ErrorCode::InvalidArgument, "--calibrate: no image could be decoded" +
-                                                    (list.files.size() == 1 ? " (" + first_error + ")" : std::string()));
+        throw InputImageError("--calibrate: no image could be decoded" +
+                              (list.files.size() == 1 ? " (" + first_error + ")" : std::string()));
     }
 
+    if (calibrator.images() < kMinCalibrationImages) {
+        std::fprintf(stderr, "mnet: quantize: warning: %lld calibration image%s; ranges from fewer than %lld typical "
+                             "inputs rarely cover what the model will see\n",
+                     static_cast<long long>(calibrator.images()), calibrator.images() == 1 ? "" : "s",
+                     static_cast<long long>(kMinCalibrationImages));
+    }
     const std::string name = opt.name.empty() ? model->name() + "_int8" : opt.name;
     calibrator.write(opt.output, name);
+    if (!kept.empty()) print_quantize_report(compare_quantized(model, Model::load(opt.output), kept, opt.threads));
     if (opt.show_ranges) {
         std::printf("%-12s %-12s  activation\n", "min", "max");
         for (const ActivationRange& r : calibrator.ranges()) {
@@ -116,18 +136,23 @@ void setup_quantize(CLI::App& app, int& status) {
         "  e.g. mnet quantize -m model.json --calibrate photos/ -o model_int8.json");
     add_model_option(sub, opt->model);
     sub->add_option("--calibrate", opt->calibrate,
-                    "Calibration images: files or folders (a few hundred typical inputs; more widen no range "
-                    "beyond what they contain), e.g. --calibrate photos/")
+                    "Calibration images: files or folders (a few hundred typical inputs; fewer than " +
+                        std::to_string(kMinCalibrationImages) + " get a warning), e.g. --calibrate photos/")
         ->required()
         ->expected(1, -1);
     sub->add_option("-o,--output", opt->output,
                     "The quantized model's manifest (.json); its weights file is written beside it, e.g. -o q.json")
         ->required();
     sub->add_option("--name", opt->name, "The new model's name (default: the model's, plus _int8)");
-    sub->add_option("-b,--batch", opt->batch, "Images per calibration run (default 8)")->check(CLI::Range(1, kMaxBatch));
+    sub->add_option("-b,--batch", opt->batch, "Images per calibration run (default 8)")->check(whole_number(1, kMaxBatch));
     add_threads_option(sub, opt->threads);
     sub->add_flag("-r,--recursive", opt->recursive, "Also use the images in subfolders of --calibrate folders");
     sub->add_flag("--ranges", opt->show_ranges, "Print every activation's observed min and max on standard output");
+    sub->add_option("--report-images", opt->report_images,
+                    "Compare the new model in int8 with the float one in fp32 on the first N calibration images: "
+                    "per layer cosine similarity and relative error, and top-1 agreement, on standard output "
+                    "(default " + std::to_string(kDefaultReportImages) + "; 0: no report)")
+        ->check(whole_number(0, 100000));
     add_max_pixels_option(sub, opt->max_pixels);
     sub->callback([opt, &status] { status = run_quantize(*opt); });
 }

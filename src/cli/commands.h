@@ -13,6 +13,7 @@ void setup_profile(CLI::App& app, int& status);
 void setup_info(CLI::App& app, int& status);
 void setup_bench(CLI::App& app, int& status);
 void setup_quantize(CLI::App& app, int& status);
+void setup_models(CLI::App& app, int& status);
 void setup_merge(CLI::App& app, int& status);
 
 }  // namespace mnet::cli

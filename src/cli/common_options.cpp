@@ -8,6 +8,9 @@
 #include <filesystem>
 #include <limits>
 
+#include "common/exit_codes.h"
+#include "cli/output.h"
+#include "common/usage.h"
 #include "mnet/error.h"
 #include "mnet/image.h"
 
@@ -15,21 +18,32 @@ namespace fs = std::filesystem;
 
 namespace mnet::cli {
 
-std::string model_dir() {
-    const char* env = std::getenv("MNET_MODEL_DIR");
-    return (env && *env) ? env : MNET_DEFAULT_MODEL_DIR;
-}
+const char* const kModelHelp =
+    "Models: -m takes a model name (looked up in $MNET_MODEL_DIR if set, else in "
+    "${XDG_DATA_HOME:-~/.local/share}/mnet/models, then beside the executable: ../models, ../share/mnet/models), "
+    "an mnet manifest .json, or a source model (.tflite, .h5, .keras, a TF.js model.json or its folder), converted "
+    "on first use into ${XDG_CACHE_HOME:-~/.cache}/mnet/converted and reused after. 'mnet models' lists them.";
 
-CLI::Option* add_model_option(CLI::App* sub, std::string& model) {
-    return sub->add_option("-m,--model", model,
-                           "Model: a manifest .json path, or a name in the model folder ($MNET_MODEL_DIR, default "
-                           "models/), e.g. -m mobilenet_v1_0.75_192_quant. Default: " +
-                               std::string(kDefaultModelName));
+CLI::Option* add_model_option(CLI::App* sub, ModelFlags& model) {
+    const std::string group = "Converting a source model given to -m (as mnet-convert)";
+    sub->add_option("--labels", model.labels, "Label file, one class name per line")->option_text("FILE")->group(group);
+    sub->add_option("--mean", model.mean, "Pixel mean, one value or R,G,B")->option_text("X|R,G,B")->group(group);
+    sub->add_option("--std", model.std, "Pixel std, one value or R,G,B")->option_text("X|R,G,B")->group(group);
+    sub->add_option("--crop", model.crop, "Central crop fraction in (0, 1]")->option_text("X")->group(group);
+    sub->add_option("--background-class", model.background, "Whether label 0 is TF-slim's 'background'")
+        ->option_text("auto|yes|no")
+        ->check(one_of({"auto", "yes", "no"}))
+        ->group(group);
+    return sub->add_option("-m,--model", model.name,
+                           "A model name (see 'mnet models'), a manifest .json, or a source model (.tflite, .h5, "
+                           ".keras, TF.js model.json) converted once and cached. Default: " +
+                               std::string(kDefaultModelName))
+        ->option_text("NAME|FILE");
 }
 
 CLI::Option* add_threads_option(CLI::App* sub, int& threads) {
     return sub->add_option("-t,--threads", threads, "Compute threads, 0 = all cores (e.g. -t 2)")
-        ->check(CLI::Range(0, 1024));
+        ->check(whole_number(0, 1024));
 }
 
 CLI::Option* add_max_pixels_option(CLI::App* sub, int64_t& max_pixels) {
@@ -38,14 +52,15 @@ CLI::Option* add_max_pixels_option(CLI::App* sub, int64_t& max_pixels) {
                            "Refuse images larger than N pixels (width x height, read from the file header before "
                            "decoding, so a decompression bomb costs nothing). Default " +
                                std::to_string(kDefaultMaxImagePixels) + ", e.g. --max-pixels 25000000")
-        ->check(CLI::Range(int64_t{1}, std::numeric_limits<int64_t>::max()));
+        ->check(whole_number(1, std::numeric_limits<long long>::max()));
 }
 
 CLI::Option* add_precision_option(CLI::App* sub, std::string& precision) {
     return sub->add_option("--precision", precision,
                            "Arithmetic: int8 (integer kernels, the model's own quantization parameters) or fp32. "
                            "Default: int8 for a quantized model, fp32 otherwise, e.g. --precision fp32")
-        ->check(CLI::IsMember({"int8", "fp32"}));
+        ->option_text("int8|fp32")
+        ->check(one_of({"int8", "fp32"}));
 }
 
 Precision resolve_precision(const std::string& flag, const Model& model) {
@@ -60,25 +75,7 @@ Precision resolve_precision(const std::string& flag, const Model& model) {
 
 const char* precision_name(Precision precision) { return precision == Precision::Int8 ? "int8" : "fp32"; }
 
-std::string resolve_model_path(const std::string& name_or_path) {
-    const std::string name = name_or_path.empty() ? kDefaultModelName : name_or_path;
-    std::error_code ec;
-    // Anything that exists goes to the loader, which says what is wrong with a folder, FIFO or device.
-    if (fs::exists(fs::symlink_status(name, ec))) return name;
-    if (name.find('/') == std::string::npos && name.find(".json") == std::string::npos) {
-        const fs::path dir(model_dir());
-        for (const fs::path& candidate : {dir / name / (name + ".json"), dir / (name + ".json")}) {
-            if (fs::is_regular_file(candidate, ec)) return candidate.string();
-        }
-        std::string hint = name_or_path.empty() ? " (the default model; run scripts/fetch_models.sh)" : "";
-        throw Error(ErrorCode::Io, "model '" + name + "' not found in " + dir.string() + hint);
-    }
-    throw Error(ErrorCode::Io, name + ": no such model file");
-}
-
-std::shared_ptr<const Model> load_model(const std::string& name_or_path) {
-    return Model::load(resolve_model_path(name_or_path));
-}
+std::shared_ptr<const Model> load_model(const ModelFlags& flags) { return Model::load(resolve_model(flags)); }
 
 void flush_stdout() {
     const int earlier = errno;
@@ -95,7 +92,8 @@ void flush_stdout() {
     for (int write_error : {ENOSPC, EFBIG, EDQUOT, EIO, EPIPE}) {
         if (reason == 0 && earlier == write_error) reason = earlier;
     }
-    throw Error(ErrorCode::Io, std::string("standard output: cannot write (") +
+    if (reason == EPIPE) throw OutputClosed{};
+    throw Error(ErrorCode::Io, stdout_name() + ": cannot write (" +
                                    (reason != 0 ? std::strerror(reason) : "an earlier write failed") + ")");
 }
 

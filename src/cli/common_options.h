@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "cli/model_source.h"
 #include "mnet/engine.h"
 #include "mnet/model.h"
 
@@ -15,11 +16,12 @@ namespace mnet::cli {
 
 constexpr const char* kDefaultModelName = "mobilenet_v2_1.0_224_quant";
 
-// The folder model names are looked up in: $MNET_MODEL_DIR, else the project's models/.
-std::string model_dir();
+// For `mnet --help`: what -m takes and where names are looked up.
+extern const char* const kModelHelp;
 
-// `-m/--model NAME|PATH`.
-CLI::Option* add_model_option(CLI::App* sub, std::string& model);
+// `-m/--model NAME|FILE`, and the conversion flags a source model takes (--labels, --mean, --std, --crop,
+// --background-class).
+CLI::Option* add_model_option(CLI::App* sub, ModelFlags& model);
 // `-t/--threads N` (0 = all cores).
 CLI::Option* add_threads_option(CLI::App* sub, int& threads);
 // `--max-pixels N`: the decompression-bomb limit, ImageLimits::max_pixels (mnet/image.h).
@@ -33,13 +35,12 @@ Precision resolve_precision(const std::string& flag, const Model& model);
 // "int8" or "fp32": what every output says ran.
 const char* precision_name(Precision precision);
 
-// A manifest path for `name_or_path`: an existing file as given, else <model_dir>/NAME/NAME.json or
-// <model_dir>/NAME.json. Empty means the default model. Throws Io naming what was tried.
-std::string resolve_model_path(const std::string& name_or_path);
-std::shared_ptr<const Model> load_model(const std::string& name_or_path);
+// Model::load of resolve_model(flags).
+std::shared_ptr<const Model> load_model(const ModelFlags& flags);
 
-// Flushes stdout; throws Error(Io) "standard output: cannot write (<reason>)" when that fails (a full disk,
-// a closed pipe with SIGPIPE ignored), so stdio output never fails silently.
+// Flushes stdout; throws OutputClosed when its reader has gone (EPIPE: the run ends quietly), else
+// Error(Io) "<stdout_name()>: cannot write (<reason>)" when that fails (a full disk), so stdio output never
+// fails silently.
 void flush_stdout();
 
 // True when `path` is "-" or empty (standard output).

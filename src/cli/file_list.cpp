@@ -148,7 +148,8 @@ FileList list_files(const std::vector<std::string>& inputs, const ListOptions& o
         } else if (fs::exists(status)) {
             out.files.push_back({input, ""});  // named explicitly: tried whatever its name
         } else {
-            throw Error(ErrorCode::Io, input + ": no such file or folder");
+            // A failed input like an image that does not decode: an error record in its place, status 1.
+            out.files.push_back({input, input + ": no such file or folder"});
         }
     }
     sort_unique(out.files);

@@ -40,8 +40,7 @@ bool has_image_extension(const std::string& path);
 // `listed` (the paths of --files-from) join the list as files without being looked at: a million-line list
 // costs no million stat calls in every array task, and a listed file that is missing or unreadable becomes an
 // error record in its place when it is decoded.
-// Throws Error(Io) naming an argument that does not exist. A subfolder that cannot be read becomes an entry
-// with `error` set.
+// An argument that does not exist, or a subfolder that cannot be read, becomes an entry with `error` set.
 FileList list_files(const std::vector<std::string>& inputs, const ListOptions& options,
                     std::vector<std::string> listed = {});
 

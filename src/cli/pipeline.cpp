@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "cli/common_options.h"
+#include "common/usage.h"
 #include "core/file_io.h"
 #include "mnet/engine.h"
 #include "mnet/error.h"
@@ -249,7 +250,7 @@ void add_pipeline_flags(CLI::App* sub, PipelineFlags& flags) {
     sub->add_option("-b,--batch", flags.batch,
                     "Images per inference run (default " + std::to_string(kDefaultBatch) +
                         "; the last partial batch is zero-padded), e.g. -b 16")
-        ->check(CLI::Range(1, kMaxBatch));
+        ->check(whole_number(1, kMaxBatch));
     add_threads_option(sub, flags.threads)
         ->description("Inference threads (default: the cores the decode workers leave, at least 1; 0 = all cores), "
                       "e.g. -t 2");
@@ -257,7 +258,7 @@ void add_pipeline_flags(CLI::App* sub, PipelineFlags& flags) {
     sub->add_option("-j,--decode-workers", flags.decode_workers,
                     "Threads decoding and preprocessing images while the model runs (0 = min(4, cores/2), "
                     "at least 1), e.g. -j 2")
-        ->check(CLI::Range(0, kMaxWorkersFlag));
+        ->check(whole_number(0, kMaxWorkersFlag));
     sub->add_flag("-q,--quiet", flags.quiet,
                   "No progress bar, notes or summary on stderr; failed files are still reported");
     sub->add_flag("-v,--verbose", flags.verbose,
@@ -269,12 +270,6 @@ void add_pipeline_flags(CLI::App* sub, PipelineFlags& flags) {
                     "standard input; relative to the current folder), e.g. find /data -name '*.jpg' | mnet " +
                         std::string(sub->get_name()) + " --files-from - ...");
 }
-
-const char* const kPipelineExitHelp =
-    "Exit status: 0 every file classified; 1 some files failed (each named with its reason on stderr and in the "
-    "results); 2 bad flags or arguments; 3 a file could not be read or written (e.g. the output, or a closed pipe); "
-    "4 bad or unsupported model; 5 backend or internal error; 130 / 143 stopped by SIGINT / SIGTERM (the results "
-    "finished so far are complete). See docs/batch.md.";
 
 bool stderr_is_terminal() { return isatty(STDERR_FILENO) == 1; }
 
@@ -364,7 +359,7 @@ PipelineStats run_pipeline(const std::shared_ptr<const Model>& model, const std:
             // same compiled primitives, so a file's result does not depend on its batch or shard.
             std::fill(src.data.begin() + static_cast<std::ptrdiff_t>(good * image_floats), src.data.end(), 0.0f);
             session.run(src);
-            const Tensor& dst = session.output(0);
+            const Tensor& dst = session.output(options.output);
             const int64_t count = dst.numel() / options.batch;
             for (size_t i = 0; i < results.size(); ++i) {
                 if (rows[i] == SIZE_MAX) continue;

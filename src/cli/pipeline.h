@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/file_list.h"
+#include "cli/model_source.h"
 #include "mnet/engine.h"
 #include "mnet/model.h"
 #include "mnet/image.h"
@@ -30,11 +31,12 @@ struct PipelineOptions {
     bool verbose = false;       // say on stderr how many threads run and why
     ImageLimits limits;         // images past these are failed files (--max-pixels)
     Precision precision = Precision::Fp32;
+    size_t output = 0;          // the model output results carry (batch --features: a feature output)
 };
 
 // The flags `mnet batch` and `mnet eval` share, as given; add_pipeline_flags registers them.
 struct PipelineFlags {
-    std::string model;
+    ModelFlags model;
     std::string precision;  // empty: the model's default (resolve_precision)
     int batch = kDefaultBatch;
     int threads = -1;  // see inference_threads()
@@ -51,7 +53,7 @@ struct PipelineFlags {
 // -m, -b, -t, --precision, -j, -q, -v, --max-pixels and --files-from.
 void add_pipeline_flags(CLI::App* sub, PipelineFlags& flags);
 
-// One input's outcome. `scores` (count values, the classification output row) is valid only inside the sink
+// One input's outcome. `scores` (count values, the row of output PipelineOptions::output) is valid only inside the sink
 // call; it is null when `error` is non-empty.
 struct ItemResult {
     size_t index = 0;          // position in the input list
@@ -95,9 +97,6 @@ int default_decode_workers();
 // available_cores() - workers, at least 1. OpenMP threads spin at their barriers, so one preempted by a decode
 // worker stalls the others: on 2 cores, 2 inference threads + 1 worker ran at a fraction of 1 + 1.
 int inference_threads(int threads, int decode_workers);
-
-// The exit statuses of batch and eval, for their help.
-extern const char* const kPipelineExitHelp;
 
 bool stderr_is_terminal();
 

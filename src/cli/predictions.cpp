@@ -31,21 +31,32 @@ json file_record(const std::string& file) {
 
 }  // namespace
 
-std::string predictions_json(const std::string& file, const std::vector<Prediction>& predictions,
-                             const char* precision) {
+std::string predictions_json(const std::string& file, const std::string& model,
+                             const std::vector<Prediction>& predictions, const char* precision) {
     json preds = json::array();
     for (const Prediction& p : predictions) {
         preds.push_back({{"index", p.index}, {"label", p.label}, {"probability", p.probability}});
     }
     json line = file_record(file);
+    line["model"] = model;
     line["predictions"] = preds;
-    if (precision) line["precision"] = precision;
+    line["precision"] = precision;
     return line.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-std::string error_json(const std::string& file, const std::string& error) {
+std::string error_json(const std::string& file, const std::string& model, const std::string& error) {
     json line = file_record(file);
+    line["model"] = model;
     line["error"] = io::printable(error);
+    return line.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string features_json(const std::string& file, const std::string& model, const std::string& output,
+                          const float* values, int64_t count) {
+    json line = file_record(file);
+    line["model"] = model;
+    line["output"] = output;
+    line["features"] = std::vector<float>(values, values + count);
     return line.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

@@ -17,13 +17,16 @@ std::string shown_file_name(const std::string& file);
 // The base64 of the name's bytes when it is not valid UTF-8 (the exact name, for a program), else empty.
 std::string file_bytes_field(const std::string& file);
 
-// One JSON line: {"file":..., "file_bytes":... (only for a name that is not UTF-8), "precision":...,
-// "predictions":[{"index":..,"label":..,"probability":..}, ...]},
-// "precision" ("int8" or "fp32", what ran) only when given.
-std::string predictions_json(const std::string& file, const std::vector<Prediction>& predictions,
-                             const char* precision = nullptr);
-// One JSON line: {"file":..., "file_bytes":... (as above), "error":...}.
-std::string error_json(const std::string& file, const std::string& error);
+// One JSON line: {"file":..., "file_bytes":... (only for a name that is not UTF-8), "model":...,
+// "predictions":[{"index":..,"label":..,"probability":..}, ...], "precision":...} ("int8" or "fp32", what ran).
+std::string predictions_json(const std::string& file, const std::string& model,
+                             const std::vector<Prediction>& predictions, const char* precision);
+// One JSON line: {"file":..., "file_bytes":... (as above), "model":..., "error":...}.
+std::string error_json(const std::string& file, const std::string& model, const std::string& error);
+// One JSON line: {"file":..., "file_bytes":... (as above), "model":..., "output":..., "features":[...]}
+// (a feature vector, --features).
+std::string features_json(const std::string& file, const std::string& model, const std::string& output,
+                          const float* values, int64_t count);
 
 // Display width of UTF-8 text in terminal columns (wide CJK characters count two), for aligned tables.
 size_t display_width(const std::string& utf8);
