@@ -207,7 +207,14 @@ std::string by_path(const fs::path& path, const ModelFlags& flags) {
         throw Error(ErrorCode::InvalidArgument, what + "a folder without a model in it; " + expected);
     }
     if (!fs::exists(status)) throw Error(ErrorCode::Io, what + "no such file or folder");
-    if (!fs::is_regular_file(status)) throw Error(ErrorCode::Io, what + "not a regular file");
+    if (!fs::is_regular_file(status)) {
+        const char* kind = fs::is_fifo(status)             ? "is a FIFO"
+                           : fs::is_character_file(status) ? "is a character device"
+                           : fs::is_block_file(status)     ? "is a block device"
+                           : fs::is_socket(status)         ? "is a socket"
+                                                           : "is";
+        throw Error(ErrorCode::Io, what + kind + ", not a regular file");
+    }
     const std::string ext = lowercase_extension(path);
     if (ext == ".json") return is_tfjs_model_json(path) ? converted(path, true, flags) : path.string();
     for (const SourceFormat& f : kSourceFormats) {

@@ -28,6 +28,10 @@ const std::pair<const char*, const char*> kSkipped[] = {
     {R"(/data/images)", "a cluster's image volume"},
     {R"(\b(sbatch|srun|kubectl)\b)", "needs a Slurm or Kubernetes cluster"},
     {R"(^scripts/fetch_models\.sh all)", "fetches and converts every zoo model (several minutes here)"},
+    {R"(mobilenet_v3_large\.onnx)", "a user's own ONNX export (test_onnx converts the ONNX fixtures)"},
+    {R"(^c\+\+ .*examples/classify\.cpp)", "needs an installed prefix P (scripts/test_install.sh builds it)"},
+    {R"(venv-(onnx|zoo)|tools/(zoo|onnx_zoo)/|tests/data/zoo)",
+     "fixture generation: PyPI packages (TensorFlow, torch) and minutes of conversion"},
 };
 
 struct Command {
