@@ -235,7 +235,8 @@ TEST_CASE("info states the precision each layer runs in", "[cli][usage][info]") 
     CHECK(convs > 20);
     const RunResult fp32 = run_shell(mnet() + " info --json --precision fp32 -m " + quote(test_model()));
     REQUIRE(fp32.status == 0);
-    for (const json& layer : json::parse(fp32.out).at("layers")) {
+    const json fp32_info = json::parse(fp32.out);  // named: a range-for over a temporary's member dangles
+    for (const json& layer : fp32_info.at("layers")) {
         CHECK((layer.at("precision") == "fp32" || layer.at("precision") == "-"));
     }
     const RunResult table = run_shell(mnet() + " info -m " + quote(test_model()));
