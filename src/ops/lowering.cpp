@@ -272,6 +272,7 @@ void Lowering::set_output(const Node& n, const View& view, const Node* follower)
         values_[follower->output].view = view;
         lowered_[static_cast<size_t>(&*follower - graph_.nodes.data())] = true;
     }
+    if (options_.precision == Precision::Int8) round_to_grid(follower ? follower->output : n.output);
 }
 
 // Each graph output is copied, in plain NCHW, into a tensor the session owns.

@@ -155,6 +155,7 @@ private:
     bool pool_int8(const Node& n);
     bool reshape_int8(const Node& n);
     void to_float(int value);
+    void round_to_grid(int value);
     View int8_view(int value, const ActQuant& q);
     View convert(const View& src, const dnnl::memory::desc& md, const std::string& name, int value);
     View quantize_to_nhwc(const View& src, const dnnl::memory::desc& md, const std::string& name, int value);

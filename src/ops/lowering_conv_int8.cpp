@@ -49,6 +49,10 @@ std::optional<Int8Epilogue> plain_epilogue(Activation act, const ActQuant& y) {
             e.chain.push_back({false, algorithm::eltwise_clip, need_lo ? lo : finite(-INFINITY),
                                need_hi ? hi : finite(INFINITY), 1.f, 0});
         }
+        // Round before the conversion adds the zero point, as TFLite and ONNX Runtime do: in float, v + zp
+        // rounds to a half step when v is within float precision of one (v = -15.5000019 + 141 = 125.5 exactly,
+        // then 126 where they give 125), and such flips grow through the following layers.
+        if (zp != 0.f) e.chain.push_back({false, algorithm::eltwise_round, 0.f, 0.f, 1.f, 0});
         return e;
     }
     const auto chain = requantize_chain(act, 0.f, ActQuant{y.dt, y.scale, 0});
@@ -71,6 +75,16 @@ std::optional<Int8Epilogue> emulated_epilogue(Activation act, const ActQuant& y,
     e.chain.push_back({false, algorithm::eltwise_round, 0.f, 0.f, 1.f, 0});
     e.chain.push_back({false, algorithm::eltwise_clip, lo, hi, scale, 0});
     return e;
+}
+
+// Relative difference under which two scales are one float32 value computed two ways (float vs double products).
+constexpr double kSameScale = 1e-6;
+
+// The scale of channel c's bias integers when the source stored the bias as int32 (TFLite, ONNX QLinearConv/QDQ).
+std::optional<double> bias_grid(const Node& n, int64_t c) {
+    if (!n.bias || !n.bias->quant || n.bias->quant->dtype != DType::S32) return std::nullopt;
+    const auto& scale = n.bias->quant->scale;
+    return scale.size() == 1 ? scale[0] : scale.at(static_cast<size_t>(c));
 }
 
 // The convolution's parameters as the int8 primitive takes them.
@@ -99,6 +113,11 @@ Int8Params fold_params(const Model::Impl& model, const Node& n, int64_t OC, int6
         const float acc_unit = xq.scale * p.weights.scales[c];  // one step of the int32 accumulator, in real units
         p.scales[c] = acc_unit / unit;
         double b = double(p.bias[c]) / acc_unit;  // oneDNN adds the bias to the accumulator, before the output scales
+        if (const auto grid = bias_grid(n, c); grid && std::abs(*grid - acc_unit) <= kSameScale * acc_unit) {
+            // The source's int32 bias on this accumulator's grid: its integer exactly, as the source runtime adds
+            // it. b above is off by float rounding (~1e-7 of b), which moves outputs that sit on a half step.
+            b = std::nearbyint(double(p.bias[c]) / *grid);
+        }
         if (p.zero_point_folded) {
             const int8_t* wc = p.weights.values.data() + c * taps;
             b -= double(xq.zero_point) * double(std::accumulate(wc, wc + taps, int64_t{0}));

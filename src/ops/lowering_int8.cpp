@@ -172,6 +172,20 @@ void Lowering::to_float(int value) {
     v.copies.push_back(int_view);
 }
 
+// An fp32 fallback in an int8 session (the classifier, softmax, a small pool) writes real values; when the
+// model quantizes that output, it is rounded to its grid here (quantized, and the float form made from the
+// integers), so that float consumers and graph outputs read what the model's integer tensor holds: the source
+// runtime's softmax reads integer logits, and half a step of a logit is several steps of a probability.
+void Lowering::round_to_grid(int value) {
+    ValueState& v = values_[value];
+    const std::optional<ActQuant>& q = act_quant(value);
+    if (!q || is_int(v.view.md.data_type())) return;
+    const View integers = int8_view(value, *q);
+    v.copies.clear();
+    v.view = integers;
+    to_float(value);
+}
+
 // Converts between a value's integer and float forms. oneDNN 2.6's jit reorder ignores zero points when it also
 // transposes NHWC <-> NCHW for some shapes (seen: 64, 320 and 1280 channels at 7x7, 1001 at 56x56, both
 // directions), so the type changes in one layout and the transposition moves integers: quantize, then transpose;
