@@ -178,6 +178,25 @@ TEST_CASE("ONNX graphs mnet cannot express are refused naming the node", "[onnx]
     m.mutable_graph()->mutable_node(1)->add_input("");
     m.mutable_graph()->mutable_node(1)->add_input("w");
     expect_refused(save(m, dir.path + "/clip.onnx"), dir.path, ErrorCode::ModelFormat, {"Clip 'relu_node'", "not a scalar"});
+
+    // A Pad that is not zeros (reflect, edge, a non-zero constant): mnet's pad op fills zeros only.
+    for (const char* mode : {"reflect", "edge"}) {
+        m = tiny_model();
+        m.mutable_graph()->mutable_node(0)->set_input(0, "padded");
+        const_node(*m.mutable_graph(), "pads", {0, 0, 1, 1, 0, 0, 1, 1});
+        auto* a = add_node(*m.mutable_graph(), "Pad", {"input", "pads"}, "padded")->add_attribute();
+        a->set_name("mode");
+        a->set_type(onnx::AttributeProto_AttributeType_STRING);
+        a->set_s(mode);
+        expect_refused(save(m, dir.path + "/pad.onnx"), dir.path, ErrorCode::Unsupported,
+                       {"Pad 'padded_node'", std::string("mode '") + mode + "'", "zeros only"});
+    }
+    m = tiny_model();
+    m.mutable_graph()->mutable_node(0)->set_input(0, "padded");
+    const_node(*m.mutable_graph(), "pads", {0, 0, 1, 1, 0, 0, 1, 1});
+    add_init(*m.mutable_graph(), "fill", {}, {0.5f});
+    add_node(*m.mutable_graph(), "Pad", {"input", "pads", "fill"}, "padded");
+    expect_refused(save(m, dir.path + "/pad.onnx"), dir.path, ErrorCode::Unsupported, {"Pad 'padded_node'", "constant value 0.5"});
 }
 
 TEST_CASE("a truncated ONNX file is refused", "[onnx][corrupt]") {

@@ -23,6 +23,9 @@ void same_padding(int64_t in, int64_t extent, int64_t stride, bool upper, int64_
     after = total - before;
 }
 
+// The most padding per side mnet's pad op takes (FORMAT.md, "pad").
+constexpr int64_t kMaxPadOp = 64;
+
 const std::set<std::string> kTakesActivation = {op_name(OpKind::Conv2d), op_name(OpKind::FullyConnected),
                                                 op_name(OpKind::Add), op_name(OpKind::Mul)};
 
@@ -385,7 +388,9 @@ void Translator::fc_node(const Value& x, const ConstTensor& w, bool transposed, 
 
 void Translator::pad() {
     expect_inputs(1, 3);
-    const Value& x = act_input(0);
+    const Value& x = value(0);  // not act_input: a Pad of a Pad adds up
+    if (x.kind != Value::Act) fail(ErrorCode::Unsupported, "input '" + in_name(0) + "' is a constant; mnet computes ops on activations");
+    if (x.integer) fail(ErrorCode::ModelFormat, "input '" + in_name(0) + "' is an integer tensor");
     std::string mode = "constant";
     for (const auto& a : node_->attribute()) if (a.name() == "mode") mode = a.s();
     std::vector<int64_t> p = attr_ints("pads", {});
@@ -395,23 +400,36 @@ void Translator::pad() {
         for (double v : const_input(1, "pads").values) p.push_back(static_cast<int64_t>(v));
     }
     if (has_input(2)) fill = const_input(2, "constant_value").values.at(0);
-    if (mode != "constant" || fill != 0 || p.size() != 8 || p[0] || p[1] || p[4] || p[5] || x.shape.size() != 4 ||
-        *std::min_element(p.begin(), p.end()) < 0) {
-        fail(ErrorCode::Unsupported, "only a zero padding of H and W can be folded into the convolution after it");
+    if (mode != "constant") fail(ErrorCode::Unsupported, "mode '" + mode + "': mnet pads with zeros only (mode 'constant', value 0)");
+    if (fill != 0) fail(ErrorCode::Unsupported, "constant value " + std::to_string(fill) + ": mnet pads with zeros only");
+    if (x.shape.size() != 4 || p.size() != 8 || p[0] || p[1] || p[4] || p[5] || *std::min_element(p.begin(), p.end()) < 0) {
+        fail(ErrorCode::Unsupported, "pads " + dims_text(p) + " of " + dims_text(x.shape) + ": mnet pads H and W only, by non-negative amounts");
     }
+    const std::array<int64_t, 4> total = {x.pad[0] + p[2], x.pad[1] + p[3], x.pad[2] + p[6], x.pad[3] + p[7]};
     const std::string& out = node_->output(0);
-    bool foldable = model_.uses.at(out) > 0 && std::find(model_.outputs.begin(), model_.outputs.end(), out) == model_.outputs.end();
+    bool conv_only = model_.uses.at(out) > 0 && std::find(model_.outputs.begin(), model_.outputs.end(), out) == model_.outputs.end();
     for (const auto& n : graph(model_).node()) {
         for (int i = 0; i < n.input_size(); ++i) {
-            if (n.input(i) == out) foldable = foldable && n.op_type() == "Conv" && i == 0;
+            if (n.input(i) == out) conv_only = conv_only && n.op_type() == "Conv" && i == 0;
         }
     }
-    if (!foldable) fail(ErrorCode::Unsupported, "Pad is supported only when convolutions alone read its output");
-    Value v = x;
-    v.exclusive = false;
-    v.padded = true;
-    v.pad = {x.pad[0] + p[2], x.pad[1] + p[3], x.pad[2] + p[6], x.pad[3] + p[7]};
-    values_[out] = std::move(v);
+    if (conv_only) {  // folded into the convolutions' own padding
+        Value v = x;
+        v.exclusive = false;
+        v.padded = true;
+        v.pad = total;
+        values_[out] = std::move(v);
+        return;
+    }
+    // Anything else reads the padded tensor: mnet's pad op (FORMAT.md), zeros around H and W.
+    for (int64_t v : total) {
+        if (v > kMaxPadOp) fail(ErrorCode::Unsupported, "padding of " + std::to_string(v) + ": mnet's pad op takes at most " + std::to_string(kMaxPadOp) + " per side");
+    }
+    NodeDef nd;
+    nd.op = op_name(OpKind::Pad);
+    nd.inputs = {x.name};
+    nd.attrs["pad"] = std::vector<int64_t>(total.begin(), total.end());
+    emit(std::move(nd), {x.shape[0], x.shape[1], x.shape[2] + total[0] + total[2], x.shape[3] + total[1] + total[3]});
 }
 
 void Translator::softmax() {

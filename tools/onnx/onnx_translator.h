@@ -2,8 +2,9 @@
 // Translates a checked ONNX graph (onnx_model.h) into mnet nodes and constants (models/FORMAT.md), one node at
 // a time in topological order. ONNX activations are NCHW like ours, so nothing is transposed. Constant
 // subgraphs (Constant, Shape of a static value, Gather/Unsqueeze/Concat/... of constants) are folded;
-// BatchNormalization is folded into the convolution before it, a zero Pad into the convolution after it, and
-// Relu/Clip/HardSwish/... into the op before them where that op takes an `activation`. Quantized graphs in QDQ
+// BatchNormalization is folded into the convolution before it, a zero Pad read only by convolutions into their
+// padding (any other zero Pad becomes a `pad` node), and Relu/Clip/HardSwish/... into the op before them where
+// that op takes an `activation`. Quantized graphs in QDQ
 // form (QuantizeLinear/DequantizeLinear pairs) and QOperator form (QLinearConv, ...) keep their integers'
 // parameters on the input, the nodes and the weights (FORMAT.md "quantization"). Internal to the ONNX importer.
 #pragma once

@@ -297,6 +297,38 @@ def peers(shared, out, entries):
                               input_shape=[1, 3, 224, 224], output_step=output_step(qpath), cases=cases)
 
 
+def pad_model(out, inputs, entries):
+    """A small hand-built graph whose zero Pad cannot be folded into a convolution: a GlobalAveragePool reads the
+    padded tensor (its mean counts the zeros) beside a convolution; ONNX Runtime's output is the oracle."""
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(SEED)
+    size, name = inputs.size, f"pad_zero_{inputs.size}_op13"
+    init = lambda n, *shape: numpy_helper.from_array(rng.normal(0, 0.3, shape).astype(np.float32), n)
+    nodes = [
+        helper.make_node("Conv", ["input", "w1", "b1"], ["c1"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"]),
+        helper.make_node("Pad", ["r1", "pads"], ["padded"], mode="constant"),  # top 1, left 2, bottom 2, right 1
+        helper.make_node("GlobalAveragePool", ["padded"], ["g1"]),
+        helper.make_node("Conv", ["padded", "w2", "b2"], ["c2"], kernel_shape=[3, 3]),
+        helper.make_node("GlobalAveragePool", ["c2"], ["g2"]),
+        helper.make_node("Add", ["g1", "g2"], ["sum"]),
+        helper.make_node("Flatten", ["sum"], ["flat"]),
+        helper.make_node("Gemm", ["flat", "w3", "b3"], ["output"], transB=1),
+    ]
+    pads = numpy_helper.from_array(np.array([0, 0, 1, 2, 0, 0, 2, 1], np.int64), "pads")
+    graph = helper.make_graph(nodes, name, [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, size, size])],
+                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 10])],
+                              [init("w1", 8, 3, 3, 3), init("b1", 8), pads, init("w2", 8, 8, 3, 3), init("b2", 8),
+                               init("w3", 10, 8), init("b3", 10)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = out / f"{name}.onnx"
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    entries[name] = dict(name=name, file=path.name, kind="float", opset=13, symbolic_batch=False,
+                         input_shape=[1, 3, size, size], cases=run_cases(path, out, name, inputs, False))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", default="../shared", type=pathlib.Path)
@@ -337,6 +369,8 @@ def main():
                                       output_step=output_step(qpath),
                                       cases=run_cases(qpath, args.out, qname, inputs[size], spec["dynamic"]))
             print("done", spec["name"], flush=True)
+    if not only or "pad" in only:
+        pad_model(args.out, inputs.get(96) or Inputs(args.shared, args.out, 96), entries)
     if not only or "peers" in only:
         peers(args.shared, args.out, entries)
     index = {"generator": "tools/onnx_zoo/generate.py", "onnxruntime": ort.__version__, "torch": torch.__version__,
