@@ -21,7 +21,7 @@ namespace mnet::cli {
 const char* const kModelHelp =
     "Models: -m takes a model name (looked up in $MNET_MODEL_DIR if set, else in "
     "${XDG_DATA_HOME:-~/.local/share}/mnet/models, then beside the executable: ../models, ../share/mnet/models), "
-    "an mnet manifest .json, or a source model (.tflite, .h5, .keras, a TF.js model.json or its folder), converted "
+    "an mnet manifest .json, or a source model (.tflite, .h5, .keras, .onnx, a TF.js model.json or its folder), converted "
     "on first use into ${XDG_CACHE_HOME:-~/.cache}/mnet/converted and reused after. 'mnet models' lists them.";
 
 CLI::Option* add_model_option(CLI::App* sub, ModelFlags& model) {

@@ -37,6 +37,7 @@ constexpr SourceFormat kSourceFormats[] = {
     {".tflite", "TensorFlow Lite"},
     {".h5", "Keras HDF5"},
     {".keras", "Keras"},
+    {".onnx", "ONNX"},
 };
 
 std::string in_quotes(const std::string& s) { return "'" + s + "'"; }
@@ -195,7 +196,7 @@ std::string by_path(const fs::path& path, const ModelFlags& flags) {
     const std::string what = "-m " + path.string() + ": ";
     const std::string expected =
         "-m takes a model name, an mnet manifest .json, or a source model (.tflite, .h5, "
-        ".keras, a TF.js model.json or its folder)";
+        ".keras, .onnx, a TF.js model.json or its folder)";
     if (fs::is_directory(status)) {
         if (fs::is_regular_file(path / "model.json", ec) && is_tfjs_model_json(path / "model.json")) {
             return converted(path / "model.json", true, flags);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // mnet-convert and mnet on ONNX files: the real float MobileNetV2 1.0/224 of ../shared/peers/models converted
 // with its preprocessing and labels and classified by `mnet classify` against ONNX Runtime's probabilities on the
-// photos' reference inputs; `mnet info` MACs of torchvision's MobileNetV3-Large at 224 against the paper's figure.
+// photos' reference inputs; `mnet info` MACs of torchvision's MobileNetV3-Large at 224 against the paper's figure;
+// `mnet classify -m model.onnx` converting on first use into the cache, with ONNX Runtime's top-1.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -92,5 +93,42 @@ TEST_CASE("mnet info counts torchvision MobileNetV3-Large's MACs as published", 
     std::printf("onnx torchvision MobileNetV3-Large 224: %.2f M MACs (paper: 219 M)\n", macs / 1e6);
     CHECK(std::abs(macs - kPaperMacs) / kPaperMacs <= 0.02);
     CHECK(out.find("depthwise-separable blocks") != std::string::npos);
+    fs::remove_all(dir);
+}
+
+TEST_CASE("mnet classify -m model.onnx converts once into the cache and gives ONNX Runtime's top-1", "[onnx][cli]") {
+    // The fixture's committed outputs are ONNX Runtime's on the photos preprocessed by PIL (torchvision's recipe,
+    // the converter's default for ONNX); mnet resizes with OpenCV, which does not antialias as PIL does, and at
+    // 96x96 that moves a random-weight model's logits by up to about 1. This fixture's top two logits are at
+    // least 2 apart on every photo (tv_mnv2_025_96_op11's kite, 0.88 apart, swapped).
+    const std::string fixture = "timm_mnv1_025_96_op13";
+    const std::string dir = make_temp_dir("onnx-m");
+    const std::string model = dir + "/" + fixture + ".onnx";
+    fs::copy_file(fixtures() + "/" + fixture + ".onnx", model);
+    std::string photos;
+    for (const char* p : kPhotos) photos += " " + quoted(shared_dir() + "/testdata/images/" + p);
+    const std::string classify = "XDG_CACHE_HOME=" + quoted(dir + "/cache") + " " + std::string(MNET_CLI_EXE) +
+                                 " classify --json -k 1 -m " + quoted(model) + photos;
+    std::string out;
+    for (int round = 0; round < 2; ++round) {
+        CAPTURE(round);
+        REQUIRE(run(classify + " 2>" + quoted(dir + "/stderr"), out) == 0);
+        const std::vector<uint8_t> bytes = read_file_bytes(dir + "/stderr");
+        const std::string err(bytes.begin(), bytes.end());
+        CHECK((err.find("converting") != std::string::npos) == (round == 0));  // the second run reads the cache
+        std::istringstream lines(out);
+        std::string line;
+        size_t i = 0;
+        while (std::getline(lines, line)) {
+            REQUIRE(i < 5);
+            CAPTURE(kStems[i]);
+            const std::vector<float> ref = read_f32_file(fixtures() + "/" + fixture + "." + kStems[i] + ".f32");
+            const auto j = nlohmann::json::parse(line);
+            CHECK(j["predictions"][0]["index"].get<long>() == std::max_element(ref.begin(), ref.end()) - ref.begin());
+            ++i;
+        }
+        CHECK(i == 5);
+    }
+    CHECK(std::distance(fs::directory_iterator(dir + "/cache/mnet/converted"), fs::directory_iterator{}) == 1);
     fs::remove_all(dir);
 }
