@@ -173,13 +173,18 @@ void Lowering::to_float(int value) {
 }
 
 // An fp32 fallback in an int8 session (the classifier, softmax, a small pool) writes real values; when the
-// model quantizes that output, it is rounded to its grid here (quantized, and the float form made from the
-// integers), so that float consumers and graph outputs read what the model's integer tensor holds: the source
-// runtime's softmax reads integer logits, and half a step of a logit is several steps of a probability.
+// model quantizes that output and another node reads it, it is rounded to its grid here (quantized, and the
+// float form made from the integers), so that float consumers read what the model's integer tensor holds: the
+// source runtime's softmax reads integer logits, and half a step of a logit is several steps of a probability.
+// A value only the caller reads (the final probabilities) stays as computed, within half a step of the grid.
 void Lowering::round_to_grid(int value) {
     ValueState& v = values_[value];
     const std::optional<ActQuant>& q = act_quant(value);
     if (!q || is_int(v.view.md.data_type())) return;
+    const bool read = std::any_of(graph_.nodes.begin(), graph_.nodes.end(), [&](const Node& n) {
+        return std::find(n.inputs.begin(), n.inputs.end(), value) != n.inputs.end();
+    });
+    if (!read) return;
     const View integers = int8_view(value, *q);
     v.copies.clear();
     v.view = integers;

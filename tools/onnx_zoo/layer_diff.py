@@ -9,9 +9,8 @@ that layer (its scale): the share of elements within one step, the largest diffe
 (a bias shows as a mean far from 0). A run's own last output is checked against the unmodified model's, since
 extra outputs may change what either runtime fuses.
 
-Usage (the pinned venv of generate.py; DUMP is a small program that runs a manifest with mnet's library and
-writes output i to DIR/i.f32, see tools/onnx_zoo/README note in docs/onnx.md):
-  python tools/onnx_zoo/layer_diff.py MODEL.onnx MANIFEST.json INPUT.f32 --mnet-convert build/mnet-convert --dump DUMP
+Usage (the pinned venv of generate.py; mnet-run-outputs is built beside mnet-convert, tools/onnx_zoo/run_outputs.cpp):
+  python tools/onnx_zoo/layer_diff.py MODEL.onnx INPUT.f32 [--all] [--save layers.npz]
 """
 import argparse
 import json
@@ -33,7 +32,7 @@ def main():
     ap.add_argument("onnx")
     ap.add_argument("input")
     ap.add_argument("--mnet-convert", default="build/mnet-convert")
-    ap.add_argument("--dump", required=True)
+    ap.add_argument("--dump", default="build/tools/onnx/mnet-run-outputs")
     ap.add_argument("--precision", default="int8")
     ap.add_argument("--all", action="store_true", help="print every layer, not only up to the first > 1 step")
     ap.add_argument("--save", help="write both runtimes' dequantized layers to this .npz (mnet:NAME, ort:NAME)")
