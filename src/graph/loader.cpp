@@ -149,7 +149,7 @@ bool Model::has_quantization() const {
     return false;
 }
 
-void write_loadable(ModelWriter& writer, const std::string& json_path, const std::string& source) {
+const ModelDef& write_loadable(ModelWriter& writer, const std::string& json_path, const std::string& source) {
     writer.write(json_path);
     try {
         Model::load(json_path);
@@ -161,6 +161,7 @@ void write_loadable(ModelWriter& writer, const std::string& json_path, const std
         }
         throw Error(e.code(), source + ": the converted model does not load: " + e.what());
     }
+    return writer.def();
 }
 
 }  // namespace mnet

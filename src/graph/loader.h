@@ -35,7 +35,7 @@ std::shared_ptr<const Model> load_model_from_memory(const std::string& manifest,
 
 // writer.write(json_path), then Model::load of what was written, so that a model an importer converts also
 // loads: one that does not is removed rather than left behind, and the load error is rethrown as "<source>: the
-// converted model does not load: ...".
-void write_loadable(ModelWriter& writer, const std::string& json_path, const std::string& source);
+// converted model does not load: ...". Returns the written definition (an importer's convert_*_file result).
+const ModelDef& write_loadable(ModelWriter& writer, const std::string& json_path, const std::string& source);
 
 }  // namespace mnet

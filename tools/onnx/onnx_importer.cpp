@@ -78,8 +78,7 @@ ModelWriter import_onnx(const std::string& path, const OnnxImportOptions& option
 
 ModelDef convert_onnx_file(const std::string& path, const std::string& json_path, const OnnxImportOptions& options) {
     ModelWriter writer = import_onnx(path, options);
-    write_loadable(writer, json_path, path);
-    return writer.def();
+    return write_loadable(writer, json_path, path);
 }
 
 }  // namespace mnet::importer
