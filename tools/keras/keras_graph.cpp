@@ -63,13 +63,7 @@ void Translator::run() {
                                                     shape_text(v.nhwc_flat) +
                                                     " map in Keras' NHWC order, which mnet cannot reproduce at an output");
         }
-        OutputKind kind = OutputKind::Feature;
-        if (v.producer >= 0 && nodes_[v.producer].op == op_name(OpKind::Softmax)) {
-            kind = OutputKind::Probabilities;
-        } else if (v.shape.size() == 1) {
-            kind = OutputKind::Logits;
-        }
-        outputs_.push_back(OutputDef{v.name, kind});
+        outputs_.push_back(OutputDef{v.name, output_kind(v)});
     }
     for (int t : graph_.features) {
         materialize(t);
@@ -77,6 +71,24 @@ void Translator::run() {
         const bool listed = std::any_of(outputs_.begin(), outputs_.end(), [&](const OutputDef& o) { return o.name == v.name; });
         if (v.shape.size() == 1 && v.nhwc_flat.empty() && !listed) outputs_.push_back(OutputDef{v.name, OutputKind::Feature});
     }
+}
+
+OutputKind Translator::output_kind(const Value& v) const {
+    // The node that computed the output, through the reshapes that only relabel it (Flatten, Reshape).
+    int p = v.producer;
+    while (p >= 0 && (nodes_[size_t(p)].op == op_name(OpKind::Reshape) || nodes_[size_t(p)].op == op_name(OpKind::Identity)) &&
+           !nodes_[size_t(p)].inputs.empty()) {
+        const std::string& src = nodes_[size_t(p)].inputs[0];
+        const auto it = std::find_if(nodes_.begin(), nodes_.end(), [&](const NodeDef& n) { return n.output == src; });
+        p = it == nodes_.end() ? -1 : static_cast<int>(it - nodes_.begin());
+    }
+    if (p < 0) return OutputKind::Feature;
+    const std::string& op = nodes_[size_t(p)].op;
+    if (op == op_name(OpKind::Softmax)) return OutputKind::Probabilities;
+    // A classifier's scores come from a Dense (or a 1x1 convolution, as in MobileNetV3's head); a vector from a
+    // pooling layer (include_top=False, pooling="avg") is a feature vector, not class scores.
+    const bool scores = op == op_name(OpKind::FullyConnected) || op == op_name(OpKind::Conv2d);
+    return scores && v.shape.size() == 1 ? OutputKind::Logits : OutputKind::Feature;
 }
 
 void Translator::write(ModelWriter& writer) {
