@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// The zoo's Keras 3 files (tests/data/zoo, docs/zoo.md): each .h5 file and .keras archive converts and matches
-// Keras's own float output, and converting an archive writes nothing beside it.
+// The zoo's Keras files (tests/data/zoo, docs/zoo.md): each Keras 3 .h5 file and .keras archive, and the Teachable
+// Machine-style TF.js folder, converts and matches Keras's own float output; converting an archive writes nothing
+// beside it.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 
@@ -30,7 +32,9 @@ TEST_CASE("zoo: Keras 3 .h5 files and .keras archives convert and match Keras", 
     const std::string dir = make_temp_dir("zoo-keras");
     std::map<std::string, int> files;  // by extension
     const nlohmann::json all = index();
-    for (const auto& e : all.at("keras")) {
+    nlohmann::json entries = all.at("keras");  // generate.py's .h5 and .keras files
+    for (const auto& e : all.at("tfjs")) entries.push_back(e);  // generate_tm.py's TF.js folder
+    for (const auto& e : entries) {
         const std::string file = e.at("file").get<std::string>();
         ++files[fs::path(file).extension().string()];
         INFO(file);
@@ -39,12 +43,20 @@ TEST_CASE("zoo: Keras 3 .h5 files and .keras archives convert and match Keras", 
         f.pixel_scale = e.at("pixel_scale").get<double>();
         f.pixel_offset = e.at("pixel_offset").get<double>();
         f.input.dtype = "float32";
-        const std::string json = dir + "/" + file + ".json";  // the .h5 and .keras of one model side by side
+        // The .h5 and .keras of one model side by side; a TF.js model.json names its folder.
+        std::string json = dir + "/" + file + ".json";
+        std::replace(json.begin() + static_cast<std::ptrdiff_t>(dir.size()) + 1, json.end(), '/', '_');
         importer::convert_keras_file(zoo_dir() + "/" + file, json, {});
         const auto model = Model::load(json);
+        // A pooled backbone (include_top=False) is a feature vector; a softmax head gives probabilities, and the
+        // pooled backbone under it (a Teachable Machine export) is a second, feature output.
+        const bool feature = e.at("name").get<std::string>().find("_feat") != std::string::npos;
+        CHECK(model->outputs().at(0).kind == (feature ? OutputKind::Feature : OutputKind::Probabilities));
+        if (e.contains("labels")) CHECK(model->labels() == e.at("labels").get<std::vector<std::string>>());
         SessionOptions so;
         so.threads = 1;
         Session session(model, so);
+        double file_worst = 0.0;
         for (const auto& [stem, out_file] : e.at("outputs").items()) {
             INFO(stem);
             session.run(model_input(f, pixels(f.size, stem)));
@@ -57,10 +69,13 @@ TEST_CASE("zoo: Keras 3 .h5 files and .keras archives convert and match Keras", 
                 worst = std::max(worst, std::fabs(static_cast<double>(out.data[i]) - ref[i]) / largest);
             }
             CHECK(worst <= kRelativeTolerance);
+            file_worst = std::max(file_worst, worst);
         }
+        std::printf("zoo keras: %-34s max |diff| / max |output| = %.3g\n", file.c_str(), file_worst);
     }
     CHECK(files[".h5"] >= 1);
     CHECK(files[".keras"] >= 1);
+    CHECK(files[".json"] >= 1);
     fs::remove_all(dir);
 }
 
