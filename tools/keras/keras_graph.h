@@ -61,7 +61,7 @@ private:
     enum class ActForm { None, Kind, Softmax, KerasHardSigmoid, Swish };
     struct Act {
         ActForm form = ActForm::None;
-        std::string kind;  // our activation kind for ActForm::Kind
+        Activation kind = Activation::None;  // for ActForm::Kind: an mnet activation (FORMAT.md "activation")
     };
 
     // Layer translations (keras_layers.cpp).
