@@ -75,10 +75,29 @@ def arch_list(shared):
         dict(name="v3l_0.5_96_feat", build=lambda: A.MobileNetV3Large(
             input_shape=(96, 96, 3), alpha=0.5, include_top=False, pooling="avg", weights=None,
             include_preprocessing=False), size=96, pre=tfpre, modes=["dynamic", "int8"]),
+        # Only its .keras archive: a Functional backbone nested in a Sequential with a head, so the archive reader
+        # finds weights two containers deep (layers/functional/layers/...), and each layer class it maps by index.
+        dict(name="nested_tiny_32", build=nested_tiny, size=32, pre=tfpre, modes=[], save=["keras"]),
         dict(name="v3l_min_0.5_96_feat_pre", build=lambda: A.MobileNetV3Large(
             input_shape=(96, 96, 3), alpha=0.5, include_top=False, pooling="avg", weights=None, minimalistic=True,
             include_preprocessing=True), size=96, pre=v3pre, modes=["int8_io"]),
     ]
+
+
+def nested_tiny():
+    """A small MobileNet-like backbone (Conv2D, DepthwiseConv2D, SeparableConv2D, each with BatchNormalization)
+    as a Functional model inside a Sequential with a 3-class softmax head."""
+    L = keras.layers
+    x = keras.Input((32, 32, 3))
+    y = L.ReLU(6.0)(L.BatchNormalization(name="stem_bn")(L.Conv2D(8, 3, strides=2, padding="same", use_bias=False,
+                                                                    name="stem")(x)))
+    y = L.ReLU(6.0)(L.BatchNormalization(name="dw_bn")(L.DepthwiseConv2D(3, padding="same", use_bias=False,
+                                                                         name="dw")(y)))
+    y = L.BatchNormalization(name="sep_bn")(L.SeparableConv2D(16, 3, padding="same", name="sep")(y))
+    y = L.GlobalAveragePooling2D()(L.Activation("hard_swish")(y))
+    backbone = keras.Model(x, y, name="backbone")
+    return keras.Sequential([keras.Input((32, 32, 3)), backbone, L.Dense(3, activation="softmax", name="head5")],
+                            name="nested_tiny")
 
 
 def real_v1(shared):
