@@ -12,6 +12,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev catch2      # command line, JSON, tests
   libflatbuffers-dev flatbuffers-compiler     # TFLite importer
   libhdf5-dev                                 # Keras .h5 importer
+  libzip-dev                                  # Keras 3 .keras archives (zip) read in memory (checked, CRC-verified)
   libonnx-dev libprotobuf-dev                 # ONNX importer: onnx-ml.pb.h (built for Debian's protobuf 3.21)
   libjpeg-dev libpng-dev                      # JPEG and PNG decoding; tests: writing CMYK/YCCK JPEG fixtures
   jq curl ca-certificates                     # model fetching: zoo manifest, downloads

@@ -61,35 +61,35 @@ const char* kind_name(mnet::OutputKind kind) {
     return "?";
 }
 
-// Picks the importer by file type: ONNX (.onnx), Keras (.h5, a TF.js model.json or its folder), else TFLite.
+// The options the ONNX and Keras importers share with the TFLite one the command line fills; their background
+// flag is unset (decided from the labels) unless given.
+template <typename ImportOptions>
+ImportOptions shared_options(const mnet::importer::TfliteImportOptions& options) {
+    ImportOptions out;
+    out.labels_path = options.labels_path;
+    if (options.background != mnet::importer::BackgroundClass::Auto) {
+        out.background = options.background == mnet::importer::BackgroundClass::Yes;
+    }
+    out.mean = options.mean;
+    out.std = options.std;
+    out.crop = options.crop;
+    out.name = options.name;
+    return out;
+}
+
+// Picks the importer by file type: ONNX (.onnx), Keras (.h5, .keras, a TF.js model.json or its folder), else TFLite.
 mnet::ModelDef convert(const std::string& input, const std::string& output,
                        const mnet::importer::TfliteImportOptions& options) {
 #ifdef MNET_HAVE_ONNX
     if (mnet::importer::is_onnx_model(input)) {
-        mnet::importer::OnnxImportOptions onnx;
-        onnx.labels_path = options.labels_path;
-        if (options.background != mnet::importer::BackgroundClass::Auto) {
-            onnx.background = options.background == mnet::importer::BackgroundClass::Yes;
-        }
-        onnx.mean = options.mean;
-        onnx.std = options.std;
-        onnx.crop = options.crop;
-        onnx.name = options.name;
-        return mnet::importer::convert_onnx_file(input, output, onnx);
+        return mnet::importer::convert_onnx_file(input, output,
+                                                 shared_options<mnet::importer::OnnxImportOptions>(options));
     }
 #endif
 #ifdef MNET_HAVE_KERAS
     if (mnet::importer::is_keras_model(input)) {
-        mnet::importer::KerasImportOptions keras;
-        keras.labels_path = options.labels_path;
-        if (options.background != mnet::importer::BackgroundClass::Auto) {
-            keras.background = options.background == mnet::importer::BackgroundClass::Yes;
-        }
-        keras.mean = options.mean;
-        keras.std = options.std;
-        keras.crop = options.crop;
-        keras.name = options.name;
-        return mnet::importer::convert_keras_file(input, output, keras);
+        return mnet::importer::convert_keras_file(input, output,
+                                                  shared_options<mnet::importer::KerasImportOptions>(options));
     }
 #endif
     return mnet::importer::convert_tflite_file(input, output, options);
@@ -98,11 +98,11 @@ mnet::ModelDef convert(const std::string& input, const std::string& output,
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"Converts a TensorFlow Lite (.tflite), ONNX (.onnx) or Keras (.h5, TF.js layers model.json) model to the mnet "
+    CLI::App app{"Converts a TensorFlow Lite (.tflite), ONNX (.onnx) or Keras (.h5, .keras, TF.js layers model.json) model to the mnet "
                  "model format (models/FORMAT.md).", kProgram};
     std::string input, output, labels, background = "auto", mean, std_dev, name;
     double crop = 0;
-    app.add_option("input", input, "the .tflite file, .onnx file, Keras .h5 file, or TF.js model.json (or its folder)")->required();
+    app.add_option("input", input, "the .tflite file, .onnx file, Keras .h5 file or .keras archive, or TF.js model.json (or its folder)")->required();
     app.add_option("-o,--output", output, "the manifest to write, NAME.json; NAME.bin is written beside it")
         ->option_text("FILE")
         ->required();

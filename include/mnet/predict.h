@@ -19,7 +19,8 @@ struct Prediction {
 
 // The k most probable classes of one image's scores (`count` values of the model's classification output;
 // logits go through a softmax first), highest first; ties keep the lower index first. Fewer than k when the
-// output has fewer classes; none for k <= 0.
+// output has fewer classes; none for k <= 0. Throws InvalidArgument when that output is a feature vector
+// (OutputKind::Feature, e.g. a model converted with include_top=False): it holds no class scores.
 std::vector<Prediction> top_k(const Model& model, const float* scores, int64_t count, int k);
 
 // The same for image `image` of a session's classification output (Session::output(0), shape {batch, ...}).

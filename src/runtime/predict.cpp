@@ -10,8 +10,14 @@
 namespace mnet {
 
 std::vector<Prediction> top_k(const Model& model, const float* scores, int64_t count, int k) {
+    const OutputInfo& output = model.outputs().at(0);
+    if (output.kind == OutputKind::Feature) {
+        throw Error(ErrorCode::InvalidArgument, "model '" + model.name() + "': output '" + output.name + "' is a " +
+                                                    std::to_string(count) + "-value feature vector, not class scores "
+                                                    "(classify --features prints it)");
+    }
     std::vector<float> probs(scores, scores + count);
-    if (model.outputs().at(0).kind == OutputKind::Logits && !probs.empty()) {
+    if (output.kind == OutputKind::Logits && !probs.empty()) {
         const float max = *std::max_element(probs.begin(), probs.end());
         double sum = 0;
         for (float& p : probs) sum += (p = std::exp(p - max));

@@ -48,7 +48,8 @@ size_t argmax(const std::vector<double>& v) {
     return static_cast<size_t>(std::max_element(v.begin(), v.end()) - v.begin());
 }
 
-std::shared_ptr<const Model> convert(const Fixture& f, const std::string& dir) {
+// The fixture's preprocessing as conversion options (a float input has none in the file).
+importer::TfliteImportOptions options_for(const Fixture& f) {
     importer::TfliteImportOptions o;
     if (!f.input.quantized()) {  // x = pixel * scale + offset = (pixel - mean) / std
         const float std_dev = static_cast<float>(1.0 / f.pixel_scale);
@@ -56,6 +57,11 @@ std::shared_ptr<const Model> convert(const Fixture& f, const std::string& dir) {
         o.mean = std::array<float, 3>{mean, mean, mean};
         o.std = std::array<float, 3>{std_dev, std_dev, std_dev};
     }
+    return o;
+}
+
+std::shared_ptr<const Model> convert(const Fixture& f, const std::string& dir) {
+    const importer::TfliteImportOptions o = options_for(f);
     const std::string json = dir + "/" + fs::path(f.file).stem().string() + ".json";
     importer::convert_tflite_file(zoo_dir() + "/" + f.file, json, o);
     return Model::load(json);
@@ -200,4 +206,19 @@ TEST_CASE("zoo: every TFLite fixture converts, runs in its default precision and
     if (const char* path = std::getenv("MNET_ZOO_TABLE")) {
         std::ofstream(path) << table.str();
     }
+}
+
+// generate.py names what each model ends in: "_feat" is include_top=False with pooling="avg" (a feature vector);
+// the others end in a softmax (the 1000-class top, the 5-class head).
+TEST_CASE("zoo: a pooled feature vector is converted as a feature output, a softmax as probabilities", "[zoo]") {
+    int features = 0;
+    for (const Fixture& f : tflite_fixtures()) {
+        INFO(f.file);
+        const bool feature = f.name.find("_feat") != std::string::npos;
+        features += feature;
+        const ModelWriter writer = importer::import_tflite(f.file, read_file_bytes(zoo_dir() + "/" + f.file), options_for(f));
+        REQUIRE(writer.def().outputs.size() == 1);
+        CHECK(writer.def().outputs[0].kind == (feature ? OutputKind::Feature : OutputKind::Probabilities));
+    }
+    CHECK(features >= 10);
 }

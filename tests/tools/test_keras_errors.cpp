@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // What the Keras importer refuses, and how: every unsupported layer or setting is an Unsupported error naming the
-// layer class and the layer; corrupt or hostile TF.js folders and .h5 files are errors, never crashes or reads
-// outside the model's own files.
+// layer class and the layer; corrupt or hostile TF.js folders, .h5 files and .keras archives are errors, never
+// crashes or reads outside the model's own files.
 #include <catch2/catch.hpp>
 
 #include <hdf5.h>
+#include <zip.h>
 
 #include <filesystem>
 
@@ -16,6 +17,7 @@
 using namespace mnet;
 using namespace mnet::test;
 using namespace mnet::test::keras;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -181,8 +183,8 @@ TEST_CASE("corrupt or hostile TF.js folders are errors", "[keras][errors]") {
     expect(text, ErrorCode::ModelFormat, "not valid JSON");
 
     const std::string zip = make_temp_dir("keras-zip") + "/model.keras";
-    write_text_file(zip, std::string("PK\x03\x04", 4) + "rest of an archive");
-    expect(zip, ErrorCode::Unsupported, "Keras 3 .keras archive");
+    write_text_file(zip, std::string("PK\x03\x04", 4) + "rest of an archive");  // more: the [archive] test
+    expect(zip, ErrorCode::ModelFormat, "not a readable zip archive");
 }
 
 TEST_CASE("labels: metadata.json labels are used, a count mismatch is an error", "[keras][errors]") {
@@ -268,4 +270,142 @@ TEST_CASE("corrupt or hostile .h5 files are errors", "[keras][errors][h5]") {
     const std::string truncated = dir + "/truncated.h5";
     write_file_bytes(truncated, std::vector<uint8_t>(bytes.begin(), bytes.begin() + long(bytes.size() / 2)));
     CHECK_THROWS_AS(importer::import_keras(truncated, {}), Error);
+}
+
+namespace {
+
+using Entries = std::vector<std::pair<std::string, std::string>>;  // name -> bytes, in archive order
+
+// The entries of the zoo's Keras 3 archive (written by Keras itself, tools/zoo/generate.py).
+Entries zoo_archive_entries() {
+    const std::string path = std::string(MNET_SOURCE_DIR) + "/tests/data/zoo/v1_0.25_128_feat.keras";
+    int err = 0;
+    zip_t* za = zip_open(path.c_str(), ZIP_RDONLY, &err);
+    REQUIRE(za);
+    Entries out;
+    for (zip_int64_t i = 0; i < zip_get_num_entries(za, 0); ++i) {
+        zip_stat_t st;
+        REQUIRE(zip_stat_index(za, zip_uint64_t(i), 0, &st) == 0);
+        std::string bytes(st.size, '\0');
+        zip_file_t* f = zip_fopen_index(za, zip_uint64_t(i), 0);
+        REQUIRE(f);
+        REQUIRE(zip_fread(f, bytes.data(), st.size) == zip_int64_t(st.size));
+        zip_fclose(f);
+        out.emplace_back(st.name, std::move(bytes));
+    }
+    zip_discard(za);
+    return out;
+}
+
+std::string file_text(const std::string& path) {
+    const std::vector<uint8_t> bytes = read_file_bytes(path);
+    return std::string(bytes.begin(), bytes.end());
+}
+
+// A zip at `path` holding `entries`, each deflated or stored.
+void write_zip(const std::string& path, const Entries& entries, bool deflate) {
+    int err = 0;
+    zip_t* za = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err);
+    REQUIRE(za);
+    for (const auto& [name, bytes] : entries) {
+        zip_source_t* src = zip_source_buffer(za, bytes.data(), bytes.size(), 0);
+        REQUIRE(src);
+        const zip_int64_t index = zip_file_add(za, name.c_str(), src, ZIP_FL_ENC_UTF_8);
+        REQUIRE(index >= 0);
+        REQUIRE(zip_set_file_compression(za, zip_uint64_t(index), deflate ? ZIP_CM_DEFLATE : ZIP_CM_STORE, 0) == 0);
+    }
+    REQUIRE(zip_close(za) == 0);
+}
+
+// The uncompressed size of the archive's first entry, set to `size` in both its local header and the central
+// directory (APPNOTE.TXT 4.3.7 and 4.3.12: offsets 22 and 24 from each header's signature).
+void patch_first_size(std::string& zip, uint32_t size) {
+    constexpr size_t kLocalSizeOffset = 22, kCentralSizeOffset = 24;
+    const size_t central = zip.find("PK\x01\x02");
+    REQUIRE(zip.compare(0, 4, "PK\x03\x04") == 0);
+    REQUIRE(central != std::string::npos);
+    for (size_t at : {kLocalSizeOffset, central + kCentralSizeOffset}) {
+        for (int i = 0; i < 4; ++i) zip[at + size_t(i)] = char((size >> (8 * i)) & 0xFF);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("corrupt or hostile .keras archives are errors naming the archive and the entry", "[keras][errors][archive]") {
+    const Entries good = zoo_archive_entries();
+    REQUIRE(good.size() == 3);
+    const std::string dir = make_temp_dir("keras-archive");
+    int n = 0;
+    auto archive = [&](const Entries& entries, bool deflate = false) {
+        const std::string path = dir + "/m" + std::to_string(n++) + ".keras";
+        write_zip(path, entries, deflate);
+        return path;
+    };
+    auto expect = [](const std::string& path, ErrorCode code, const std::vector<std::string>& details) {
+        const Error e = import_error(path);
+        const std::string msg = e.what();
+        CAPTURE(msg);
+        CHECK(e.code() == code);
+        CHECK(msg.rfind(path + ": ", 0) == 0);
+        CHECK(msg.find('\n') == std::string::npos);
+        for (const std::string& d : details) CHECK(msg.find(d) != std::string::npos);
+    };
+    auto without = [&](const std::string& name) {
+        Entries e;
+        for (const auto& entry : good) {
+            if (entry.first != name) e.push_back(entry);
+        }
+        return e;
+    };
+    auto with = [&](const std::string& name, const std::string& bytes) {
+        Entries e = without(name);
+        e.emplace_back(name, bytes);
+        return e;
+    };
+
+    // Rewritten by libzip, deflated, the real entries still convert: the reader is not tied to Keras's layout.
+    CHECK_NOTHROW(importer::import_keras(archive(good, true), {}));
+
+    std::string whole = file_text(archive(good));
+    const std::string truncated = dir + "/truncated.keras";
+    write_text_file(truncated, whole.substr(0, whole.size() / 2));
+    expect(truncated, ErrorCode::ModelFormat, {"not a readable zip archive"});
+    const std::string text = dir + "/text.keras";
+    write_text_file(text, "{\"not\": \"a zip\"}");
+    expect(text, ErrorCode::ModelFormat, {"not a readable zip archive"});
+
+    expect(archive(without("model.weights.h5")), ErrorCode::ModelFormat, {"model.weights.h5: missing"});
+    expect(archive(without("config.json")), ErrorCode::ModelFormat, {"config.json: missing"});
+    expect(archive(with("model.weights.h5", "not HDF5")), ErrorCode::ModelFormat, {"model.weights.h5: not an HDF5 file"});
+    expect(archive(with("config.json", "{")), ErrorCode::ModelFormat, {"config.json: not valid JSON"});
+    expect(archive(with("metadata.json", R"({"keras_version": "2.15.0"})")), ErrorCode::Unsupported,
+           {"metadata.json: written by Keras 2.15.0"});
+
+    Entries climbing = good;
+    climbing.emplace_back("assets/../../evil.txt", "x");
+    expect(archive(climbing), ErrorCode::ModelFormat, {"assets/../../evil.txt", "outside"});
+
+    // Two entries named config.json: written under another name of the same length, then renamed in place.
+    Entries twice = good;
+    twice.emplace_back("config.jsoX", good[1].second);
+    std::string dup = file_text(archive(twice));
+    for (size_t at = dup.find("config.jsoX"); at != std::string::npos; at = dup.find("config.jsoX", at)) dup[at + 10] = 'n';
+    const std::string duplicate = dir + "/duplicate.keras";
+    write_text_file(duplicate, dup);
+    expect(duplicate, ErrorCode::ModelFormat, {"not a readable zip archive (File already exists)"});
+
+    // Compression bombs: a first entry (metadata.json) whose header claims more than a JSON file may hold is
+    // refused before anything is inflated; one whose data inflates past what its header claims is cut off there.
+    Entries bomb = {{"metadata.json", good[0].second + std::string(size_t{1} << 20, ' ')}, good[1], good[2]};
+    REQUIRE(good[0].first == "metadata.json");
+    std::string big = file_text(archive(bomb, true));
+    patch_first_size(big, uint32_t{1} << 30);
+    const std::string declared = dir + "/declared.keras";
+    write_text_file(declared, big);
+    expect(declared, ErrorCode::Unsupported, {"metadata.json: declares 1073741824 bytes, the limit is 67108864"});
+    patch_first_size(big, 100);
+    const std::string lying = dir + "/lying.keras";
+    write_text_file(lying, big);
+    expect(lying, ErrorCode::ModelFormat, {"metadata.json: holds more than 100 bytes, its header says 100"});
+    fs::remove_all(dir);
 }

@@ -13,9 +13,11 @@ constexpr int64_t kMaxPad = 64;
 // Keras 2's hard_sigmoid is clip(0.2x + 0.5, 0, 1) = relu6(1.2x + 3) / 6: our hard_sigmoid of 1.2x.
 constexpr float kKerasHardSigmoidScale = 1.2f;
 
-bool is_nonneg(const std::string& kind) {
-    return kind == "relu" || kind == "relu6" || kind == "sigmoid" || kind == "hard_sigmoid";
+bool is_nonneg(Activation kind) {
+    return kind == Activation::Relu || kind == Activation::Relu6 || kind == Activation::Sigmoid ||
+           kind == Activation::HardSigmoid;
 }
+
 
 }  // namespace
 
@@ -63,13 +65,7 @@ void Translator::run() {
                                                     shape_text(v.nhwc_flat) +
                                                     " map in Keras' NHWC order, which mnet cannot reproduce at an output");
         }
-        OutputKind kind = OutputKind::Feature;
-        if (v.producer >= 0 && nodes_[v.producer].op == op_name(OpKind::Softmax)) {
-            kind = OutputKind::Probabilities;
-        } else if (v.shape.size() == 1) {
-            kind = OutputKind::Logits;
-        }
-        outputs_.push_back(OutputDef{v.name, kind});
+        outputs_.push_back(OutputDef{v.name, output_kind(v)});
     }
     for (int t : graph_.features) {
         materialize(t);
@@ -77,6 +73,24 @@ void Translator::run() {
         const bool listed = std::any_of(outputs_.begin(), outputs_.end(), [&](const OutputDef& o) { return o.name == v.name; });
         if (v.shape.size() == 1 && v.nhwc_flat.empty() && !listed) outputs_.push_back(OutputDef{v.name, OutputKind::Feature});
     }
+}
+
+OutputKind Translator::output_kind(const Value& v) const {
+    // The node that computed the output, through the reshapes that only relabel it (Flatten, Reshape).
+    int p = v.producer;
+    while (p >= 0 && (nodes_[size_t(p)].op == op_name(OpKind::Reshape) || nodes_[size_t(p)].op == op_name(OpKind::Identity)) &&
+           !nodes_[size_t(p)].inputs.empty()) {
+        const std::string& src = nodes_[size_t(p)].inputs[0];
+        const auto it = std::find_if(nodes_.begin(), nodes_.end(), [&](const NodeDef& n) { return n.output == src; });
+        p = it == nodes_.end() ? -1 : static_cast<int>(it - nodes_.begin());
+    }
+    if (p < 0) return OutputKind::Feature;
+    const std::string& op = nodes_[size_t(p)].op;
+    if (op == op_name(OpKind::Softmax)) return OutputKind::Probabilities;
+    // A classifier's scores come from a Dense (or a 1x1 convolution, as in MobileNetV3's head); a vector from a
+    // pooling layer (include_top=False, pooling="avg") is a feature vector, not class scores.
+    const bool scores = op == op_name(OpKind::FullyConnected) || op == op_name(OpKind::Conv2d);
+    return scores && v.shape.size() == 1 ? OutputKind::Logits : OutputKind::Feature;
 }
 
 void Translator::write(ModelWriter& writer) {
@@ -114,15 +128,34 @@ const WeightArray& Translator::weight(const FlatLayer& l, const std::string& nam
 }
 
 Translator::Act Translator::parse_activation(const FlatLayer& l, const std::string& name) const {
-    if (name.empty() || name == "linear") return {ActForm::None, ""};
-    if (name == "relu" || name == "relu6" || name == "sigmoid") return {ActForm::Kind, name};
-    if (name == "hard_swish" || name == "hard_silu") return {ActForm::Kind, "hard_swish"};
-    if (name == "hard_sigmoid") return keras3_ ? Act{ActForm::Kind, "hard_sigmoid"} : Act{ActForm::KerasHardSigmoid, ""};
-    if (name == "softmax") return {ActForm::Softmax, ""};
-    if (name == "swish" || name == "silu") return {ActForm::Swish, ""};
-    fail(l, ErrorCode::Unsupported,
-         "activation '" + name + "' is not supported (mnet has linear, relu, relu6, sigmoid, hard_sigmoid, "
-                                 "hard_swish, swish and softmax)");
+    // Every Keras activation name the importer reads (Keras 2 and 3, tfjs-layers), and what it becomes.
+    // hard_sigmoid changed meaning in Keras 3 (see below).
+    struct KerasActivation {
+        const char* name;
+        ActForm form;
+        Activation kind;
+    };
+    static constexpr KerasActivation kKerasActivations[] = {
+        {"linear", ActForm::None, Activation::None},
+        {"relu", ActForm::Kind, Activation::Relu},
+        {"relu6", ActForm::Kind, Activation::Relu6},
+        {"sigmoid", ActForm::Kind, Activation::Sigmoid},
+        {"hard_sigmoid", ActForm::Kind, Activation::HardSigmoid},
+        {"hard_swish", ActForm::Kind, Activation::HardSwish},
+        {"hard_silu", ActForm::Kind, Activation::HardSwish},  // Keras 3's name for hard_swish
+        {"swish", ActForm::Swish, Activation::None},
+        {"silu", ActForm::Swish, Activation::None},
+        {"softmax", ActForm::Softmax, Activation::None},
+    };
+    if (name.empty()) return {ActForm::None, Activation::None};
+    // Keras 2's hard_sigmoid is another function (kKerasHardSigmoidScale).
+    if (name == "hard_sigmoid" && !keras3_) return {ActForm::KerasHardSigmoid, Activation::None};
+    std::string known;
+    for (const KerasActivation& a : kKerasActivations) {
+        if (name == a.name) return {a.form, a.kind};
+        known += (known.empty() ? "" : ", ") + std::string(a.name);
+    }
+    fail(l, ErrorCode::Unsupported, "activation '" + name + "' is not supported (mnet has " + known + ")");
 }
 
 const Translator::Value& Translator::raw_operand(const FlatLayer& l, size_t i) const {
@@ -183,15 +216,17 @@ int Translator::activate(const FlatLayer& l, const std::string& src_name, int sr
                 NodeDef& n = nodes_[static_cast<size_t>(src)];
                 const bool takes_attr = find_op(n.op)->fused_activation;
                 auto it = n.attrs.find("activation");
-                if (takes_attr && (it == n.attrs.end() || std::get<std::string>(it->second) == "none")) {
-                    n.attrs["activation"] = act.kind;
+                const bool linear =
+                    it == n.attrs.end() || std::get<std::string>(it->second) == mnet::activation_name(Activation::None);
+                if (takes_attr && linear) {
+                    n.attrs["activation"] = std::string(mnet::activation_name(act.kind));
                     return src;
                 }
             }
             NodeDef nd;
             nd.op = op_name(OpKind::Activation);
             nd.inputs = {src_name};
-            nd.attrs["kind"] = act.kind;
+            nd.attrs["kind"] = std::string(mnet::activation_name(act.kind));
             return emit(std::move(nd), name);
         }
         case ActForm::Softmax: {
@@ -209,14 +244,14 @@ int Translator::activate(const FlatLayer& l, const std::string& src_name, int sr
             nd.op = op_name(OpKind::Mul);
             nd.inputs = {src_name};
             nd.weights["b"] = add_constant(name + "/scale", {1}, {kKerasHardSigmoidScale});
-            nd.attrs["activation"] = std::string("hard_sigmoid");
+            nd.attrs["activation"] = std::string(mnet::activation_name(Activation::HardSigmoid));
             return emit(std::move(nd), name);
         }
         case ActForm::Swish: {  // x * sigmoid(x)
             NodeDef sig;
             sig.op = op_name(OpKind::Activation);
             sig.inputs = {src_name};
-            sig.attrs["kind"] = std::string("sigmoid");
+            sig.attrs["kind"] = std::string(mnet::activation_name(Activation::Sigmoid));
             const int s = emit(std::move(sig), name + "/sigmoid");
             NodeDef nd;
             nd.op = op_name(OpKind::Mul);

@@ -61,7 +61,7 @@ private:
     enum class ActForm { None, Kind, Softmax, KerasHardSigmoid, Swish };
     struct Act {
         ActForm form = ActForm::None;
-        std::string kind;  // our activation kind for ActForm::Kind
+        Activation kind = Activation::None;  // for ActForm::Kind: an mnet activation (FORMAT.md "activation")
     };
 
     // Layer translations (keras_layers.cpp).
@@ -84,6 +84,8 @@ private:
     // Graph helpers (keras_graph.cpp).
     [[noreturn]] void fail(const FlatLayer& l, ErrorCode code, const std::string& what) const;
     const WeightArray& weight(const FlatLayer& l, const std::string& name, const Shape& expected) const;
+    // Probabilities after a softmax, logits from a Dense or convolution, a feature vector otherwise (pooling).
+    OutputKind output_kind(const Value& v) const;
     Act parse_activation(const FlatLayer& l, const std::string& keras_name) const;
     // The value of input `i`, with any pending padding applied.
     const Value& operand(const FlatLayer& l, size_t i);

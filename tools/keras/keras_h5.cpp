@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // A Keras HDF5 model file (model.save("x.h5"), Keras 2): the root attribute model_config holds the topology JSON,
-// the group model_weights/<layer>/ the weights as datasets named in each layer group's weight_names. The file is
-// untrusted: only hard links inside the file are followed, datasets must be plain float arrays stored in the file
-// itself (no external or virtual storage, no filter plugins), and every shape and size is checked before reading.
+// the group model_weights/<layer>/ the weights as datasets named in each layer group's weight_names. Also the
+// weights file of a Keras 3 .keras archive (model.weights.h5, read from memory): a group <path>/vars per layer
+// holding its variables as datasets "0", "1", ... The files are untrusted: only hard links inside the file are
+// followed, datasets must be plain float arrays stored in the file itself (no external or virtual storage, no
+// filter plugins), and every shape and size is checked before reading.
 #include <hdf5.h>
 #include <H5PLpublic.h>
 
@@ -21,6 +23,10 @@ namespace {
 constexpr hsize_t kMaxConfigBytes = hsize_t{64} << 20;
 // Far more objects than any model's weights group holds (a MobileNet has a few hundred).
 constexpr size_t kMaxLinks = 1000000;
+// How much the core (in-memory) driver grows a file image by; a read-only image never grows.
+constexpr size_t kCoreIncrement = size_t{1} << 20;
+constexpr char kKeras3VarsGroup[] = "vars";
+constexpr size_t kMaxIndexDigits = 6;  // a variable's index within its layer ("0", "1", ...)
 
 // Owns an HDF5 identifier and closes it with the matching H5*close.
 class Handle {
@@ -79,7 +85,53 @@ std::string hdf5_message() {
 
 class H5Reader {
 public:
+    // `path`: the file, or for a file image what messages name it by.
     explicit H5Reader(std::string path) : path_(std::move(path)) {}
+
+    // A Keras 3 weights file held in memory. `open_name` is what HDF5 is given as the file's name: with a file
+    // image the core driver still calls open() on that name (and refuses it if it exists), so the caller passes a
+    // name below a regular file ("<archive>/model.weights.h5"), whose open always fails with ENOTDIR: nothing on
+    // disk is read, created or written.
+    std::map<std::string, Keras3Vars> read_keras3_image(const std::string& image, const std::string& open_name) {
+        constexpr size_t kSignatureBytes = sizeof kHdf5Signature - 1;
+        if (image.size() < kSignatureBytes || image.compare(0, kSignatureBytes, kHdf5Signature) != 0) {
+            fail(ErrorCode::ModelFormat, "not an HDF5 file");
+        }
+        Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+        // H5Pset_file_image copies the bytes; the driver reads only that copy (backing store off).
+        if (!fapl.valid() || H5Pset_fapl_core(fapl.get(), kCoreIncrement, 0) < 0 ||
+            H5Pset_file_image(fapl.get(), const_cast<char*>(image.data()), image.size()) < 0) {
+            fail(ErrorCode::Internal, "cannot set up HDF5's in-memory driver");
+        }
+        Handle file(H5Fopen(open_name.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose);
+        if (!file.valid()) fail(ErrorCode::ModelFormat, "cannot open as HDF5");
+
+        std::map<std::string, Keras3Vars> groups;
+        int64_t total_bytes = 0;
+        for (const std::string& name : hard_links(file.get(), "the weights file")) {
+            Handle obj(H5Oopen(file.get(), name.c_str(), H5P_DEFAULT), H5Oclose);
+            if (!obj.valid()) fail(ErrorCode::ModelFormat, "cannot open " + name);
+            if (H5Iget_type(obj.get()) != H5I_DATASET) {
+                // A layer's group: its "name" attribute (written by recent Keras 3) names the layer.
+                if (const std::optional<std::string> owner = vars_owner(name)) {
+                    groups[*owner].layer_name = string_attribute(obj.get(), "name").value_or("");
+                }
+                continue;
+            }
+            const size_t slash = name.rfind('/');
+            const std::optional<std::string> owner = vars_owner(slash == std::string::npos ? "" : name.substr(0, slash));
+            if (!owner) continue;  // not a variable (Keras writes none outside "vars" groups)
+            const std::string index = name.substr(slash + 1);
+            if (index.empty() || index.size() > kMaxIndexDigits || index.find_first_not_of("0123456789") != std::string::npos) {
+                fail(ErrorCode::ModelFormat, name + ": a variable that is not named by its index");
+            }
+            WeightArray array = read_dataset(obj.get(), name);
+            total_bytes += static_cast<int64_t>(array.values.size() * sizeof(float));
+            if (total_bytes > kMaxTotalWeightBytes) fail(ErrorCode::Unsupported, "more than 2 GiB of weights");
+            groups[*owner].arrays[std::stoul(index)] = std::move(array);
+        }
+        return groups;
+    }
 
     KerasSource read() {
         // HDF5 opens by name: the file is checked first, so a FIFO or a device never reaches it.
@@ -159,24 +211,9 @@ private:
     }
 
     void read_weights(hid_t group, WeightStore& store) {
-        // Collect every link first: the visit callback must not throw through HDF5's C frames.
-        std::vector<std::pair<std::string, H5L_type_t>> links;
-        auto collect = [](hid_t, const char* name, const H5L_info_t* info, void* out) -> herr_t {
-            auto* list = static_cast<std::vector<std::pair<std::string, H5L_type_t>>*>(out);
-            if (list->size() >= kMaxLinks) return 1;  // stop: reported below
-            list->emplace_back(name, info->type);
-            return 0;
-        };
-        if (H5Lvisit(group, H5_INDEX_NAME, H5_ITER_INC, collect, &links) < 0) {
-            fail(ErrorCode::ModelFormat, "cannot list 'model_weights'");
-        }
-        if (links.size() >= kMaxLinks) fail(ErrorCode::Unsupported, "'model_weights' holds over a million objects");
         int64_t total_bytes = 0;
-        for (const auto& [name, type] : links) {
+        for (const std::string& name : hard_links(group, "'model_weights'")) {
             const std::string where = "model_weights/" + name;
-            if (type != H5L_TYPE_HARD) {
-                fail(ErrorCode::Unsupported, where + " is a soft or external link; mnet reads only data inside the file");
-            }
             Handle obj(H5Oopen(group, name.c_str(), H5P_DEFAULT), H5Oclose);
             if (!obj.valid()) fail(ErrorCode::ModelFormat, "cannot open " + where);
             if (H5Iget_type(obj.get()) != H5I_DATASET) continue;  // a group
@@ -185,6 +222,40 @@ private:
             if (total_bytes > kMaxTotalWeightBytes) fail(ErrorCode::Unsupported, "more than 2 GiB of weights");
             store.add(name, std::move(array));
         }
+    }
+
+    // Every object below `group`, by path, in name order. Throws for a soft or external link (mnet reads only data
+    // inside the file) and for more than kMaxLinks objects. `what` names the group in messages.
+    std::vector<std::string> hard_links(hid_t group, const std::string& what) const {
+        // Collect every link first: the visit callback must not throw through HDF5's C frames.
+        std::vector<std::pair<std::string, H5L_type_t>> links;
+        auto collect = [](hid_t, const char* name, const H5L_info_t* info, void* out) -> herr_t {
+            auto* list = static_cast<std::vector<std::pair<std::string, H5L_type_t>>*>(out);
+            if (list->size() >= kMaxLinks) return 1;  // stop: reported below
+            list->emplace_back(name, info->type);
+            return 0;
+        };
+        if (H5Lvisit(group, H5_INDEX_NAME, H5_ITER_INC, collect, &links) < 0) fail(ErrorCode::ModelFormat, "cannot list " + what);
+        if (links.size() >= kMaxLinks) fail(ErrorCode::Unsupported, what + " holds over a million objects");
+        std::vector<std::string> names;
+        for (const auto& [name, type] : links) {
+            if (type != H5L_TYPE_HARD) {
+                fail(ErrorCode::Unsupported, name + " is a soft or external link; mnet reads only data inside the file");
+            }
+            names.push_back(name);
+        }
+        return names;
+    }
+
+    // Keras 3 keeps a layer's variables in the group "<layer path>/vars" ("vars" for the model's own): the layer
+    // path of such a group, nullopt for any other path.
+    static std::optional<std::string> vars_owner(const std::string& path) {
+        const std::string suffix = std::string("/") + kKeras3VarsGroup;
+        if (path == kKeras3VarsGroup) return std::string();
+        if (path.size() > suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0) {
+            return path.substr(0, path.size() - suffix.size());
+        }
+        return std::nullopt;
     }
 
     WeightArray read_dataset(hid_t dataset, const std::string& where) {
@@ -250,6 +321,13 @@ KerasSource read_keras_h5(const std::string& path) {
     H5dont_atexit();
     QuietHdf5 quiet;
     return H5Reader(path).read();
+}
+
+std::map<std::string, Keras3Vars> read_keras3_weights(const std::string& image, const std::string& where,
+                                                      const std::string& open_name) {
+    H5dont_atexit();  // as in read_keras_h5
+    QuietHdf5 quiet;
+    return H5Reader(where).read_keras3_image(image, open_name);
 }
 
 }  // namespace mnet::importer::keras

@@ -23,9 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace keras;
 
-// The HDF5 superblock signature (at offset 0 unless the file has a user block) and a zip's local file header,
-// which is what a Keras 3 .keras archive is.
-constexpr char kHdf5Signature[] = "\x89HDF\r\n\x1a\n";
+// A zip's local file header, which is what a Keras 3 .keras archive starts with.
 constexpr char kZipSignature[] = "PK\x03\x04";
 constexpr size_t kSignatureBytes = 8;
 // keras.applications MobileNet preprocessing: x / 127.5 - 1.
@@ -76,13 +74,10 @@ ModelWriter import_keras(const std::string& given_path, const KerasImportOptions
         fs::is_directory(given_path, ec) ? (fs::path(given_path) / "model.json").string() : given_path;
     io::check_regular(path, io::kMaxModelBytes, "Keras model", ErrorCode::Unsupported);
     const std::string head = first_bytes(path);
-    if (head.rfind(kZipSignature, 0) == 0) {
-        throw Error(ErrorCode::Unsupported, path + ": a Keras 3 .keras archive; save the model as .h5 "
-                                                   "(model.save(\"model.h5\")) or as a TF.js layers model");
-    }
+    const bool archive = head.rfind(kZipSignature, 0) == 0 || extension(path) == ".keras";
     const bool hdf5 = head.rfind(std::string(kHdf5Signature, kSignatureBytes), 0) == 0 || extension(path) == ".h5" ||
                       extension(path) == ".hdf5";
-    const KerasSource src = hdf5 ? read_keras_h5(path) : read_tfjs_layers(path);
+    const KerasSource src = archive ? read_keras_archive(path) : hdf5 ? read_keras_h5(path) : read_tfjs_layers(path);
 
     const FlatGraph graph = flatten_topology(src.topology, path);
     const bool keras3 = src.keras_version.rfind("3.", 0) == 0;

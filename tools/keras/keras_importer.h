@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Keras → mnet model (models/FORMAT.md): a Keras HDF5 file (.h5, model.save in Keras 2) or a TF.js layers model
-// (model.json + binary weights, e.g. a Teachable Machine export). Both carry the same Keras topology JSON, which
-// one translator maps onto our ops; only the weight readers differ.
+// Keras → mnet model (models/FORMAT.md): a Keras HDF5 file (.h5, model.save in Keras 2), a Keras 3 .keras archive
+// or a TF.js layers model (model.json + binary weights, e.g. a Teachable Machine export). All carry the same Keras
+// topology JSON, which one translator maps onto our ops; only the weight readers differ.
 #pragma once
 
 #include <array>
@@ -24,8 +24,8 @@ struct KerasImportOptions {
     std::string name;                          // default: the file's stem (for model.json: its folder's name)
 };
 
-// Whether `path` is something this importer reads: an HDF5 file, a Keras .keras archive (refused with a clear
-// message), a TF.js model.json, or a folder holding a model.json. Looks at the name and the first bytes only.
+// Whether `path` is something this importer reads: an HDF5 file, a Keras 3 .keras archive, a TF.js model.json,
+// or a folder holding a model.json. Looks at the name and the first bytes only.
 bool is_keras_model(const std::string& path);
 
 // Converts the model at `path` (see is_keras_model). Throws mnet::Error: ModelFormat for a corrupt or inconsistent

@@ -257,7 +257,7 @@ void Translator::batch_norm(const FlatLayer& l) {
     if (fusable(in)) {
         NodeDef& n = nodes_[size_t(v.producer)];
         auto act = n.attrs.find("activation");
-        const bool linear = act == n.attrs.end() || std::get<std::string>(act->second) == "none";
+        const bool linear = act == n.attrs.end() || std::get<std::string>(act->second) == mnet::activation_name(Activation::None);
         if ((n.op == op_name(OpKind::Conv2d) || n.op == op_name(OpKind::FullyConnected)) && linear) {
             // Fold: scale each output channel's weights, and shift its bias.
             Constant& w = constant(n.weights.at("weights"));

@@ -12,6 +12,9 @@
 
 namespace mnet::importer::keras {
 
+// The HDF5 superblock signature, at offset 0 of the files Keras writes (a user block would move it).
+constexpr char kHdf5Signature[] = "\x89HDF\r\n\x1a\n";
+
 // Hostile-file bounds, far above any MobileNet: one weight array, and all of them together.
 constexpr int64_t kMaxWeightElements = int64_t{1} << 28;
 constexpr int64_t kMaxTotalWeightBytes = int64_t{1} << 31;
@@ -59,9 +62,23 @@ std::string shape_text(const std::vector<int64_t>& shape);
 // Element count of `shape`; throws ModelFormat naming `what` for negative dims or more than kMaxWeightElements.
 int64_t checked_numel(const std::vector<int64_t>& shape, const std::string& what);
 
+// The variables of one layer in a Keras 3 weights file: the datasets of its group "<path>/vars" by index.
+struct Keras3Vars {
+    std::string layer_name;  // the group's "name" attribute (Keras 3.x writes the layer's name); may be empty
+    std::map<size_t, WeightArray> arrays;
+};
+
 // Readers. Throw mnet::Error: Io when a file cannot be read, ModelFormat for a malformed or inconsistent file,
 // Unsupported for valid content the importer does not handle. Messages start with the file they are about.
 KerasSource read_keras_h5(const std::string& path);
 KerasSource read_tfjs_layers(const std::string& model_json_path);
+// A Keras 3 .keras archive (zip: config.json, metadata.json, model.weights.h5), read into memory; nothing is
+// extracted to disk.
+KerasSource read_keras_archive(const std::string& path);
+// The "vars" groups of the Keras 3 weights file `image` (in memory), keyed by layer path ("layers/conv2d",
+// "layers/functional/layers/dense"; "" for the model's own). `where` starts messages; `open_name` is the name
+// HDF5 is given, which must be a path below a regular file (see the reader).
+std::map<std::string, Keras3Vars> read_keras3_weights(const std::string& image, const std::string& where,
+                                                      const std::string& open_name);
 
 }  // namespace mnet::importer::keras

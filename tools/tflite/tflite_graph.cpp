@@ -113,12 +113,21 @@ std::string GraphBuilder::output_name(int32_t tensor) const {
     return it->second.name;
 }
 
-bool GraphBuilder::from_softmax(int32_t tensor) const {
+OutputKind GraphBuilder::output_kind(int32_t tensor) const {
     for (auto it = identity_src_.find(tensor); it != identity_src_.end(); it = identity_src_.find(tensor)) {
         tensor = it->second;
     }
     auto p = producer_code_.find(tensor);
-    return p != producer_code_.end() && p->second == ::tflite::BuiltinOperator_SOFTMAX;
+    if (p == producer_code_.end()) return OutputKind::Logits;
+    switch (p->second) {
+        case ::tflite::BuiltinOperator_SOFTMAX: return OutputKind::Probabilities;
+        // A pooled vector (a Keras model with include_top=False, pooling="avg" or "max") is a feature vector.
+        case ::tflite::BuiltinOperator_MEAN:
+        case ::tflite::BuiltinOperator_AVERAGE_POOL_2D:
+        case ::tflite::BuiltinOperator_MAX_POOL_2D:
+        case ::tflite::BuiltinOperator_REDUCE_MAX: return OutputKind::Feature;
+        default: return OutputKind::Logits;
+    }
 }
 
 int64_t GraphBuilder::features(int32_t tensor) const {

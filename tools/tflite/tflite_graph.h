@@ -31,8 +31,9 @@ public:
 
     // The activation name of a graph output; throws when no operator produced it.
     std::string output_name(int32_t tensor) const;
-    // Whether the tensor comes from a SOFTMAX, looking through QUANTIZE, DEQUANTIZE and RESHAPE.
-    bool from_softmax(int32_t tensor) const;
+    // What a graph output holds, from the op that computed it (looking through QUANTIZE, DEQUANTIZE and RESHAPE):
+    // probabilities after a SOFTMAX, a feature vector after a pooling op, logits otherwise.
+    OutputKind output_kind(int32_t tensor) const;
     // Elements per image of an activation.
     int64_t features(int32_t tensor) const;
 

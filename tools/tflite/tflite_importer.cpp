@@ -146,8 +146,7 @@ ModelWriter import_tflite(const std::string& path, std::vector<uint8_t> bytes, c
     ModelDef& out = writer.def();
     if (file.graph_outputs().empty()) file.fail(ErrorCode::ModelFormat, "the subgraph has no outputs");
     for (int32_t t : file.graph_outputs()) {
-        out.outputs.push_back(
-            OutputDef{graph.output_name(t), graph.from_softmax(t) ? OutputKind::Probabilities : OutputKind::Logits});
+        out.outputs.push_back(OutputDef{graph.output_name(t), graph.output_kind(t)});
     }
     set_labels(options, graph.features(file.graph_outputs()[0]), out);
     out.source = source_text(file, path);

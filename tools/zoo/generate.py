@@ -20,17 +20,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import numpy as np
-from PIL import Image
 
 import tensorflow as tf
 import keras
 
 import oracle
+from zoo_inputs import PHOTOS, SEED, VARIANCE_FLOOR, augmented, calibrate_batchnorm, inputs_for
 
-SEED = 20261206
-VARIANCE_FLOOR = 1.0
 LOGIT_STD = 3.0
-PHOTOS = ["chelsea.png", "coffee.png", "dog.jpg", "eagle.jpg", "kite.jpg"]
 
 # Modes: name -> (converter set-up, input type, output type). "int8" keeps float I/O around an int8 graph.
 MODES = ["float32", "float16", "dynamic", "int8", "int8_io", "uint8_io"]
@@ -78,10 +75,29 @@ def arch_list(shared):
         dict(name="v3l_0.5_96_feat", build=lambda: A.MobileNetV3Large(
             input_shape=(96, 96, 3), alpha=0.5, include_top=False, pooling="avg", weights=None,
             include_preprocessing=False), size=96, pre=tfpre, modes=["dynamic", "int8"]),
+        # Only its .keras archive: a Functional backbone nested in a Sequential with a head, so the archive reader
+        # finds weights two containers deep (layers/functional/layers/...), and each layer class it maps by index.
+        dict(name="nested_tiny_32", build=nested_tiny, size=32, pre=tfpre, modes=[], save=["keras"]),
         dict(name="v3l_min_0.5_96_feat_pre", build=lambda: A.MobileNetV3Large(
             input_shape=(96, 96, 3), alpha=0.5, include_top=False, pooling="avg", weights=None, minimalistic=True,
             include_preprocessing=True), size=96, pre=v3pre, modes=["int8_io"]),
     ]
+
+
+def nested_tiny():
+    """A small MobileNet-like backbone (Conv2D, DepthwiseConv2D, SeparableConv2D, each with BatchNormalization)
+    as a Functional model inside a Sequential with a 3-class softmax head."""
+    L = keras.layers
+    x = keras.Input((32, 32, 3))
+    y = L.ReLU(6.0)(L.BatchNormalization(name="stem_bn")(L.Conv2D(8, 3, strides=2, padding="same", use_bias=False,
+                                                                    name="stem")(x)))
+    y = L.ReLU(6.0)(L.BatchNormalization(name="dw_bn")(L.DepthwiseConv2D(3, padding="same", use_bias=False,
+                                                                         name="dw")(y)))
+    y = L.BatchNormalization(name="sep_bn")(L.SeparableConv2D(16, 3, padding="same", name="sep")(y))
+    y = L.GlobalAveragePooling2D()(L.Activation("hard_swish")(y))
+    backbone = keras.Model(x, y, name="backbone")
+    return keras.Sequential([keras.Input((32, 32, 3)), backbone, L.Dense(3, activation="softmax", name="head5")],
+                            name="nested_tiny")
 
 
 def real_v1(shared):
@@ -91,56 +107,9 @@ def real_v1(shared):
     return model
 
 
-def load_photo(path, size):
-    """Central square crop, bilinear resize to size x size, RGB uint8 HWC."""
-    img = Image.open(path).convert("RGB")
-    w, h = img.size
-    s = min(w, h)
-    img = img.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
-    return np.asarray(img.resize((size, size), Image.BILINEAR), dtype=np.uint8)
-
-
-def seeded_images(size):
-    """Two seeded pixel images: uniform noise, and smooth noise (8x8 upsampled), RGB uint8 HWC."""
-    rng = np.random.default_rng(SEED + size)
-    noise = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
-    coarse = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
-    smooth = np.asarray(Image.fromarray(coarse).resize((size, size), Image.BILINEAR), dtype=np.uint8)
-    return {"noise": noise, "smooth": smooth}
-
-
-def inputs_for(size, images_dir):
-    out = {Path(p).stem: load_photo(images_dir / p, size) for p in PHOTOS}
-    out.update(seeded_images(size))
-    return out
-
-
-def augmented(photos):
-    """The representative set: each photo, flipped, and two shifted crops."""
-    out = []
-    for p in photos:
-        out += [p, p[:, ::-1], np.roll(p, p.shape[0] // 8, axis=0), np.roll(p, -p.shape[1] // 8, axis=1)]
-    return np.stack(out).astype(np.float32)
-
-
 def randomize_and_calibrate(model, photos, pre, variance_floor):
-    """Seeded random BatchNorm affine parameters, then statistics from the photos (training-mode pass, momentum 0)."""
-    rng = np.random.default_rng(SEED)
-    bns = [l for l in model._flatten_layers() if isinstance(l, keras.layers.BatchNormalization)]
-    for bn in bns:
-        c = bn.gamma.shape[0]
-        bn.gamma.assign(rng.uniform(0.5, 1.5, c).astype(np.float32))
-        bn.beta.assign(rng.normal(0.0, 0.25, c).astype(np.float32))
-        bn.momentum = 0.0
-    x = augmented(photos) * pre[0] + pre[1]
-    model(x, training=True)
-    for bn in bns:
-        bn.momentum = 0.99
-        # A channel the photos barely vary would be scaled up by 1/sqrt(var + eps) and make the net chaotic (the
-        # int8 model then agreed with the float one at a correlation of 0.67 on MobileNetV2 0.35); flooring each
-        # variance at the layer's mean keeps activations in a trained model's range (0.9999).
-        var = bn.moving_variance.numpy()
-        bn.moving_variance.assign(var + variance_floor * var.mean())
+    """Seeded BatchNorm parameters and statistics from the photos (zoo_inputs.calibrate_batchnorm), then heads."""
+    x = calibrate_batchnorm(model, keras.layers.BatchNormalization, photos, pre, variance_floor)
     # A random classifier gives nearly equal probabilities to 1000 classes (all 0 in a uint8 output), and the same
     # top-1 for every input: the pooled features share a large positive mean. So the bias cancels the logits'
     # mean over the photos, and the kernel and bias are scaled until the logits spread like a trained model's
@@ -228,8 +197,11 @@ def main():
     index_path = args.out / "index.json"
     selected = lambda name: not args.only or any(part in name for part in args.only.split(","))
     index = {"tflite": [], "keras": [], "inputs": {}}
-    if args.only and index_path.exists():
-        old = json.loads(index_path.read_text())
+    old = json.loads(index_path.read_text()) if index_path.exists() else {}
+    for key in ("tfjs", "versions_tfjs"):  # generate_tm.py's, kept
+        if key in old:
+            index[key] = old[key]
+    if args.only and old:
         index["tflite"] = [e for e in old["tflite"] if not selected(e["name"])]
         index["keras"] = [e for e in old["keras"] if not selected(e["name"])]
         index["inputs"] = old["inputs"]
