@@ -19,58 +19,81 @@ static_assert(kBins >= kU8Levels, "the entropy search starts at one bin per leve
 constexpr double kEmptyLevelProbability = 1e-10;
 
 // The histogram as one signed array of 2 * kBins bins: [kBins - 1 - j] is negative bin j, [kBins + j] positive
-// bin j, so bin i covers [(i - kBins), (i - kBins + 1)) bin widths. Prefix sums make each candidate window of the
-// entropy search cost one pass over the levels instead of one over the bins.
+// bin j, so bin i covers [(i - kBins), (i - kBins + 1)) bin widths.
 struct SignedHistogram {
-    std::vector<double> count;    // per bin
-    std::vector<double> sum;      // [i]: count of bins [0, i)
-    std::vector<double> sum_xlx;  // [i]: sum of c * ln(c) over bins [0, i)
-    std::vector<double> nonzero;  // [i]: bins in [0, i) with a nonzero count
+    std::vector<double> count;  // per bin
+    std::vector<double> sum;    // [i]: count of bins [0, i)
+    std::vector<double> xlx;    // per bin: c * ln(c), the P ln P term of every bin but a window's end bins
 
-    SignedHistogram(const std::vector<uint64_t>& negative, const std::vector<uint64_t>& positive)
-        : count(2 * kBins), sum(2 * kBins + 1), sum_xlx(2 * kBins + 1), nonzero(2 * kBins + 1) {
+    // `zeros`: the exact zeros, counted in positive bin 0.
+    SignedHistogram(const std::vector<uint64_t>& negative, const std::vector<uint64_t>& positive, uint64_t zeros)
+        : count(2 * kBins), sum(2 * kBins + 1), xlx(2 * kBins) {
         for (size_t j = 0; j < kBins; ++j) {
             count[kBins - 1 - j] = static_cast<double>(negative[j]);
             count[kBins + j] = static_cast<double>(positive[j]);
         }
+        count[kBins] += static_cast<double>(zeros);
         for (size_t i = 0; i < count.size(); ++i) {
             sum[i + 1] = sum[i] + count[i];
-            sum_xlx[i + 1] = sum_xlx[i] + xlx(count[i]);
-            nonzero[i + 1] = nonzero[i] + (count[i] > 0 ? 1 : 0);
+            xlx[i] = x_log_x(count[i]);
         }
     }
 
-    static double xlx(double c) { return c > 0 ? c * std::log(c) : 0.0; }
+    static double x_log_x(double c) { return c > 0 ? c * std::log(c) : 0.0; }
 
     // KL(P || Q) of the window [a, b) (ActivationHistogram::entropy_range): P the window with the counts below it
-    // added to bin a and those above to bin b - 1, Q the window's own counts merged into `levels` groups and spread
-    // over the bins where P is nonzero. Written per group: sum over a group of P ln(P / q) is
-    // sum P ln P - (sum P) ln q, with q the group's even share. +inf when the window holds no value.
-    double divergence(size_t a, size_t b, size_t levels) const {
-        const double total = sum.back();
-        const double below = sum[a], above = total - sum[b];
-        const double inside = sum[b] - sum[a];
+    // added to bin a and those above to bin b - 1; Q the window's own counts, uniform within each bin, summed over
+    // `levels` equal-width levels, each level's total spread evenly over the part of it where P is not 0. Positions
+    // are counted in 1/levels of a bin, so a level is exactly n bins wide (n = b - a) and every overlap is a whole
+    // number. +inf when the window holds no value.
+    double divergence(size_t a, size_t b, size_t levels, std::vector<double>& mass, std::vector<double>& support,
+                      std::vector<double>& p_sum, std::vector<double>& p_xlx) const {
+        const double total = sum.back(), below = sum[a], above = total - sum[b], inside = sum[b] - sum[a];
         if (!(inside > 0)) return std::numeric_limits<double>::infinity();
-        const size_t per_level = (b - a) / levels;
-        double kl = 0;  // in counts: sum of P ln(P / q) over the window, q unnormalised
-        for (size_t k = 0; k < levels; ++k) {
-            const size_t lo = a + k * per_level, hi = k + 1 == levels ? b : lo + per_level;
-            const double own = sum[hi] - sum[lo];  // Q's mass: the window's own counts
-            double mass = own, xlx_sum = sum_xlx[hi] - sum_xlx[lo], bins = nonzero[hi] - nonzero[lo];
-            // The clipped counts join the end bins of P (and may make them nonzero).
-            auto add_clipped = [&](size_t bin, double clipped) {
-                if (!(clipped > 0)) return;
-                bins += count[bin] > 0 ? 0 : 1;
-                xlx_sum += xlx(count[bin] + clipped) - xlx(count[bin]);
-                mass += clipped;
-            };
-            if (k == 0) add_clipped(a, below);
-            if (k + 1 == levels) add_clipped(b - 1, above);
-            if (!(mass > 0)) continue;
-            // q per nonzero bin, normalised like P (P sums to `total`, Q to `inside`), with TensorRT-style
-            // smoothing where Q is empty.
-            const double q = own > 0 ? own / bins * (total / inside) : kEmptyLevelProbability * total;
-            kl += xlx_sum - mass * std::log(q);
+        const size_t n = b - a, L = levels;
+        const auto p_of = [&](size_t i) {  // P of window bin i
+            return count[a + i] + (i == 0 ? below : 0.0) + (i + 1 == n ? above : 0.0);
+        };
+        // A window bin spans [i L, (i + 1) L), level k [k n, (k + 1) n): a bin meets one level, or two (n >= L).
+        const auto first_level = [&](size_t i) { return i * L / n; };
+        const auto overlap = [&](size_t i, size_t k) {
+            return static_cast<double>(std::min((i + 1) * L, (k + 1) * n) - std::max(i * L, k * n));
+        };
+        std::fill(mass.begin(), mass.begin() + static_cast<long>(L), 0.0);
+        std::fill(support.begin(), support.begin() + static_cast<long>(L), 0.0);
+        std::fill(p_sum.begin(), p_sum.begin() + static_cast<long>(L), 0.0);
+        std::fill(p_xlx.begin(), p_xlx.begin() + static_cast<long>(L), 0.0);
+        for (size_t i = 0; i < n; ++i) {
+            const double p = p_of(i), own = count[a + i];
+            const size_t k0 = first_level(i), k1 = ((i + 1) * L - 1) / n;
+            for (size_t k = k0; k <= k1; ++k) {
+                const double ov = overlap(i, k);
+                mass[k] += own * ov;
+                if (p > 0) support[k] += ov;
+            }
+        }
+        // sum over bins of P ln(P / q), q = Q normalised like P (P sums to `total`, Q to `inside`). A bin inside
+        // one level shares its q: those bins are summed per level, one logarithm each; a bin across two levels
+        // (or an end bin, whose P holds the clipped counts) gets its own.
+        const double to_p_units = total / inside;
+        const auto q_of = [&](size_t k) { return support[k] > 0 ? mass[k] / support[k] * to_p_units : 0.0; };
+        const auto log_q = [&](double q) { return std::log(q > 0 ? q : kEmptyLevelProbability * total); };
+        double kl = 0;
+        for (size_t i = 0; i < n; ++i) {
+            const double p = p_of(i);
+            if (!(p > 0)) continue;
+            const size_t k0 = first_level(i), k1 = ((i + 1) * L - 1) / n;
+            if (k0 == k1 && i != 0 && i + 1 != n) {
+                p_sum[k0] += p;
+                p_xlx[k0] += xlx[a + i];
+                continue;
+            }
+            double q = 0;
+            for (size_t k = k0; k <= k1; ++k) q += overlap(i, k) / static_cast<double>(L) * q_of(k);
+            kl += x_log_x(p) - p * log_q(q);
+        }
+        for (size_t k = 0; k < L; ++k) {
+            if (p_sum[k] > 0) kl += p_xlx[k] - p_sum[k] * log_q(q_of(k));
         }
         return kl / total;
     }
@@ -87,7 +110,7 @@ ActivationHistogram::ActivationHistogram()
 void ActivationHistogram::grow_to(double max_abs) {
     if (max_abs <= half_width_) return;
     if (half_width_ == 0) {
-        half_width_ = max_abs;  // the bins so far hold only zeros, in positive bin 0 under any width
+        half_width_ = max_abs;  // the bins are empty: only zeros were seen, and they are counted apart
         return;
     }
     while (half_width_ < max_abs) {
@@ -112,16 +135,20 @@ void ActivationHistogram::add(const float* begin, const float* end) {
     const double bins_per_unit = half_width_ > 0 ? kBins / half_width_ : 0.0;
     for (const float* p = begin; p != end; ++p) {
         if (!std::isfinite(*p)) continue;
+        ++count_;
+        if (*p == 0) {
+            ++zeros_;
+            continue;
+        }
         const size_t j = std::min(static_cast<size_t>(std::abs(double(*p)) * bins_per_unit), kBins - 1);
         ++(*p < 0 ? negative_ : positive_)[j];
-        ++count_;
     }
 }
 
 ValueRange ActivationHistogram::percentile_range(double percentile) const {
     const double w = bin_width();
     if (w == 0) return {min_, max_};
-    const SignedHistogram h(negative_, positive_);
+    const SignedHistogram h(negative_, positive_, zeros_);
     const double total = static_cast<double>(count_);
     const bool one_sided = min_ >= 0;
     const double cut = (1 - percentile / 100) * total / (one_sided ? 1 : 2);
@@ -151,7 +178,11 @@ ValueRange ActivationHistogram::percentile_range(double percentile) const {
 ValueRange ActivationHistogram::entropy_range() const {
     const double w = bin_width();
     if (w == 0) return {min_, max_};
-    const SignedHistogram h(negative_, positive_);
+    // Exact zeros are left out: u8 represents 0 exactly under any threshold (the range always contains it and the
+    // zero point is an integer), while the comparison would spread a ReLU's spike of zeros over a whole level and
+    // so favour the narrowest window. NVIDIA's pytorch-quantization entropy calibrator likewise replaces its zero
+    // bin's count with its neighbour's.
+    const SignedHistogram h(negative_, positive_, 0);
     // Bins in use on each side: up to the last nonzero one.
     size_t used = 0;
     for (size_t j = 0; j < kBins; ++j) {
@@ -163,9 +194,10 @@ ValueRange ActivationHistogram::entropy_range() const {
     if (used <= first) return {min_, max_};
     size_t best = used;
     double best_kl = std::numeric_limits<double>::infinity();
+    std::vector<double> mass(kU8Levels), support(kU8Levels), p_sum(kU8Levels), p_xlx(kU8Levels);
     for (size_t i = first; i <= used; ++i) {
-        const double kl = one_sided ? h.divergence(kBins, kBins + i, kU8Levels)
-                                    : h.divergence(kBins - i, kBins + i, kU8Levels);
+        const size_t a = one_sided ? kBins : kBins - i;
+        const double kl = h.divergence(a, kBins + i, kU8Levels, mass, support, p_sum, p_xlx);
         if (kl < best_kl) {
             best_kl = kl;
             best = i;

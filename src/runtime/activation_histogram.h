@@ -22,7 +22,7 @@ struct ValueRange {
     double lo = 0, hi = 0;
 };
 
-// Exact minimum and maximum plus a histogram of the finite values, symmetric about 0: `kHistogramBins` bins of
+// Exact minimum and maximum plus a histogram of the finite values (exact zeros counted apart), symmetric about 0: `kHistogramBins` bins of
 // width `bin_width()` on each side, 0 the edge between the two sides. The covered half-width starts at the first
 // nonzero batch's max |x| and doubles (merging bin pairs, which keeps every count exact) when a later value lies
 // beyond it. Memory: two fixed arrays, whatever the number of values.
@@ -45,12 +45,17 @@ public:
     ValueRange percentile_range(double percentile) const;
 
     // TensorRT's entropy calibration adapted to u8: for each candidate threshold T (a whole number of bins, from
-    // kU8Levels bins up to the widest value), the histogram inside the window, the values beyond it added to its
-    // end bins (clipping), is compared by KL divergence with its quantized version: the window's own counts merged
-    // into kU8Levels equal groups of bins (the last group taking the remainder), each group's total spread evenly
-    // over its nonzero bins. The window is [0, T] with no negative value seen (a ReLU output: 256 levels, zero
-    // point 0) and [-T, T] otherwise (the zero point in the middle); T minimises the divergence (the first of
-    // equal minima), and the result is that window inside [min, max]. A histogram narrower than kU8Levels bins
+    // kU8Levels bins up to the widest value; on both sides, from kU8Levels / 2), the histogram inside the window,
+    // the values beyond it added to its end bins (clipping), is compared by KL divergence with its quantized
+    // version: the window's own counts, taken as uniform within each bin, summed over kU8Levels equal-width
+    // levels, each level's total spread evenly over the part of it where the window's histogram is not 0 (a bin
+    // that only clipped values reach, in a level holding nothing, counts as 1e-10 of the values). TensorRT merges
+    // whole bins and gives the remainder to the last level; equal widths avoid the sawtooth that bias gives the
+    // divergence (a window of 2 * 256 - 1 bins has 255 levels of one bin, reproduced exactly). The window is
+    // [0, T] with no negative value seen (a ReLU output: 256 levels, zero point 0) and [-T, T] otherwise; T
+    // minimises the divergence (the first of equal minima), and the result is that window inside [min, max]. Exact
+    // zeros take no part: u8 holds 0 exactly under every threshold, and a ReLU's spike of zeros spread over a
+    // level would favour the narrowest window. A histogram narrower than the first candidate, or of zeros only,
     // gives [min, max]. REQUIRES: count() > 0.
     ValueRange entropy_range() const;
 
@@ -59,9 +64,10 @@ private:
 
     float min_, max_;
     uint64_t count_ = 0;
+    uint64_t zeros_ = 0;              // exact zeros (in no bin: entropy_range leaves them out)
     double half_width_ = 0;           // the bins cover (-half_width_, half_width_); 0 until a nonzero value
     std::vector<uint64_t> negative_;  // [j]: values x < 0 with -x in [j, j + 1) bin widths
-    std::vector<uint64_t> positive_;  // [j]: values x >= 0 in [j, j + 1) bin widths (the last bin holds the max)
+    std::vector<uint64_t> positive_;  // [j]: values x > 0 in [j, j + 1) bin widths (the last bin holds the max)
 };
 
 }  // namespace mnet

@@ -110,3 +110,32 @@ TEST_CASE("quantize: refuses an already quantized model and an empty calibration
     CHECK(none.status == 2);
     CHECK(none.err.find("no image files") != std::string::npos);
 }
+
+TEST_CASE("quantize: --calibration and --percentile are checked before any work, in one line with status 2",
+          "[cli][quantize]") {
+    const std::string dir = make_temp_dir("quantize-flags");
+    const std::string model = converted_manifest(shared_tflite_models().front());  // never loaded: flags fail first
+    const std::string photos = quote(shared_dir() + "/testdata/images");
+    struct Case {
+        std::string flags, expect;
+    };
+    const Case cases[] = {
+        {"--calibration entrpy", "expects one of minmax, percentile, entropy, got 'entrpy'; did you mean 'entropy'?"},
+        {"--calibration percentile --percentile 40", "--percentile: expects a number from 50 to 100, got '40'"},
+        {"--calibration percentile --percentile 99.99x", "expects a number from 50 to 100, got '99.99x'"},
+        {"--calibration entropy --percentile 99.9", "--percentile applies to --calibration percentile only, not to entropy"},
+        {"--percentile 99.9", "--percentile applies to --calibration percentile only, not to minmax"},
+    };
+    for (const Case& c : cases) {
+        const RunResult r = run_shell(mnet::test::mnet() + " quantize -m " + quote(model) + " --calibrate " + photos +
+                                      " -o " + quote(dir + "/q.json") + " " + c.flags);
+        CAPTURE(c.flags, r.err);
+        CHECK(r.status == 2);
+        CHECK(r.out.empty());
+        const auto lines = lines_of(r.err);
+        REQUIRE(lines.size() == 1);
+        CHECK(lines[0].rfind("mnet: error: ", 0) == 0);
+        CHECK(r.err.find(c.expect) != std::string::npos);
+        CHECK_FALSE(fs::exists(dir + "/q.json"));
+    }
+}

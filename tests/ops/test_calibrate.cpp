@@ -107,19 +107,34 @@ Expected sorted_percentile(std::vector<float> v, double percentile) {
 
 // --- entropy: brute force ---------------------------------------------------------------------------------------
 
-// KL(P || Q) written out bin by bin: P the window with the clipped values in its end bins, Q the window's own
-// counts merged into `levels` groups (the last taking the remainder), spread evenly over the bins where P is not 0.
+// KL(P || Q) written out bin by bin: P the window with the clipped values in its end bins; Q the window's own
+// counts, uniform within each bin, summed over `levels` equal-width levels, each level's total spread evenly over
+// the part of the level where P is not 0.
 double naive_divergence(const std::vector<double>& p_counts, const std::vector<double>& own, size_t levels) {
-    const size_t n = p_counts.size(), per = n / levels;
-    std::vector<double> q(n, 0.0);
-    for (size_t k = 0; k < levels; ++k) {
-        const size_t lo = k * per, hi = k + 1 == levels ? n : lo + per;
-        double total = 0, nonzero = 0;
-        for (size_t b = lo; b < hi; ++b) {
-            total += own[b];
-            nonzero += p_counts[b] != 0 ? 1 : 0;
+    const size_t n = p_counts.size();
+    const double level_width = double(n) / double(levels);  // in bins
+    auto overlap = [&](size_t bin, size_t k) {               // of bin [bin, bin + 1) and level k
+        const double lo = std::max(double(bin), double(k) * level_width);
+        const double hi = std::min(double(bin + 1), double(k + 1) * level_width);
+        return std::max(0.0, hi - lo);
+    };
+    auto levels_of = [&](size_t bin) {  // the levels a bin can meet
+        const size_t k = static_cast<size_t>(double(bin) / level_width);
+        return std::pair<size_t, size_t>(k == 0 ? 0 : k - 1, std::min(levels - 1, k + 1));
+    };
+    std::vector<double> mass(levels, 0.0), support(levels, 0.0);
+    for (size_t b = 0; b < n; ++b) {
+        const auto [k0, k1] = levels_of(b);
+        for (size_t k = k0; k <= k1; ++k) {
+            mass[k] += own[b] * overlap(b, k);
+            if (p_counts[b] != 0) support[k] += overlap(b, k);
         }
-        for (size_t b = lo; b < hi; ++b) q[b] = p_counts[b] != 0 ? total / nonzero : 0;
+    }
+    std::vector<double> q(n, 0.0);
+    for (size_t b = 0; b < n; ++b) {
+        if (p_counts[b] == 0) continue;
+        const auto [k0, k1] = levels_of(b);
+        for (size_t k = k0; k <= k1; ++k) q[b] += support[k] > 0 ? overlap(b, k) * mass[k] / support[k] : 0.0;
     }
     double p_sum = 0, q_sum = 0;
     for (size_t b = 0; b < n; ++b) {
@@ -147,6 +162,7 @@ EntropyOracle brute_force_entropy(const std::vector<float>& values, double w) {
     std::vector<double> bins(2 * kBins, 0.0);
     bool negative = false;
     for (float x : values) {
+        if (x == 0) continue;  // exact zeros take no part (u8 holds 0 exactly)
         const size_t j = std::min(static_cast<size_t>(std::floor(std::abs(double(x)) / w)), kBins - 1);
         if (x < 0) {
             bins[kBins - 1 - j] += 1;
