@@ -157,10 +157,16 @@ int run_quantize(const QuantizeOptions& opt) {
                         range_cell(r, r.lo).c_str(), range_cell(r, r.hi).c_str(), r.name.c_str());
         }
     }
+    std::string method = opt.calibration;
+    if (calibration.method == CalibrationMethod::Percentile) {
+        char p[32];
+        std::snprintf(p, sizeof p, " --percentile %g", calibration.percentile);
+        method += p;
+    }
     std::fprintf(stderr, "mnet: quantize: %lld calibration image%s (%zu failed); wrote %s (model '%s', u8 activations "
                          "from --calibration %s)\n",
                  static_cast<long long>(calibrator.images()), calibrator.images() == 1 ? "" : "s", failed,
-                 io::printable(opt.output).c_str(), io::printable(name).c_str(), opt.calibration.c_str());
+                 io::printable(opt.output).c_str(), io::printable(name).c_str(), method.c_str());
     return status;
 }
 
@@ -170,8 +176,8 @@ void setup_quantize(CLI::App& app, int& status) {
     auto opt = std::make_shared<QuantizeOptions>();
     CLI::App* sub = app.add_subcommand(
         "quantize",
-        "Post-training quantization: run a float model over calibration images, record each activation's values\n"
-        "(per tensor), choose a range for each (--calibration), and write the model again with u8 quantization\n"
+        "Post-training quantization: run a float model over calibration images, record each activation's\n"
+        "values, choose a range for each (--calibration), and write the model again with u8 quantization\n"
         "parameters for --precision int8\n"
         "  e.g. mnet quantize -m model.json --calibrate photos/ -o model_int8.json --calibration entropy");
     add_model_option(sub, opt->model);
