@@ -58,8 +58,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--mnet", required=True)
     ap.add_argument("--photos", required=True)
+    ap.add_argument("--methods", help="comma-separated rows of the method column to run (default: all)")
     ap.add_argument("models", nargs="+", help="float model manifests (.json)")
     args = ap.parse_args()
+    methods = [m for m in METHODS if not args.methods or m[0] in args.methods.split(",")]
     photos = sorted(os.path.join(args.photos, p) for p in os.listdir(args.photos))
     print("| model | method | top-1 = fp32 (in-sample) | mean / max \\|Δprob\\| (in-sample) "
           "| top-1 = fp32 (leave-one-out) | mean / max \\|Δprob\\| (leave-one-out) |")
@@ -67,7 +69,7 @@ def main():
     for model in args.models:
         reference = probabilities(args.mnet, model, photos, "fp32")
         name = os.path.splitext(os.path.basename(model))[0]
-        for method, flags in METHODS:
+        for method, flags in methods:
             with tempfile.TemporaryDirectory() as tmp:
                 q = os.path.join(tmp, "q.json")
                 quantize(args.mnet, model, args.photos, q, flags)

@@ -85,15 +85,27 @@ ValueRange choose_range(const ActivationHistogram& h, const CalibrationOptions& 
 std::map<std::string, ValueRange> plan_ranges(const ModelDef& def,
                                               const std::map<std::string, ActivationHistogram>& histograms,
                                               const CalibrationOptions& options) {
+    // The logits: what a float output (softmax) reads, through ops that pass their input's values on. They keep
+    // min/max under every method: their largest values decide the prediction and its probability, and a histogram
+    // method would count them as outliers (docs/int8.md, "Calibration methods").
+    std::set<std::string> logits;
+    for (auto n = def.nodes.rbegin(); n != def.nodes.rend(); ++n) {
+        const CalibratedRange rule = find_op(n->op)->calibrated_range;  // the model loaded: every op is known
+        const bool feeds_float = rule == CalibratedRange::Float ||
+                                 (rule == CalibratedRange::SameAsInput && logits.count(n->output));
+        if (feeds_float && !n->inputs.empty()) logits.insert(n->inputs[0]);
+    }
+    const CalibrationOptions minmax;
+    auto range_of = [&](const std::string& value) {
+        return choose_range(histograms.at(value), logits.count(value) ? minmax : options);
+    };
     std::map<std::string, ValueRange> chosen;
-    chosen[def.input.name] = choose_range(histograms.at(def.input.name), options);
+    chosen[def.input.name] = range_of(def.input.name);
     for (const NodeDef& n : def.nodes) {
-        const CalibratedRange rule = find_op(n.op)->calibrated_range;  // the model loaded: every op is known
+        const CalibratedRange rule = find_op(n.op)->calibrated_range;
         if (rule == CalibratedRange::Float) continue;
         const auto in = n.inputs.empty() ? chosen.end() : chosen.find(n.inputs[0]);
-        chosen[n.output] = rule == CalibratedRange::SameAsInput && in != chosen.end()
-                               ? in->second
-                               : choose_range(histograms.at(n.output), options);
+        chosen[n.output] = rule == CalibratedRange::SameAsInput && in != chosen.end() ? in->second : range_of(n.output);
     }
     return chosen;
 }

@@ -285,6 +285,29 @@ TEST_CASE("calibration: entropy picks the threshold a brute-force KL search over
     }
 }
 
+TEST_CASE("calibration: the logits (what a softmax reads, through a reshape) keep min/max under every method",
+          "[unit][quantize]") {
+    ModelBuilder b(kSide, kSide, 1);
+    const std::string flat = b.reshape(b.input(), {int64_t(kPerImage)});
+    b.softmax(flat);
+    Calibrator c(b.build(), 1, 1);
+    const Images images = synthetic(11, 2, true);  // entropy clips this input to below 1.9 of 2.0 (above)
+    Tensor src(Shape{1, 3, kSide, kSide});
+    for (const auto& image : images) {
+        std::copy(image.begin(), image.end(), src.data.begin());
+        c.observe(src, 1);
+    }
+    for (const CalibrationOptions& o : {options(CalibrationMethod::Percentile, 99.0), options(CalibrationMethod::Entropy)}) {
+        for (const std::string& name : {std::string("input"), flat}) {
+            const ActivationRange r = range_of(c, o, name);
+            CAPTURE(calibration_method_name(o.method), name, r.lo, r.hi, r.min, r.max);
+            CHECK(r.quantized);
+            CHECK(r.lo == r.min);
+            CHECK(r.hi == r.max);
+        }
+    }
+}
+
 TEST_CASE("calibration: the written parameters are the u8 parameters of the chosen range", "[unit][quantize]") {
     const Images images = synthetic(5, 2, true);
     const auto c = calibrated(images);
