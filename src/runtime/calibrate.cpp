@@ -63,11 +63,18 @@ SessionOptions calibration_options(int batch, int threads) {
     return o;
 }
 
+// `v` as printf's %g writes it: 99.99, not std::to_string's 99.990000.
+std::string shortest(double v) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", v);
+    return text;
+}
+
 void check(const CalibrationOptions& options) {
     if (options.method == CalibrationMethod::Percentile &&
         !(options.percentile >= kMinPercentile && options.percentile <= 100)) {
-        throw Error(ErrorCode::InvalidArgument, "Calibrator: percentile " + std::to_string(options.percentile) +
-                                                    " is outside [" + std::to_string(kMinPercentile) + ", 100]");
+        throw Error(ErrorCode::InvalidArgument, "Calibrator: percentile " + shortest(options.percentile) +
+                                                    " is outside [" + shortest(kMinPercentile) + ", 100]");
     }
 }
 
@@ -112,11 +119,7 @@ std::map<std::string, ValueRange> plan_ranges(const ModelDef& def,
 
 std::string method_description(const CalibrationOptions& options) {
     switch (options.method) {
-        case CalibrationMethod::Percentile: {
-            char text[64];
-            std::snprintf(text, sizeof text, "the %g percentile", options.percentile);
-            return text;
-        }
+        case CalibrationMethod::Percentile: return "the " + shortest(options.percentile) + " percentile";
         case CalibrationMethod::Entropy: return "entropy (KL divergence)";
         case CalibrationMethod::MinMax: break;
     }

@@ -344,7 +344,7 @@ TEST_CASE("calibration: bad percentiles and writing before any image are refused
     for (const double p : {49.9, 100.01, -1.0, std::numeric_limits<double>::quiet_NaN()}) {
         CAPTURE(p);
         expect_error([&] { c.ranges(options(CalibrationMethod::Percentile, p)); }, ErrorCode::InvalidArgument,
-                     {"percentile", "outside"});
+                     {"percentile", "outside [50, 100]"});
     }
     // The percentile is not looked at by the other methods.
     CHECK_NOTHROW(c.ranges(options(CalibrationMethod::Entropy, 1.0)));
