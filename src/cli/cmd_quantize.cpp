@@ -203,7 +203,7 @@ void setup_quantize(CLI::App& app, int& status) {
     CLI::Option* percentile =
         sub->add_option("--percentile", opt->percentile,
                         "With --calibration percentile: the share of each activation's values its range holds, "
-                        "from 50 to 100 (default 99.99); the rest saturate")
+                        "from 50 to 100 (default 99.999); the rest saturate")
             ->option_text("P")
             ->check(decimal_number(kMinPercentile, 100));
     sub->add_flag("--ranges", opt->show_ranges,
