@@ -187,9 +187,12 @@ TEST_CASE("quantize: percentile and entropy calibration clip some activations an
         CAPTURE(flags);
         const std::string quantized = dir + "/q.json";
         const RunResult q = run_shell(mnet::test::mnet() + " quantize -m " + quote(float_model) + " --calibrate " +
-                                      quote(photos) + " -o " + quote(quantized) + " --ranges --report-images 0 " + flags);
+                                      quote(photos) + " -o " + quote(quantized) + " --ranges --report-images 2 " + flags);
         INFO(q.err);
         REQUIRE(q.status == 0);
+        // The per-layer report works for every method (its rows are checked in test_cli_models.cpp).
+        CHECK(q.out.find("int8 against fp32, layer by layer, on 2 calibration images:") != std::string::npos);
+        CHECK(q.out.find("top-1 agreement (int8 vs fp32): ") != std::string::npos);
         CHECK(q.err.find("from " + flags) != std::string::npos);
         // Each range lies inside the observed one, and some activation is clipped below its maximum.
         size_t clipped = 0;
