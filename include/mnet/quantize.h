@@ -55,7 +55,9 @@ struct ActivationRange {
 // again with asymmetric u8 parameters from the range the chosen CalibrationMethod gives each activation:
 // scale = (hi - lo) / 255 and zero point round(-lo / scale), the range first widened to contain 0 (as
 // TensorFlow Lite's converter does). Pooling, reshape and identity outputs share their input's parameters, as in
-// TFLite models, so they run on the same integers; softmax outputs stay float. One thread at a time may use it.
+// TFLite models, so they run on the same integers; softmax outputs stay float. Under every method the logits (what
+// a softmax reads, through such ops) keep [min, max]: their largest values decide the prediction. One thread at a
+// time may use a Calibrator.
 class Calibrator {
 public:
     // Throws InvalidArgument for a model that already carries quantization parameters.
