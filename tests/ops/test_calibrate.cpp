@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
-#include <filesystem>
 #include <limits>
 #include <random>
 #include <vector>
@@ -16,6 +15,7 @@
 #include "mnet/quantize.h"
 #include "support/expect_error.h"
 #include "support/model_builder.h"
+#include "support/test_data.h"
 
 using namespace mnet;
 using namespace mnet::test;
@@ -311,8 +311,7 @@ TEST_CASE("calibration: the logits (what a softmax reads, through a reshape) kee
 TEST_CASE("calibration: the written parameters are the u8 parameters of the chosen range", "[unit][quantize]") {
     const Images images = synthetic(5, 2, true);
     const auto c = calibrated(images);
-    const std::string dir = std::filesystem::temp_directory_path() / "mnet_test_calibrate";
-    std::filesystem::create_directories(dir);
+    const std::string dir = make_temp_dir("calibrate");
     for (const CalibrationOptions& o :
          {options(CalibrationMethod::MinMax), options(CalibrationMethod::Percentile, 99.0),
           options(CalibrationMethod::Entropy)}) {
@@ -334,7 +333,6 @@ TEST_CASE("calibration: the written parameters are the u8 parameters of the chos
             CHECK(p.zero_point.at(0) == std::lround(-lo / scale));
         }
     }
-    std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("calibration: bad percentiles and writing before any image are refused", "[unit][quantize]") {
