@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Post-training quantization: activation ranges observed in fp32 runs, written back as quantization parameters.
-#include <algorithm>
-#include <limits>
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -12,6 +11,7 @@
 #include "model/writer.h"
 #include "ops/op.h"
 #include "ops/quantize.h"
+#include "runtime/activation_histogram.h"
 
 namespace mnet {
 
@@ -46,7 +46,7 @@ struct Calibrator::Impl {
     std::shared_ptr<const Model> model;
     std::shared_ptr<const Model> observed;
     Session session;
-    std::map<std::string, std::pair<float, float>> ranges;  // by activation name
+    std::map<std::string, ActivationHistogram> histograms;  // by activation name
     int64_t images = 0;
 
     Impl(std::shared_ptr<const Model> m, const SessionOptions& o)
@@ -63,11 +63,67 @@ SessionOptions calibration_options(int batch, int threads) {
     return o;
 }
 
-void widen(std::pair<float, float>& range, const float* begin, const float* end) {
-    for (const float* p = begin; p != end; ++p) {
-        range.first = std::min(range.first, *p);
-        range.second = std::max(range.second, *p);
+// `v` as printf's %g writes it: 99.99, not std::to_string's 99.990000.
+std::string shortest(double v) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", v);
+    return text;
+}
+
+void check(const CalibrationOptions& options) {
+    if (options.method == CalibrationMethod::Percentile &&
+        !(options.percentile >= kMinPercentile && options.percentile <= 100)) {
+        throw Error(ErrorCode::InvalidArgument, "Calibrator: percentile " + shortest(options.percentile) +
+                                                    " is outside [" + shortest(kMinPercentile) + ", 100]");
     }
+}
+
+ValueRange choose_range(const ActivationHistogram& h, const CalibrationOptions& options) {
+    switch (options.method) {
+        case CalibrationMethod::Percentile: return h.percentile_range(options.percentile);
+        case CalibrationMethod::Entropy: return h.entropy_range();
+        case CalibrationMethod::MinMax: break;
+    }
+    return {h.min(), h.max()};
+}
+
+// The range each quantized activation's parameters come from, by name: the input's and each node's own, or for
+// an op whose output holds its input's values (CalibratedRange::SameAsInput) its input's; none for float outputs.
+std::map<std::string, ValueRange> plan_ranges(const ModelDef& def,
+                                              const std::map<std::string, ActivationHistogram>& histograms,
+                                              const CalibrationOptions& options) {
+    // The logits: what a float output (softmax) reads, through ops that pass their input's values on. They keep
+    // min/max under every method: their largest values decide the prediction and its probability, and a histogram
+    // method would count them as outliers (docs/int8.md, "Calibration methods").
+    std::set<std::string> logits;
+    for (auto n = def.nodes.rbegin(); n != def.nodes.rend(); ++n) {
+        const CalibratedRange rule = find_op(n->op)->calibrated_range;  // the model loaded: every op is known
+        const bool feeds_float = rule == CalibratedRange::Float ||
+                                 (rule == CalibratedRange::SameAsInput && logits.count(n->output));
+        if (feeds_float && !n->inputs.empty()) logits.insert(n->inputs[0]);
+    }
+    const CalibrationOptions minmax;
+    auto range_of = [&](const std::string& value) {
+        return choose_range(histograms.at(value), logits.count(value) ? minmax : options);
+    };
+    std::map<std::string, ValueRange> chosen;
+    chosen[def.input.name] = range_of(def.input.name);
+    for (const NodeDef& n : def.nodes) {
+        const CalibratedRange rule = find_op(n.op)->calibrated_range;
+        if (rule == CalibratedRange::Float) continue;
+        const auto in = n.inputs.empty() ? chosen.end() : chosen.find(n.inputs[0]);
+        chosen[n.output] = rule == CalibratedRange::SameAsInput && in != chosen.end() ? in->second : range_of(n.output);
+    }
+    return chosen;
+}
+
+std::string method_description(const CalibrationOptions& options) {
+    switch (options.method) {
+        case CalibrationMethod::Percentile: return "the " + shortest(options.percentile) + " percentile";
+        case CalibrationMethod::Entropy: return "entropy (KL divergence)";
+        case CalibrationMethod::MinMax: break;
+    }
+    return "min/max";
 }
 
 }  // namespace
@@ -92,11 +148,9 @@ void Calibrator::observe(const Tensor& src, int images) {
                                                     " images in a batch of " + std::to_string(batch));
     }
     impl_->session.run(src);
-    constexpr float kInf = std::numeric_limits<float>::infinity();
     auto observe_tensor = [&](const std::string& name, const Tensor& t) {
-        auto it = impl_->ranges.try_emplace(name, kInf, -kInf).first;
         const size_t per_image = t.data.size() / static_cast<size_t>(batch);
-        widen(it->second, t.data.data(), t.data.data() + per_image * static_cast<size_t>(images));
+        impl_->histograms[name].add(t.data.data(), t.data.data() + per_image * static_cast<size_t>(images));
     };
     observe_tensor(model_impl(*impl_->model).def.input.name, src);
     const std::vector<OutputInfo>& outputs = impl_->observed->outputs();
@@ -104,40 +158,58 @@ void Calibrator::observe(const Tensor& src, int images) {
     impl_->images += images;
 }
 
-std::vector<ActivationRange> Calibrator::ranges() const {
+std::vector<ActivationRange> Calibrator::ranges(const CalibrationOptions& options) const {
+    check(options);
     std::vector<ActivationRange> out;
-    auto add = [&](const std::string& name) {
-        auto it = impl_->ranges.find(name);
-        if (it != impl_->ranges.end()) out.push_back({name, it->second.first, it->second.second});
-    };
+    if (impl_->images == 0) return out;
     const ModelDef& def = model_impl(*impl_->model).def;
+    const std::map<std::string, ValueRange> chosen = plan_ranges(def, impl_->histograms, options);
+    auto add = [&](const std::string& name) {
+        const ActivationHistogram& h = impl_->histograms.at(name);
+        ActivationRange r{name, h.min(), h.max(), h.min(), h.max(), false};
+        const auto it = chosen.find(name);
+        if (it != chosen.end()) {
+            r.lo = static_cast<float>(it->second.lo);
+            r.hi = static_cast<float>(it->second.hi);
+            r.quantized = true;
+        }
+        out.push_back(r);
+    };
     add(def.input.name);
     for (const NodeDef& n : def.nodes) add(n.output);
     return out;
 }
 
-void Calibrator::write(const std::string& json_path, const std::string& name) const {
+void Calibrator::write(const std::string& json_path, const std::string& name,
+                       const CalibrationOptions& options) const {
+    check(options);
     if (impl_->images == 0) throw Error(ErrorCode::InvalidArgument, "Calibrator::write: no image was observed");
     const Model::Impl& impl = model_impl(*impl_->model);
     ModelDef def = impl.def;
     def.name = name;
     def.source = (def.source.empty() ? "" : def.source + "; ") + "quantized by mnet " + mnet_version() +
-                 ": u8 activation parameters from min/max over " + std::to_string(impl_->images) + " images";
-    std::map<std::string, QuantParams> chosen;  // by activation name
-    auto from_range = [&](const std::string& value) {
-        const auto& r = impl_->ranges.at(value);
-        return u8_params_for_range(r.first, r.second);
+                 ": u8 activation parameters from " + method_description(options) + " over " +
+                 std::to_string(impl_->images) + " images";
+    const std::map<std::string, ValueRange> chosen = plan_ranges(def, impl_->histograms, options);
+    auto params = [&](const std::string& value) {
+        const ValueRange& r = chosen.at(value);
+        return u8_params_for_range(static_cast<float>(r.lo), static_cast<float>(r.hi));
     };
-    def.input.quant = chosen[def.input.name] = from_range(def.input.name);
+    def.input.quant = params(def.input.name);
     for (NodeDef& n : def.nodes) {
-        const CalibratedRange rule = find_op(n.op)->calibrated_range;  // the model loaded: every op is known
-        if (rule == CalibratedRange::Float) continue;
-        const auto in = n.inputs.empty() ? chosen.end() : chosen.find(n.inputs[0]);
-        n.dst_quant = rule == CalibratedRange::SameAsInput && in != chosen.end() ? in->second : from_range(n.output);
-        chosen[n.output] = *n.dst_quant;
+        if (chosen.count(n.output)) n.dst_quant = params(n.output);
     }
     ModelWriter writer = rewrite(impl, std::move(def));
     writer.write(json_path);
+}
+
+const char* calibration_method_name(CalibrationMethod method) {
+    switch (method) {
+        case CalibrationMethod::Percentile: return "percentile";
+        case CalibrationMethod::Entropy: return "entropy";
+        case CalibrationMethod::MinMax: break;
+    }
+    return "minmax";
 }
 
 }  // namespace mnet

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -37,6 +38,50 @@ std::string converted_keras(const std::string& dir) {
     return out;
 }
 
+// Classifies the reference photos with `quantized` (int8, its default) against the float reference's top 5.
+// Calibration on five photos is coarse: chelsea's float top-1 (Egyptian cat 0.35, lynx 0.21) flips to lynx once
+// the int8 convolutions use the weights' full 8 bits (VNNI, no pair-limit requantization; both the LiteRT and ONNX
+// Runtime parity tests agree that is the model's own int8 arithmetic), under every calibration method (measured:
+// docs/int8.md). So: the float top-1 on at least four of the five, and always one of the float top 3.
+void check_float_top1(const std::string& quantized) {
+    const std::string photos = shared_dir() + "/testdata/images";
+    const json ref = read_json(shared_dir() + "/testdata/reference/" + kKerasModel + "/reference.json");
+    std::string args;
+    for (const json& img : ref.at("images")) args += " " + quote(photos + "/" + fs::path(img.at("file").get<std::string>()).filename().string());
+    const RunResult c = run_shell(mnet::test::mnet() + " classify --json -k 1 -m " + quote(quantized) + args);
+    INFO(c.err);
+    REQUIRE(c.status == 0);
+    const auto lines = lines_of(c.out);
+    REQUIRE(lines.size() == ref.at("images").size());
+    size_t equal = 0;
+    for (size_t i = 0; i < lines.size(); ++i) {
+        const json got = json::parse(lines[i]);
+        const json& top5 = ref.at("images").at(i).at("top5_float");
+        CAPTURE(lines[i], top5.dump());
+        CHECK(got.at("precision") == "int8");
+        const auto index = got.at("predictions").at(0).at("index");
+        equal += index == top5.at(0).at("index");
+        CHECK((index == top5.at(0).at("index") || index == top5.at(1).at("index") || index == top5.at(2).at("index")));
+    }
+    CHECK(equal >= lines.size() - 1);
+}
+
+// The rows of --ranges: min, max, range.lo, range.hi ("float" for an output that stays float), activation.
+struct RangeRow {
+    double min, max;
+    std::string lo, hi, name;
+};
+
+std::vector<RangeRow> range_rows(const std::string& out) {
+    std::vector<RangeRow> rows;
+    for (const std::string& line : lines_of(out)) {
+        std::istringstream in(line);
+        RangeRow r;
+        if (in >> r.min >> r.max >> r.lo >> r.hi >> r.name) rows.push_back(r);
+    }
+    return rows;
+}
+
 }  // namespace
 
 TEST_CASE("quantize: the calibrated Keras V1 0.25 runs in int8 with the float top-1 on four of five reference photos",
@@ -67,31 +112,20 @@ TEST_CASE("quantize: the calibrated Keras V1 0.25 runs in int8 with the float to
         }
     }
     CHECK(lines_of(q.out).size() == 1 + 1 + quantized_nodes + 1);  // header, input, nodes, the softmax's range
-
-    // int8 is the default for the quantized model; its top-1 is the float reference's on every photo.
-    const json ref = read_json(shared_dir() + "/testdata/reference/" + kKerasModel + "/reference.json");
-    std::string args;
-    for (const json& img : ref.at("images")) args += " " + quote(photos + "/" + fs::path(img.at("file").get<std::string>()).filename().string());
-    const RunResult c = run_shell(mnet::test::mnet() + " classify --json -k 1 -m " + quote(quantized) + args);
-    INFO(c.err);
-    REQUIRE(c.status == 0);
-    const auto lines = lines_of(c.out);
-    REQUIRE(lines.size() == ref.at("images").size());
-    // Min/max calibration on five photos is coarse: chelsea's float top-1 (Egyptian cat 0.35, lynx 0.21) flips to
-    // lynx once the int8 convolutions use the weights' full 8 bits (VNNI, no pair-limit requantization; both the
-    // LiteRT and ONNX Runtime parity tests agree that is the model's own int8 arithmetic). So: the float top-1 on
-    // at least four of the five, and always one of the float top 3.
-    size_t equal = 0;
-    for (size_t i = 0; i < lines.size(); ++i) {
-        const json got = json::parse(lines[i]);
-        const json& top5 = ref.at("images").at(i).at("top5_float");
-        CAPTURE(lines[i], top5.dump());
-        CHECK(got.at("precision") == "int8");
-        const auto index = got.at("predictions").at(0).at("index");
-        equal += index == top5.at(0).at("index");
-        CHECK((index == top5.at(0).at("index") || index == top5.at(1).at("index") || index == top5.at(2).at("index")));
+    // minmax: the parameters cover the observed range (a pool's: its input's).
+    const std::vector<RangeRow> rows = range_rows(q.out);
+    REQUIRE(rows.size() == 1 + quantized_nodes + 1);
+    for (const RangeRow& r : rows) {
+        CAPTURE(r.name);
+        if (r.name == "predictions") {
+            CHECK((r.lo == "float" && r.hi == "float"));
+        } else if (r.name.find("pool") == std::string::npos && r.name.find("reshape") == std::string::npos) {
+            CHECK(std::stod(r.lo) == Approx(r.min));
+            CHECK(std::stod(r.hi) == Approx(r.max));
+        }
     }
-    CHECK(equal >= lines.size() - 1);
+
+    check_float_top1(quantized);
 }
 
 TEST_CASE("quantize: refuses an already quantized model and an empty calibration set", "[cli][quantize]") {
@@ -109,4 +143,70 @@ TEST_CASE("quantize: refuses an already quantized model and an empty calibration
                                      quote(empty) + " -o " + quote(dir + "/q.json"));
     CHECK(none.status == 2);
     CHECK(none.err.find("no image files") != std::string::npos);
+}
+
+TEST_CASE("quantize: --calibration and --percentile are checked before any work, in one line with status 2",
+          "[cli][quantize]") {
+    const std::string dir = make_temp_dir("quantize-flags");
+    const std::string model = converted_manifest(shared_tflite_models().front());  // never loaded: flags fail first
+    const std::string photos = quote(shared_dir() + "/testdata/images");
+    struct Case {
+        std::string flags, expect;
+    };
+    const Case cases[] = {
+        {"--calibration entrpy", "expects one of minmax, percentile, entropy, got 'entrpy'; did you mean 'entropy'?"},
+        {"--calibration percentile --percentile 40", "--percentile: expects a number from 50 to 100, got '40'"},
+        {"--calibration percentile --percentile 99.99x", "expects a number from 50 to 100, got '99.99x'"},
+        {"--calibration entropy --percentile 99.9", "--percentile applies to --calibration percentile only, not to entropy"},
+        {"--percentile 99.9", "--percentile applies to --calibration percentile only, not to minmax"},
+    };
+    for (const Case& c : cases) {
+        const RunResult r = run_shell(mnet::test::mnet() + " quantize -m " + quote(model) + " --calibrate " + photos +
+                                      " -o " + quote(dir + "/q.json") + " " + c.flags);
+        CAPTURE(c.flags, r.err);
+        CHECK(r.status == 2);
+        CHECK(r.out.empty());
+        const auto lines = lines_of(r.err);
+        REQUIRE(lines.size() == 1);
+        CHECK(lines[0].rfind("mnet: error: ", 0) == 0);
+        CHECK(r.err.find(c.expect) != std::string::npos);
+        CHECK_FALSE(fs::exists(dir + "/q.json"));
+    }
+}
+
+TEST_CASE("quantize: percentile and entropy calibration clip some activations and keep the Keras V1 0.25's float top-1",
+          "[cli][quantize][int8]") {
+    const std::string dir = make_temp_dir("quantize-methods");
+    const std::string float_model = converted_keras(dir);
+    const std::string photos = shared_dir() + "/testdata/images";
+    const std::pair<std::string, std::string> methods[] = {
+        {"--calibration percentile --percentile 99.9", "from the 99.9 percentile"},
+        {"--calibration entropy", "from entropy (KL divergence)"},
+    };
+    for (const auto& [flags, source] : methods) {
+        CAPTURE(flags);
+        const std::string quantized = dir + "/q.json";
+        const RunResult q = run_shell(mnet::test::mnet() + " quantize -m " + quote(float_model) + " --calibrate " +
+                                      quote(photos) + " -o " + quote(quantized) + " --ranges --report-images 2 " + flags);
+        INFO(q.err);
+        REQUIRE(q.status == 0);
+        // The per-layer report works for every method (its rows are checked in test_cli_models.cpp).
+        CHECK(q.out.find("int8 against fp32, layer by layer, on 2 calibration images:") != std::string::npos);
+        CHECK(q.out.find("top-1 agreement (int8 vs fp32): ") != std::string::npos);
+        CHECK(q.err.find("from " + flags) != std::string::npos);
+        // Each range lies inside the observed one, and some activation is clipped below its maximum.
+        size_t clipped = 0;
+        for (const RangeRow& r : range_rows(q.out)) {
+            CAPTURE(r.name, r.min, r.max, r.lo, r.hi);
+            if (r.lo == "float" || r.name.find("pool") != std::string::npos || r.name.find("reshape") != std::string::npos)
+                continue;
+            CHECK(std::stod(r.lo) >= r.min - 1e-6);
+            CHECK(std::stod(r.hi) <= r.max + 1e-6);
+            clipped += std::stod(r.hi) < r.max * 0.99;
+        }
+        CHECK(clipped > 0);
+        const json m = read_json(quantized);
+        CHECK(m.at("source").get<std::string>().find(source) != std::string::npos);
+        check_float_top1(quantized);
+    }
 }
