@@ -148,28 +148,28 @@ TEST_CASE("a bad checksum is refused", "[model][corrupt]") {
         require_rejected(m, ErrorCode::ModelFormat, "checksum mismatch");
     }
     json j = parse(real);
-    std::string sum = j["weights"]["fnv1a64"];
+    std::string sum = j["weights"]["crc32c"];
     sum.back() = sum.back() == '0' ? '1' : '0';
-    j["weights"]["fnv1a64"] = sum;
+    j["weights"]["crc32c"] = sum;
     require_rejected(j, real.weights, ErrorCode::ModelFormat, "the manifest says " + sum);
 
     const ModelFiles small = small_model();
-    const std::string good = parse(small)["weights"]["fnv1a64"];
+    const std::string good = parse(small)["weights"]["crc32c"];
     std::string upper = good;
     for (char& c : upper) c = static_cast<char>(std::toupper(c));
-    for (const json& bad : {json(upper.find_first_of("ABCDEF") == std::string::npos ? "ABCDEF0123456789" : upper),
+    for (const json& bad : {json(upper.find_first_of("ABCDEF") == std::string::npos ? "ABCDEF01" : upper),
                             json(good.substr(1)), json(good + "0"), json("0x" + good.substr(2)), json(""),
-                            json("g" + good.substr(1)), json(" " + good.substr(1))}) {
+                            json("g" + good.substr(1)), json(" " + good.substr(1)), json("00000000" + good)}) {
         CAPTURE(bad);
         json k = parse(small);
-        k["weights"]["fnv1a64"] = bad;
-        require_rejected(k, small.weights, ErrorCode::ModelFormat, "weights.fnv1a64: must be 16 lowercase hex digits");
+        k["weights"]["crc32c"] = bad;
+        require_rejected(k, small.weights, ErrorCode::ModelFormat, "weights.crc32c: must be 8 lowercase hex digits");
     }
     for (const json& bad : {json(nullptr), json(12345), json::array(), json::object(), json(true)}) {
         CAPTURE(bad);
         json k = parse(small);
-        k["weights"]["fnv1a64"] = bad;
-        require_rejected(k, small.weights, ErrorCode::ModelFormat, "weights.fnv1a64: must be a string");
+        k["weights"]["crc32c"] = bad;
+        require_rejected(k, small.weights, ErrorCode::ModelFormat, "weights.crc32c: must be a string");
     }
 }
 
