@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "model/weight_file.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstring>
@@ -18,15 +19,40 @@ WeightFile WeightFile::read(const std::string& path) {
     return WeightFile(io::read_regular_bytes(path, io::kMaxModelBytes, "weights file", ErrorCode::ModelFormat));
 }
 
-void check_finite_f32(const uint8_t* data, uint64_t nbytes, const std::string& name, const std::string& where) {
-    for (uint64_t i = 0; i < nbytes / sizeof(float); ++i) {
-        float v = 0;
-        std::memcpy(&v, data + i * sizeof(float), sizeof v);
-        if (!std::isfinite(v)) {
-            throw Error(ErrorCode::ModelFormat, where + "tensor '" + name + "': element " + std::to_string(i) + " is " +
-                                                    (std::isnan(v) ? "NaN" : "infinite") + "; weights must be finite");
+namespace {
+
+// The index of the first of `n` f32 values at `data` whose exponent bits are all ones (a NaN or an infinity), or n.
+// Counted a block at a time in integer operations, which the compiler vectorizes (std::isfinite per element kept
+// the loader's pass over MobileNetV2's 3.5 M weights at 28 M instructions); a block with a hit is searched again.
+uint64_t first_non_finite(const uint8_t* data, uint64_t n) {
+    constexpr uint32_t kExponentBits = 0x7f800000;
+    constexpr uint64_t kBlock = 1024;
+    for (uint64_t start = 0; start < n; start += kBlock) {
+        const uint64_t end = std::min(n, start + kBlock);
+        uint32_t hits = 0;
+        for (uint64_t i = start; i < end; ++i) {
+            uint32_t bits;
+            std::memcpy(&bits, data + i * sizeof bits, sizeof bits);
+            hits += (bits & kExponentBits) == kExponentBits;
+        }
+        for (uint64_t i = start; hits != 0 && i < end; ++i) {
+            float v;
+            std::memcpy(&v, data + i * sizeof v, sizeof v);
+            if (!std::isfinite(v)) return i;
         }
     }
+    return n;
+}
+
+}  // namespace
+
+void check_finite_f32(const uint8_t* data, uint64_t nbytes, const std::string& name, const std::string& where) {
+    const uint64_t n = nbytes / sizeof(float), i = first_non_finite(data, n);
+    if (i == n) return;
+    float v = 0;
+    std::memcpy(&v, data + i * sizeof(float), sizeof v);
+    throw Error(ErrorCode::ModelFormat, where + "tensor '" + name + "': element " + std::to_string(i) + " is " +
+                                            (std::isnan(v) ? "NaN" : "infinite") + "; weights must be finite");
 }
 
 namespace {

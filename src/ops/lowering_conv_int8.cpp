@@ -115,14 +115,13 @@ Int8Params fold_params(const Model::Impl& model, const Node& n, int64_t OC, int6
 dnnl::convolution_forward::primitive_desc pick_implementation(const dnnl::convolution_forward::desc& d,
                                                               const dnnl::primitive_attr& attr,
                                                               const dnnl::engine& engine) {
-    auto is_jit_int8 = [](const dnnl::convolution_forward::primitive_desc& pd) {
-        return std::strncmp(pd.impl_info_str(), "jit_int8", 8) == 0;
-    };
-    dnnl::convolution_forward::primitive_desc first(d, attr, engine);
-    dnnl::convolution_forward::primitive_desc alt(d, attr, engine);
-    while (!is_jit_int8(alt) && alt.next_impl()) {
-    }
-    return is_jit_int8(alt) ? alt : first;
+    dnnl::convolution_forward::primitive_desc pd(d, attr, engine);
+    do {
+        if (std::strncmp(pd.impl_info_str(), "jit_int8", 8) == 0) return pd;
+    } while (pd.next_impl());
+    // next_impl() cannot go back, so the first choice is made again: only when no jit_int8 kernel is offered
+    // (a primitive descriptor is built once per convolution in the common case, not twice).
+    return dnnl::convolution_forward::primitive_desc(d, attr, engine);
 }
 
 }  // namespace
