@@ -19,6 +19,9 @@ constexpr double kExactPairQMax = 128;
 // s8's -128 is fine for an exact integer: only re-quantized channels keep their range symmetric.
 constexpr double kExactLow = -kWeightQMax - 1.0;
 
+// Inlined into both builds of quantize_channels below.
+#define MNET_ALWAYS_INLINE inline __attribute__((always_inline))
+
 // Session creation re-quantizes every weight (3.5 M in MobileNetV2), so these loops are written for the
 // vectorizer: no calls, no early exits, reductions declared to OpenMP's simd (the one way GCC vectorizes a
 // floating-point max without -ffast-math; nothing here is NaN, the loader refuses non-finite weights).
@@ -27,9 +30,9 @@ constexpr double kExactLow = -kWeightQMax - 1.0;
 // integer and the subtraction is exact. Used instead of std::nearbyint, a library call at the SSE2 baseline that
 // keeps the loops scalar. Larger |x| are outside every range kept here and only their clamp matters.
 constexpr double kRoundingBias = 6755399441055744.0;  // 1.5 * 2^52
-inline double round_to_nearest(double x) { return (x + kRoundingBias) - kRoundingBias; }
+MNET_ALWAYS_INLINE double round_to_nearest(double x) { return (x + kRoundingBias) - kRoundingBias; }
 
-inline int8_t to_s8(double r, double lowest) {
+MNET_ALWAYS_INLINE int8_t to_s8(double r, double lowest) {
     return static_cast<int8_t>(std::min(std::max(r, lowest), double(kWeightQMax)));
 }
 
@@ -42,7 +45,7 @@ double source_scale(const std::optional<QuantParams>& source, int64_t oc, int64_
 }
 
 // Largest and smallest value of a channel. (With std::min and std::max GCC 12 leaves this loop scalar.)
-void min_max(const float* c, int64_t n, float* lo, float* hi) {
+MNET_ALWAYS_INLINE void min_max(const float* c, int64_t n, float* lo, float* hi) {
     float l = c[0], h = c[0];
 #pragma omp simd reduction(min : l) reduction(max : h)
     for (int64_t i = 0; i < n; ++i) {
@@ -54,7 +57,7 @@ void min_max(const float* c, int64_t n, float* lo, float* hi) {
 }
 
 // Largest sum of same-signed |a|, |b| over a[t] / unit, b[t] / unit.
-double max_pair(const float* a, const float* b, int64_t n, double unit) {
+MNET_ALWAYS_INLINE double max_pair(const float* a, const float* b, int64_t n, double unit) {
     double m = 0;
 #pragma omp simd reduction(max : m)
     for (int64_t t = 0; t < n; ++t) {
@@ -66,7 +69,7 @@ double max_pair(const float* a, const float* b, int64_t n, double unit) {
 }
 
 // Largest sum of same-signed |k| over a (2j, 2j+1) input-channel pair at one tap of a channel, k = c / unit.
-double max_pair(const float* c, int64_t ICG, int64_t taps, double unit) {
+MNET_ALWAYS_INLINE double max_pair(const float* c, int64_t ICG, int64_t taps, double unit) {
     double m = 0;
     if (taps == 1) {  // pointwise: the pairs are neighbours
 #pragma omp simd reduction(max : m)
@@ -82,7 +85,7 @@ double max_pair(const float* c, int64_t ICG, int64_t taps, double unit) {
 }
 
 // True when every c / unit is within kIntegerTolerance of an integer; q holds those integers, clamped to s8.
-bool integers(const float* c, int64_t n, double unit, int8_t* q) {
+MNET_ALWAYS_INLINE bool integers(const float* c, int64_t n, double unit, int8_t* q) {
     double worst = 0;
 #pragma omp simd reduction(max : worst)
     for (int64_t i = 0; i < n; ++i) {
@@ -93,26 +96,17 @@ bool integers(const float* c, int64_t n, double unit, int8_t* q) {
     return worst <= kIntegerTolerance;
 }
 
-void round_channel(const float* c, int64_t n, double scale, double lowest, int8_t* q) {
+MNET_ALWAYS_INLINE void round_channel(const float* c, int64_t n, double scale, double lowest, int8_t* q) {
 #pragma omp simd
     for (int64_t i = 0; i < n; ++i) q[i] = to_s8(round_to_nearest(c[i] / scale), lowest);
 }
 
-}  // namespace
-
-QuantizedWeights quantize_weights(const std::vector<float>& w, const std::optional<QuantParams>& source, int64_t OC,
-                                  int64_t ICG, int64_t KH, int64_t KW, bool pair_limited) {
-    const int64_t taps = KH * KW, per_oc = ICG * taps;
-    if (OC <= 0 || per_oc <= 0 || static_cast<int64_t>(w.size()) != OC * per_oc) {
-        throw Error(ErrorCode::Internal, "quantize_weights: " + std::to_string(w.size()) + " values for [" +
-                                             std::to_string(OC) + ", " + std::to_string(ICG) + ", " +
-                                             std::to_string(KH) + ", " + std::to_string(KW) + "]");
-    }
-    QuantizedWeights r;
-    r.values.resize(w.size());
-    r.scales.resize(static_cast<size_t>(OC));
+// Every channel of `w` into `r` (sized by the caller).
+MNET_ALWAYS_INLINE void quantize_channels(const float* w, const std::optional<QuantParams>& source, int64_t OC, int64_t ICG,
+                               int64_t taps, bool pair_limited, QuantizedWeights& r) {
+    const int64_t per_oc = ICG * taps;
     for (int64_t oc = 0; oc < OC; ++oc) {
-        const float* c = w.data() + oc * per_oc;
+        const float* c = w + oc * per_oc;
         int8_t* q = r.values.data() + oc * per_oc;
         float lo = 0, hi = 0;
         min_max(c, per_oc, &lo, &hi);
@@ -134,8 +128,40 @@ QuantizedWeights quantize_weights(const std::vector<float>& w, const std::option
         }
         r.scales[oc] = static_cast<float>(scale);
     }
+}
+
+// The same loops compiled for AVX2 as well: four doubles per vector instead of two at the SSE2 baseline.
+__attribute__((target("avx2"))) void quantize_channels_avx2(const float* w, const std::optional<QuantParams>& source,
+                                                            int64_t OC, int64_t ICG, int64_t taps, bool pair_limited,
+                                                            QuantizedWeights& r) {
+    quantize_channels(w, source, OC, ICG, taps, pair_limited, r);
+}
+
+void quantize_channels_baseline(const float* w, const std::optional<QuantParams>& source, int64_t OC, int64_t ICG,
+                                int64_t taps, bool pair_limited, QuantizedWeights& r) {
+    quantize_channels(w, source, OC, ICG, taps, pair_limited, r);
+}
+
+#undef MNET_ALWAYS_INLINE
+
+}  // namespace
+
+QuantizedWeights quantize_weights(const std::vector<float>& w, const std::optional<QuantParams>& source, int64_t OC,
+                                  int64_t ICG, int64_t KH, int64_t KW, bool pair_limited) {
+    const int64_t taps = KH * KW, per_oc = ICG * taps;
+    if (OC <= 0 || per_oc <= 0 || static_cast<int64_t>(w.size()) != OC * per_oc) {
+        throw Error(ErrorCode::Internal, "quantize_weights: " + std::to_string(w.size()) + " values for [" +
+                                             std::to_string(OC) + ", " + std::to_string(ICG) + ", " +
+                                             std::to_string(KH) + ", " + std::to_string(KW) + "]");
+    }
+    QuantizedWeights r;
+    r.values.resize(w.size());
+    r.scales.resize(static_cast<size_t>(OC));
+    static const bool avx2 = __builtin_cpu_supports("avx2");
+    (avx2 ? quantize_channels_avx2 : quantize_channels_baseline)(w.data(), source, OC, ICG, taps, pair_limited, r);
     return r;
 }
+
 QuantParams u8_params_for_range(float lo, float hi) {
     const double low = std::min(0.0, double(lo)), high = std::max(0.0, double(hi));
     QuantParams q;
