@@ -88,8 +88,12 @@ Int8Params fold_params(const Model::Impl& model, const Node& n, int64_t OC, int6
                        float unit) {
     const Window& w = n.window;
     Int8Params p;
-    p.weights = quantize_weights(tensor_values(model.weights, *n.weights), n.weights->quant, OC, ICG, w.kernel_h,
-                                 w.kernel_w, ICG > 1 && !vnni_kernels());
+    // Read in place (quantize.h says why): the loader has checked that the range holds the tensor's f32 values, at
+    // an offset that is a multiple of the alignment (>= 16) in a buffer from operator new, so the floats are aligned.
+    const TensorDef& wt = *n.weights;
+    p.weights = quantize_weights(reinterpret_cast<const float*>(model.weights.data() + wt.offset),
+                                 wt.nbytes / sizeof(float), wt.quant, OC, ICG, w.kernel_h, w.kernel_w,
+                                 ICG > 1 && !vnni_kernels());
     p.bias.assign(static_cast<size_t>(OC), 0.f);
     if (n.bias) p.bias = tensor_values(model.weights, *n.bias);
     p.zero_point_folded = xq.zero_point != 0 && w.pad_t == 0 && w.pad_l == 0 && w.pad_b == 0 && w.pad_r == 0;

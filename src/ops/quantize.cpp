@@ -146,19 +146,19 @@ void quantize_channels_baseline(const float* w, const std::optional<QuantParams>
 
 }  // namespace
 
-QuantizedWeights quantize_weights(const std::vector<float>& w, const std::optional<QuantParams>& source, int64_t OC,
+QuantizedWeights quantize_weights(const float* w, size_t count, const std::optional<QuantParams>& source, int64_t OC,
                                   int64_t ICG, int64_t KH, int64_t KW, bool pair_limited) {
     const int64_t taps = KH * KW, per_oc = ICG * taps;
-    if (OC <= 0 || per_oc <= 0 || static_cast<int64_t>(w.size()) != OC * per_oc) {
-        throw Error(ErrorCode::Internal, "quantize_weights: " + std::to_string(w.size()) + " values for [" +
+    if (OC <= 0 || per_oc <= 0 || static_cast<int64_t>(count) != OC * per_oc) {
+        throw Error(ErrorCode::Internal, "quantize_weights: " + std::to_string(count) + " values for [" +
                                              std::to_string(OC) + ", " + std::to_string(ICG) + ", " +
                                              std::to_string(KH) + ", " + std::to_string(KW) + "]");
     }
     QuantizedWeights r;
-    r.values.resize(w.size());
+    r.values.resize(count);
     r.scales.resize(static_cast<size_t>(OC));
     static const bool avx2 = __builtin_cpu_supports("avx2");
-    (avx2 ? quantize_channels_avx2 : quantize_channels_baseline)(w.data(), source, OC, ICG, taps, pair_limited, r);
+    (avx2 ? quantize_channels_avx2 : quantize_channels_baseline)(w, source, OC, ICG, taps, pair_limited, r);
     return r;
 }
 

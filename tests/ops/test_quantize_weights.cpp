@@ -53,7 +53,7 @@ TEST_CASE("quantize_weights keeps source integers that fit and re-quantizes the 
     source.axis = -1;
     for (const bool pair_limited : {true, false}) {
         CAPTURE(pair_limited);
-        const QuantizedWeights q = quantize_weights(w, source, OC, ICG, KH, KW, pair_limited);
+        const QuantizedWeights q = quantize_weights(w.data(), w.size(), source, OC, ICG, KH, KW, pair_limited);
         REQUIRE(q.values.size() == w.size());
         int64_t exact = 0;
         for (int64_t oc = 0; oc < OC; ++oc) {
@@ -71,7 +71,7 @@ TEST_CASE("quantize_weights keeps source integers that fit and re-quantizes the 
         }
         CHECK(q.exact_channels == exact);
     }
-    CHECK(quantize_weights(w, std::nullopt, OC, ICG, KH, KW, true).exact_channels == 0);
+    CHECK(quantize_weights(w.data(), w.size(), std::nullopt, OC, ICG, KH, KW, true).exact_channels == 0);
 }
 
 namespace {
@@ -177,7 +177,7 @@ TEST_CASE("quantize_weights equals a naive loop bit for bit: halfway cases, satu
             }
             for (const bool pair_limited : {true, false}) {
                 CAPTURE(s.OC, s.ICG, s.KH, s.KW, source_kind, pair_limited);
-                const QuantizedWeights got = quantize_weights(w, source, s.OC, s.ICG, s.KH, s.KW, pair_limited);
+                const QuantizedWeights got = quantize_weights(w.data(), w.size(), source, s.OC, s.ICG, s.KH, s.KW, pair_limited);
                 const QuantizedWeights want = naive_quantize(w, source, s.OC, s.ICG, taps, pair_limited);
                 CHECK(got.exact_channels == want.exact_channels);
                 REQUIRE(got.scales == want.scales);
