@@ -225,7 +225,8 @@ json parse_root(const Reader& r, const std::string& json_text, const std::string
     return root;
 }
 
-void check_format(const Reader& r, const json& root, const std::string& where) {
+// Returns the format version, one this reader knows.
+int64_t check_format(const Reader& r, const json& root, const std::string& where) {
     std::string fmt = r.string(r.field(root, "format", "(document)"), "format");
     if (fmt != format::kFormatName) {
         r.fail("format", "is \"" + fmt + "\", expected \"" + format::kFormatName + "\"");
@@ -236,23 +237,29 @@ void check_format(const Reader& r, const json& root, const std::string& where) {
                                                 " is newer than the newest this mnet reads (" +
                                                 std::to_string(format::kFormatVersion) + "); upgrade mnet");
     }
-    if (version != format::kFormatVersion) {  // a version that never existed: also one this reader does not know
+    if (version < format::kOldestFormatVersion) {  // a version that never existed: also one this reader does not know
         throw Error(ErrorCode::Unsupported, where + ": format_version " + std::to_string(version) +
                                                 " is not a version this mnet reads (" +
+                                                std::to_string(format::kOldestFormatVersion) + " to " +
                                                 std::to_string(format::kFormatVersion) + ")");
     }
+    return version;
 }
 
-void parse_weights(const Reader& r, const json& root, ModelDef& def) {
+// The checksum key is the one difference between versions 1 and 2 (FORMAT.md "Versions").
+void parse_weights(const Reader& r, const json& root, int64_t version, ModelDef& def) {
     const json& w = r.object(r.field(root, "weights", "(document)"), "weights");
-    r.only_keys(w, {"file", "size", "fnv1a64"}, "weights");
+    const ChecksumKind kind = version == 1 ? ChecksumKind::Fnv1a64 : ChecksumKind::Crc32c;
+    const std::string name = checksum_name(kind), key = "weights." + name;
+    const size_t digits = kind == ChecksumKind::Crc32c ? 8 : 16;
+    r.only_keys(w, {"file", "size", name}, "weights");
     def.weights_file = r.string(r.field(w, "file", "weights"), "weights.file");
     def.weights_size = r.unsigned_int(r.field(w, "size", "weights"), "weights.size");
-    std::string sum = r.string(r.field(w, "fnv1a64", "weights"), "weights.fnv1a64");
-    if (sum.size() != 16 || sum.find_first_not_of("0123456789abcdef") != std::string::npos) {
-        r.fail("weights.fnv1a64", "must be 16 lowercase hex digits");
+    std::string sum = r.string(r.field(w, name, "weights"), key);
+    if (sum.size() != digits || sum.find_first_not_of("0123456789abcdef") != std::string::npos) {
+        r.fail(key, "must be " + std::to_string(digits) + " lowercase hex digits");
     }
-    def.weights_checksum = std::stoull(sum, nullptr, 16);
+    def.weights_checksum = WeightsChecksum{kind, std::stoull(sum, nullptr, 16)};
 }
 
 void parse_input(const Reader& r, const json& root, ModelDef& def) {
@@ -335,15 +342,21 @@ std::string hex64(uint64_t value) {
     return buf;
 }
 
+const char* checksum_name(ChecksumKind kind) { return kind == ChecksumKind::Crc32c ? "crc32c" : "fnv1a64"; }
+
+std::string checksum_hex(const WeightsChecksum& sum) {
+    return sum.kind == ChecksumKind::Crc32c ? hex64(sum.value).substr(8) : hex64(sum.value);
+}
+
 ModelDef parse_manifest(const std::string& json_text, const std::string& where) {
     Reader r(where);
     const json root = parse_root(r, json_text, where);
-    check_format(r, root, where);
+    const int64_t version = check_format(r, root, where);
 
     ModelDef def;
     def.name = r.string(r.field(root, "name", "(document)"), "name");
     if (root.contains("source")) def.source = r.string(root["source"], "source");
-    parse_weights(r, root, def);
+    parse_weights(r, root, version, def);
     def.alignment = r.unsigned_int(r.field(root, "alignment", "(document)"), "alignment");
     parse_input(r, root, def);
     def.preprocess = parse_preprocess(r, r.field(root, "preprocess", "(document)"));
@@ -358,10 +371,12 @@ ModelDef parse_manifest(const std::string& json_text, const std::string& where) 
 std::string serialize_manifest(const ModelDef& def) {
     json root;
     root["format"] = format::kFormatName;
-    root["format_version"] = format::kFormatVersion;
+    // A model read from a version 1 manifest is written back as one: its checksum is an FNV-1a.
+    root["format_version"] = def.weights_checksum.kind == ChecksumKind::Fnv1a64 ? 1 : format::kFormatVersion;
     root["name"] = def.name;
     if (!def.source.empty()) root["source"] = def.source;
-    root["weights"] = {{"file", def.weights_file}, {"size", def.weights_size}, {"fnv1a64", hex64(def.weights_checksum)}};
+    root["weights"] = {{"file", def.weights_file}, {"size", def.weights_size},
+                       {checksum_name(def.weights_checksum.kind), checksum_hex(def.weights_checksum)}};
     root["alignment"] = def.alignment;
     json in = {{"name", def.input.name}, {"shape", def.input.shape}, {"dtype", "f32"}, {"layout", "nchw"}};
     if (def.input.quant) in["quantization"] = quant_json(*def.input.quant);

@@ -37,6 +37,14 @@ struct QuantParams {
     int64_t axis = -1;                // channel axis for per-channel parameters, -1 for per-tensor
 };
 
+// How a manifest protects its weights file (FORMAT.md "Manifest"): format version 2 states a CRC-32C of the whole
+// file, version 1 an FNV-1a 64. Readers check either; writers write version 2.
+enum class ChecksumKind { Crc32c, Fnv1a64 };
+struct WeightsChecksum {
+    ChecksumKind kind = ChecksumKind::Crc32c;
+    uint64_t value = 0;  // a CRC-32C in the low 32 bits
+};
+
 struct TensorDef {
     std::string name;
     DType dtype = DType::F32;
@@ -79,7 +87,7 @@ struct ModelDef {
     bool background_class = false;  // labels[0] is a "background" class that is not a real category
     std::string weights_file;       // file name, in the manifest's folder
     uint64_t weights_size = 0;
-    uint64_t weights_checksum = 0;  // FNV-1a 64 of the whole weights file
+    WeightsChecksum weights_checksum;  // of the whole weights file
     uint64_t alignment = 64;
     std::vector<TensorDef> tensors;
     std::vector<NodeDef> nodes;     // in topological order

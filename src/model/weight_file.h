@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "model/model_def.h"
+
 namespace mnet {
 
 // The bytes of a weights file, read into memory rather than mapped: a mapped file truncated by someone else
@@ -23,6 +25,11 @@ private:
     std::vector<uint8_t> bytes_;
 };
 
+// CRC-32C of `size` bytes (format.h, kCrc32cPolyReflected): crc32c("123456789") == 0xe3069283. Uses SSE4.2's crc32
+// instruction on three interleaved streams where the CPU has it, else crc32c_portable (a byte-wise table).
+uint32_t crc32c(const uint8_t* data, uint64_t size);
+uint32_t crc32c_portable(const uint8_t* data, uint64_t size);
+// FNV-1a 64 (format version 1's checksum).
 uint64_t fnv1a64(const uint8_t* data, uint64_t size);
 
 // Throws Error(ModelFormat) "<where>tensor '<name>': element <i> is NaN; weights must be finite" (or infinite)
@@ -31,7 +38,7 @@ uint64_t fnv1a64(const uint8_t* data, uint64_t size);
 void check_finite_f32(const uint8_t* data, uint64_t nbytes, const std::string& name, const std::string& where);
 
 // Checks the header, the size and the checksum the manifest states. `where` names the file in errors.
-void check_weights_header(const WeightFile& file, uint64_t expected_size, uint64_t expected_checksum,
+void check_weights_header(const WeightFile& file, uint64_t expected_size, const WeightsChecksum& expected_checksum,
                           const std::string& where);
 
 }  // namespace mnet

@@ -51,7 +51,7 @@ std::vector<uint8_t> ModelWriter::weights_bytes() const { return data_; }
 std::string ModelWriter::manifest_json(const std::string& weights_file_name) {
     def_.weights_file = weights_file_name;
     def_.weights_size = data_.size();
-    def_.weights_checksum = fnv1a64(data_.data(), data_.size());
+    def_.weights_checksum = WeightsChecksum{ChecksumKind::Crc32c, crc32c(data_.data(), data_.size())};
     return serialize_manifest(def_);
 }
 

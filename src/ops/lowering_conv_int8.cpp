@@ -102,8 +102,12 @@ Int8Params fold_params(const Model::Impl& model, const Node& n, int64_t OC, int6
                        float unit) {
     const Window& w = n.window;
     Int8Params p;
-    p.weights = quantize_weights(tensor_values(model.weights, *n.weights), n.weights->quant, OC, ICG, w.kernel_h,
-                                 w.kernel_w, ICG > 1 && !vnni_kernels());
+    // Read in place (quantize.h says why): the loader has checked that the range holds the tensor's f32 values, at
+    // an offset that is a multiple of the alignment (>= 16) in a buffer from operator new, so the floats are aligned.
+    const TensorDef& wt = *n.weights;
+    p.weights = quantize_weights(reinterpret_cast<const float*>(model.weights.data() + wt.offset),
+                                 wt.nbytes / sizeof(float), wt.quant, OC, ICG, w.kernel_h, w.kernel_w,
+                                 ICG > 1 && !vnni_kernels());
     p.bias.assign(static_cast<size_t>(OC), 0.f);
     if (n.bias) p.bias = tensor_values(model.weights, *n.bias);
     p.zero_point_folded = xq.zero_point != 0 && w.pad_t == 0 && w.pad_l == 0 && w.pad_b == 0 && w.pad_r == 0;
@@ -134,14 +138,13 @@ Int8Params fold_params(const Model::Impl& model, const Node& n, int64_t OC, int6
 dnnl::convolution_forward::primitive_desc pick_implementation(const dnnl::convolution_forward::desc& d,
                                                               const dnnl::primitive_attr& attr,
                                                               const dnnl::engine& engine) {
-    auto is_jit_int8 = [](const dnnl::convolution_forward::primitive_desc& pd) {
-        return std::strncmp(pd.impl_info_str(), "jit_int8", 8) == 0;
-    };
-    dnnl::convolution_forward::primitive_desc first(d, attr, engine);
-    dnnl::convolution_forward::primitive_desc alt(d, attr, engine);
-    while (!is_jit_int8(alt) && alt.next_impl()) {
-    }
-    return is_jit_int8(alt) ? alt : first;
+    dnnl::convolution_forward::primitive_desc pd(d, attr, engine);
+    do {
+        if (std::strncmp(pd.impl_info_str(), "jit_int8", 8) == 0) return pd;
+    } while (pd.next_impl());
+    // next_impl() cannot go back, so the first choice is made again: only when no jit_int8 kernel is offered
+    // (a primitive descriptor is built once per convolution in the common case, not twice).
+    return dnnl::convolution_forward::primitive_desc(d, attr, engine);
 }
 
 }  // namespace

@@ -191,7 +191,7 @@ ModelFiles with_manifest(const ModelFiles& m, const json& manifest) {
 ModelFiles refresh_checksum(ModelFiles m) {
     json j = parse(m);
     j["weights"]["size"] = m.weights.size();
-    j["weights"]["fnv1a64"] = hex64(fnv1a64(m.weights.data(), m.weights.size()));
+    j["weights"]["crc32c"] = checksum_hex({ChecksumKind::Crc32c, crc32c(m.weights.data(), m.weights.size())});
     m.manifest = j.dump(1);
     return m;
 }

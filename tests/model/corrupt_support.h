@@ -37,7 +37,7 @@ std::string real_manifest_path();
 
 json parse(const ModelFiles& m);
 ModelFiles with_manifest(const ModelFiles& m, const json& manifest);
-// Restates weights.size and weights.fnv1a64 for the current weights bytes, so that a corruption of the weights
+// Restates weights.size and weights.crc32c for the current weights bytes, so that a corruption of the weights
 // reaches the checks behind the checksum.
 ModelFiles refresh_checksum(ModelFiles m);
 

@@ -255,8 +255,8 @@ TEST_CASE("the real model's fields", "[model][corrupt]") {
         {tl + "/offset", k2p63, kFormat, "lie outside"},
         {tl + "/dtype", "s32", kUnsupported, "version 1 executes f32"},
         {"/tensors/0/name", good["tensors"][1]["name"], kFormat, "duplicate tensor name"},
-        {"/format_version", 0, kUnsupported, "format_version 0 is not a version this mnet reads (1)"},
-        {"/format_version", 99, kUnsupported, "format_version 99 is newer than the newest this mnet reads (1)"},
+        {"/format_version", 0, kUnsupported, "format_version 0 is not a version this mnet reads (1 to 2)"},
+        {"/format_version", 99, kUnsupported, "format_version 99 is newer than the newest this mnet reads (2)"},
     });
 }
 

@@ -78,7 +78,7 @@ void weights_sweep(const ModelFiles& base, Sweep& sweep) {
         const size_t at = sweep.done % 2 == 0 ? rng() % 64 : rng() % weights.size();
         weights[at] = static_cast<uint8_t>(weights[at] ^ (1 + rng() % 255));
         CAPTURE(sweep.done, at);
-        j["weights"]["fnv1a64"] = hex64(fnv1a64(weights.data(), weights.size()));
+        j["weights"]["crc32c"] = checksum_hex({ChecksumKind::Crc32c, crc32c(weights.data(), weights.size())});
         sweep.check(j.dump(1), weights);
         weights[at] = base.weights[at];
     }

@@ -133,14 +133,14 @@ TEST_CASE("the format name and version are checked first", "[model][corrupt]") {
             j["format"] = name;
             require_rejected(j, base->weights, ErrorCode::ModelFormat, "format: must be a string");
         }
-        for (int64_t version : {int64_t{0}, int64_t{99}, int64_t{2}, int64_t{-1}, INT64_MIN, INT64_MAX}) {
+        for (int64_t version : {int64_t{0}, int64_t{99}, int64_t{3}, int64_t{-1}, INT64_MIN, INT64_MAX}) {
             CAPTURE(version);
             json j = good;
             j["format_version"] = version;
             // The message names both the file's version and the one this reader knows.
             require_rejected(j, base->weights, ErrorCode::Unsupported,
                              "format_version " + std::to_string(version) + " is ");
-            require_rejected(j, base->weights, ErrorCode::Unsupported, "reads (1)");
+            require_rejected(j, base->weights, ErrorCode::Unsupported, version > 2 ? "reads (2); upgrade mnet" : "reads (1 to 2)");
         }
         for (const json& version : {json("1"), json(1.0), json(1.5), json(nullptr), json(true), json::array({1})}) {
             CAPTURE(version);
@@ -152,8 +152,8 @@ TEST_CASE("the format name and version are checked first", "[model][corrupt]") {
         j["format_version"] = UINT64_MAX;
         require_rejected(j, base->weights, ErrorCode::ModelFormat, "format_version: integer out of range");
         // A newer version is refused before anything else is looked at, even a broken rest.
-        j = json{{"format", "mnet-model"}, {"format_version", 2}, {"tensors", "whatever"}};
-        require_rejected(j, base->weights, ErrorCode::Unsupported, "format_version 2 is newer");
+        j = json{{"format", "mnet-model"}, {"format_version", 3}, {"tensors", "whatever"}};
+        require_rejected(j, base->weights, ErrorCode::Unsupported, "format_version 3 is newer");
     }
 }
 

@@ -16,6 +16,7 @@
 
 #include "model/corrupt_support.h"
 #include "model/writer.h"
+#include "model/weight_file.h"
 #include "support/test_data.h"
 
 using namespace mnet;
@@ -148,28 +149,28 @@ TEST_CASE("a bad checksum is refused", "[model][corrupt]") {
         require_rejected(m, ErrorCode::ModelFormat, "checksum mismatch");
     }
     json j = parse(real);
-    std::string sum = j["weights"]["fnv1a64"];
+    std::string sum = j["weights"]["crc32c"];
     sum.back() = sum.back() == '0' ? '1' : '0';
-    j["weights"]["fnv1a64"] = sum;
+    j["weights"]["crc32c"] = sum;
     require_rejected(j, real.weights, ErrorCode::ModelFormat, "the manifest says " + sum);
 
     const ModelFiles small = small_model();
-    const std::string good = parse(small)["weights"]["fnv1a64"];
+    const std::string good = parse(small)["weights"]["crc32c"];
     std::string upper = good;
     for (char& c : upper) c = static_cast<char>(std::toupper(c));
-    for (const json& bad : {json(upper.find_first_of("ABCDEF") == std::string::npos ? "ABCDEF0123456789" : upper),
+    for (const json& bad : {json(upper.find_first_of("ABCDEF") == std::string::npos ? "ABCDEF01" : upper),
                             json(good.substr(1)), json(good + "0"), json("0x" + good.substr(2)), json(""),
-                            json("g" + good.substr(1)), json(" " + good.substr(1))}) {
+                            json("g" + good.substr(1)), json(" " + good.substr(1)), json("00000000" + good)}) {
         CAPTURE(bad);
         json k = parse(small);
-        k["weights"]["fnv1a64"] = bad;
-        require_rejected(k, small.weights, ErrorCode::ModelFormat, "weights.fnv1a64: must be 16 lowercase hex digits");
+        k["weights"]["crc32c"] = bad;
+        require_rejected(k, small.weights, ErrorCode::ModelFormat, "weights.crc32c: must be 8 lowercase hex digits");
     }
     for (const json& bad : {json(nullptr), json(12345), json::array(), json::object(), json(true)}) {
         CAPTURE(bad);
         json k = parse(small);
-        k["weights"]["fnv1a64"] = bad;
-        require_rejected(k, small.weights, ErrorCode::ModelFormat, "weights.fnv1a64: must be a string");
+        k["weights"]["crc32c"] = bad;
+        require_rejected(k, small.weights, ErrorCode::ModelFormat, "weights.crc32c: must be a string");
     }
 }
 
@@ -285,6 +286,35 @@ TEST_CASE("a NaN or infinity in any f32 weight or bias is refused at load, namin
                                  (std::isnan(bad) ? "NaN" : "infinite"));
         }
     }
+}
+
+TEST_CASE("the finite-weights check names the first non-finite element, past its 1024-value blocks too",
+          "[model][corrupt]") {
+    // Bit patterns on both sides of the line: the largest finite values and subnormals pass, every pattern with
+    // all exponent bits set (infinities, quiet and signalling NaNs of either sign) does not.
+    const uint32_t finite[] = {0x7f7fffffu, 0xff7fffffu, 0x00000001u, 0x80000000u, 0x7f000000u};
+    const uint32_t non_finite[] = {0x7f800000u, 0xff800000u, 0x7fc00000u, 0xffc00000u, 0x7f800001u, 0xffffffffu};
+    for (const uint32_t bad : non_finite) {
+        for (const size_t at : {size_t{0}, size_t{1023}, size_t{1024}, size_t{2500}, size_t{2999}}) {
+            std::vector<uint32_t> values(3000);
+            for (size_t i = 0; i < values.size(); ++i) values[i] = finite[i % 5];
+            values[at] = bad;
+            if (at + 7 < values.size()) values[at + 7] = 0x7f800000u;  // a later one is not the one reported
+            float v;
+            std::memcpy(&v, &bad, sizeof v);
+            CAPTURE(bad, at);
+            try {
+                check_finite_f32(reinterpret_cast<const uint8_t*>(values.data()), values.size() * 4, "t", "");
+                FAIL("accepted");
+            } catch (const Error& e) {
+                CHECK(std::string(e.what()) == "tensor 't': element " + std::to_string(at) + " is " +
+                                                   (std::isnan(v) ? "NaN" : "infinite") + "; weights must be finite");
+            }
+        }
+    }
+    std::vector<uint32_t> ok(2049);
+    for (size_t i = 0; i < ok.size(); ++i) ok[i] = finite[i % 5];
+    CHECK_NOTHROW(check_finite_f32(reinterpret_cast<const uint8_t*>(ok.data()), ok.size() * 4, "t", ""));
 }
 
 TEST_CASE("ModelWriter (every importer) refuses a NaN or infinite f32 tensor", "[model][corrupt]") {

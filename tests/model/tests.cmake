@@ -11,6 +11,7 @@ mnet_test(test_model_corrupt
     ${CMAKE_CURRENT_LIST_DIR}/test_corrupt_values.cpp
     ${CMAKE_CURRENT_LIST_DIR}/test_corrupt_graph.cpp
     ${CMAKE_CURRENT_LIST_DIR}/test_corrupt_flips.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/test_weights_checksum.cpp
     ${CMAKE_CURRENT_SOURCE_DIR}/e2e/shared_models.cpp
   LIBS mnet_runtime nlohmann_json::nlohmann_json)
 target_compile_definitions(test_model_corrupt PRIVATE MNET_CONVERT_PATH="$<TARGET_FILE:mnet-convert>")
