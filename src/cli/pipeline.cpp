@@ -27,6 +27,7 @@
 #include "mnet/engine.h"
 #include "mnet/error.h"
 #include "mnet/image.h"
+#include "preprocess/decode_gate.h"
 
 namespace mnet::cli {
 
@@ -40,6 +41,10 @@ constexpr auto kPollInterval = std::chrono::milliseconds(100);
 constexpr double kRedrawSeconds = 0.1;
 constexpr int kDefaultTerminalWidth = 80;
 constexpr int kMaxDecodeWorkers = 4;
+// The decode workers together hold at most this many decoded pixels (3 bytes each, about 300 MB), or
+// --max-pixels when that is lower (docs/batch.md, "Streaming design"). It is the default per-image limit, so
+// an image any run accepts by default never waits for more than the budget to free.
+constexpr int64_t kDecodeBudgetPixels = kDefaultMaxImagePixels;
 
 // Written by the signal handler, read by every pipeline thread: a lock-free atomic is both async-signal-safe
 // and free of data races, which volatile sig_atomic_t is not across threads.
@@ -147,8 +152,12 @@ struct Slot {
     bool ready = false;
 };
 
-// State shared by the decode workers and the consumer; every field below `mu` is guarded by it.
-struct Ring {
+// Thrown by Ring::enter to drop a file whose decoding a signal or the end of the run made pointless.
+struct Abandoned {};
+
+// State shared by the decode workers and the consumer; every field below `mu` is guarded by it. As the workers'
+// DecodeGate it keeps the pixels being decoded at one time within `budget_pixels`.
+struct Ring final : DecodeGate {
     const std::vector<InputFile>& inputs;
     const Preprocess& pp;
     const ImageLimits& limits;
@@ -159,11 +168,34 @@ struct Ring {
     size_t next_claim = 0;               // next index a worker takes
     size_t consumed = 0;                 // indices below this are taken by the consumer
     bool stop = false;
+    const int64_t budget_pixels;
+    int64_t decoding_pixels = 0;           // declared pixels of the images being decoded now
+    std::condition_variable budget_freed;  // a worker finished decoding
 
     Ring(const std::vector<InputFile>& in, const Preprocess& p, const ImageLimits& l, size_t capacity,
          size_t image_floats)
-        : inputs(in), pp(p), limits(l), slots(capacity) {
+        : inputs(in), pp(p), limits(l), slots(capacity),
+          budget_pixels(std::min(l.max_pixels, kDecodeBudgetPixels)) {
         for (Slot& s : slots) s.data.resize(image_floats);
+    }
+
+    // Waits until the image fits in the budget next to those being decoded; one larger than the whole budget
+    // waits until it is decoded alone. No deadlock: a worker inside the budget waits for nothing until leave().
+    void enter(int64_t pixels) override {
+        std::unique_lock<std::mutex> lock(mu);
+        while (decoding_pixels > 0 && decoding_pixels + pixels > budget_pixels) {
+            if (stop || g_signal) throw Abandoned{};
+            budget_freed.wait_for(lock, kPollInterval);
+        }
+        decoding_pixels += pixels;
+    }
+
+    void leave(int64_t pixels) override {
+        {
+            std::lock_guard<std::mutex> lock(mu);
+            decoding_pixels -= pixels;
+        }
+        budget_freed.notify_all();
     }
 
     void work() {
@@ -181,7 +213,9 @@ struct Ring {
             std::string error = inputs[i].error;
             if (error.empty()) {
                 try {
-                    preprocess_file(inputs[i].path, pp, slot.data.data(), limits);
+                    preprocess_file(inputs[i].path, pp, slot.data.data(), limits, *this);
+                } catch (const Abandoned&) {
+                    return;  // the slot stays not ready: an interrupted run's output ends before it
                 } catch (const Error& e) {
                     error = e.what();
                 } catch (const std::exception& e) {  // e.g. std::bad_alloc: still only this file's failure
@@ -210,6 +244,7 @@ public:
             ring_.stop = true;
         }
         ring_.slot_free.notify_all();
+        ring_.budget_freed.notify_all();
         for (std::thread& t : threads_) t.join();
     }
     Workers(const Workers&) = delete;

@@ -79,7 +79,8 @@ struct PipelineStats {
 
 // Runs `inputs` through `model`. Results reach `sink` on the calling thread, batch by batch, strictly in input
 // order, so output written from the sink is deterministic whatever the worker timing. Memory is bounded by
-// 2 * batch + 2 * workers preprocessed images (the ring and the batch tensor), however long the list.
+// 2 * batch + 2 * workers preprocessed images (the ring and the batch tensor), however long the list, plus the
+// images being decoded: together at most min(limits.max_pixels, 100 M) pixels, or one larger image alone.
 // SIGINT and SIGTERM are caught for the duration: no new file is started, the batch being inferred is
 // delivered, and the stats name the signal (a second signal kills the process as usual).
 // Throws mnet::Error from Session creation or inference (Backend); per-file decode failures are results.

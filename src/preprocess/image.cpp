@@ -30,6 +30,7 @@
 #include "core/checked.h"
 #include "core/file_io.h"
 #include "mnet/error.h"
+#include "preprocess/decode_gate.h"
 #include "preprocess/decoder_messages.h"
 #include "preprocess/image_header.h"
 #include "preprocess/jpeg_decode.h"
@@ -100,7 +101,32 @@ cv::Mat decode_pfm(const cv::Mat& buffer) {
     return bytes;
 }
 
-cv::Mat decode(const uint8_t* data, size_t size, const std::string& name, const ImageLimits& limits) {
+// Holds a DecodeGate (if any) from enter() until it is destroyed: declared before the cv::Mat it guards, so
+// leave() comes after the decoded pixels are freed, on every path.
+class GatePass {
+public:
+    explicit GatePass(DecodeGate* gate) : gate_(gate) {}
+    ~GatePass() {
+        if (entered_) gate_->leave(pixels_);
+    }
+    GatePass(const GatePass&) = delete;
+    GatePass& operator=(const GatePass&) = delete;
+
+    void enter(int64_t pixels) {
+        if (gate_ == nullptr) return;
+        gate_->enter(pixels);
+        pixels_ = pixels;
+        entered_ = true;
+    }
+
+private:
+    DecodeGate* gate_;
+    int64_t pixels_ = 0;
+    bool entered_ = false;
+};
+
+cv::Mat decode(const uint8_t* data, size_t size, const std::string& name, const ImageLimits& limits,
+               GatePass& pass) {
     if (size == 0) throw_decode_error(name, "empty file");
     if (size > static_cast<uint64_t>(limits.max_file_bytes) || size > static_cast<size_t>(INT_MAX)) {
         throw Error(ErrorCode::Io, name + ": image file too large (" + std::to_string(size) +
@@ -117,7 +143,11 @@ cv::Mat decode(const uint8_t* data, size_t size, const std::string& name, const 
     // DICOM would go to GDCM, a large parser of medical formats that mnet has no use for: not exposed.
     if (format == "DICOM") throw_decode_error(name, "DICOM files are not supported");
     if (header.sizes.empty()) throw_decode_error(name, "corrupt or truncated " + format + " header: no image size");
-    for (const DeclaredSize& s : header.sizes) check_pixels(name, s.width, s.height, limits);
+    int64_t declared_pixels = 0;
+    for (const DeclaredSize& s : header.sizes) {
+        check_pixels(name, s.width, s.height, limits);
+        declared_pixels = std::max(declared_pixels, s.width * s.height);  // within max_pixels: no overflow
+    }
     if (format == "JPEG") {
         // libjpeg decodes a truncated file as far as it goes and pads the rest, and OpenCV 4.6 reports no
         // error; the README gives such files no reference, so we refuse them. This also refuses the rare
@@ -133,6 +163,7 @@ cv::Mat decode(const uint8_t* data, size_t size, const std::string& name, const 
         }
     }
 
+    pass.enter(declared_pixels);
     // imdecode only reads the buffer; the Mat header just needs a non-const pointer.
     const cv::Mat buffer(1, static_cast<int>(size), CV_8UC1, const_cast<uint8_t*>(data));
     cv::Mat image;
@@ -201,13 +232,13 @@ std::vector<uint8_t> read_file(const std::string& path, const ImageLimits& limit
                                   false);
 }
 
-}  // namespace
-
-void preprocess_bytes(const uint8_t* data, size_t size, const Preprocess& pp, float* dst,
-                      const std::string& name_for_errors, const ImageLimits& limits) {
+// preprocess_bytes, through `gate` around the decoding unless it is null.
+void preprocess_gated(const uint8_t* data, size_t size, const Preprocess& pp, float* dst,
+                      const std::string& name_for_errors, const ImageLimits& limits, DecodeGate* gate) {
     check_arguments(pp, limits);
     if (dst == nullptr) throw Error(ErrorCode::InvalidArgument, "preprocess: null destination");
-    const cv::Mat image = decode(data, size, name_for_errors, limits);
+    GatePass pass(gate);
+    const cv::Mat image = decode(data, size, name_for_errors, limits, pass);
     cv::Mat resized;
     try {
         cv::resize(image(central_crop(image.rows, image.cols, pp.crop)), resized, cv::Size(pp.width, pp.height),
@@ -219,10 +250,28 @@ void preprocess_bytes(const uint8_t* data, size_t size, const Preprocess& pp, fl
     normalize_to_planes(resized, pp, dst);
 }
 
-void preprocess_file(const std::string& path, const Preprocess& pp, float* dst, const ImageLimits& limits) {
+// preprocess_file, through `gate` unless it is null.
+void preprocess_path(const std::string& path, const Preprocess& pp, float* dst, const ImageLimits& limits,
+                     DecodeGate* gate) {
     check_arguments(pp, limits);  // fail fast, before reading the file
     const std::vector<uint8_t> bytes = read_file(path, limits);
-    preprocess_bytes(bytes.data(), bytes.size(), pp, dst, path, limits);
+    preprocess_gated(bytes.data(), bytes.size(), pp, dst, path, limits, gate);
+}
+
+}  // namespace
+
+void preprocess_bytes(const uint8_t* data, size_t size, const Preprocess& pp, float* dst,
+                      const std::string& name_for_errors, const ImageLimits& limits) {
+    preprocess_gated(data, size, pp, dst, name_for_errors, limits, nullptr);
+}
+
+void preprocess_file(const std::string& path, const Preprocess& pp, float* dst, const ImageLimits& limits) {
+    preprocess_path(path, pp, dst, limits, nullptr);
+}
+
+void preprocess_file(const std::string& path, const Preprocess& pp, float* dst, const ImageLimits& limits,
+                     DecodeGate& gate) {
+    preprocess_path(path, pp, dst, limits, &gate);
 }
 
 Tensor load_image(const std::string& path, const Preprocess& pp, const ImageLimits& limits) {

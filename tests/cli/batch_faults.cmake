@@ -8,11 +8,12 @@ mnet_test(test_batch_faults
 target_compile_definitions(test_batch_faults PRIVATE MNET_CONVERT_PATH="$<TARGET_FILE:mnet-convert>")
 add_dependencies(test_batch_faults mnet mnet-convert)
 
-# Issue 18: special files at every path flag, outputs over inputs, signals while inputs misbehave.
+# Issue 18: special files at every path flag, outputs over inputs, signals while inputs misbehave, large images
+# decoded by several workers (built with image_fixtures).
 mnet_test(test_robust
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_special_files.cpp ${CMAKE_CURRENT_LIST_DIR}/test_robust_regressions.cpp
           ${CMAKE_CURRENT_LIST_DIR}/robust_support.cpp
           ${CMAKE_CURRENT_LIST_DIR}/test_batch_support.cpp ${CMAKE_CURRENT_LIST_DIR}/../e2e/shared_models.cpp
-  LIBS mnet_model nlohmann_json::nlohmann_json)
+  LIBS mnet_model mnet_image_fixtures nlohmann_json::nlohmann_json)
 target_compile_definitions(test_robust PRIVATE MNET_CONVERT_PATH="$<TARGET_FILE:mnet-convert>")
 add_dependencies(test_robust mnet mnet-convert)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Issue 18's examples, each as it was reported: outputs over inputs, a signal while an input misbehaves, names
-// that are not UTF-8, control characters in names, empty flag values, shard limits, TF.js files, full disks.
+// that are not UTF-8, control characters in names, empty flag values, shard limits, TF.js files, full disks,
+// and batch's decode workers each holding a large decoded image at once.
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -15,10 +16,13 @@
 #include <thread>
 
 #include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
 
 #include "cli/robust_support.h"
 #include "cli/test_batch_support.h"
 #include "support/test_data.h"
+#include "unit/image_fixtures.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -279,6 +283,43 @@ TEST_CASE("TF.js: unreadable metadata, special weights, repeated paths and links
         fs::create_symlink(dir + "/outside.bin", dir + "/link/weights.bin");
         check_one_error_line(run_measured({convert_path(), model, "-o", out}, 5), 4, "outside the model's folder");
     }
+    fs::remove_all(dir);
+}
+
+// Named "peak RSS" so that scripts/test_sanitizers.sh leaves it out: under ASan freed memory stays in quarantine.
+TEST_CASE("batch -j 4 over four large images: peak RSS holds one decoded image within --max-pixels, not four",
+          "[cli][robust][memory]") {
+    // The issue's case is four ~1 GiB-decoded photos peaking at 4x that; scaled down here to 16 MP PNGs (48 MB
+    // decoded each) with --max-pixels 20 M, which is also the workers' shared decode budget (docs/batch.md,
+    // "Streaming design"): one image at a time fits, two do not. Without the budget the four workers start
+    // together and the peak grows by about four decoded images. The oracle is the image's own size (3 bytes per
+    // pixel), against the same run over four small images.
+    constexpr int kWidth = 4000, kHeight = 4000, kFiles = 4;
+    constexpr long kDecodedKb = 3L * kWidth * kHeight / 1024;
+    const std::string dir = make_temp_dir("decode-budget");
+    auto write_set = [&](const std::string& sub, int width, int height) {
+        const cv::Mat image(height, width, CV_8UC3, cv::Scalar(40, 120, 200));
+        const Bytes png = encode_image(image, ".png", {cv::IMWRITE_PNG_COMPRESSION, 1});
+        fs::create_directories(dir + "/" + sub);
+        for (int i = 0; i < kFiles; ++i) write_file_bytes(dir + "/" + sub + "/" + std::to_string(i) + ".png", png);
+    };
+    write_set("small", 224, 224);
+    write_set("large", kWidth, kHeight);
+    auto peak_rss_kb = [&](const std::string& sub) {
+        const Measured m = run_measured(
+            {mnet_path(), "batch", "-q", "-j", "4", "--max-pixels", "20000000", "-m", test_model(), dir + "/" + sub},
+            60);
+        INFO(sub << " stderr: " << m.err);
+        REQUIRE(m.status == 0);
+        REQUIRE(lines_of(m.out).size() == static_cast<size_t>(kFiles));
+        return m.max_rss_kb;
+    };
+    const long small = peak_rss_kb("small");
+    const long large = peak_rss_kb("large");
+    INFO("peak RSS " << small << " kB over small images, " << large << " kB over large ones; one decoded: "
+                     << kDecodedKb << " kB");
+    CHECK(large - small >= kDecodedKb / 2);      // the measurement sees a decoded image...
+    CHECK(large - small <= kDecodedKb * 3 / 2);  // ...and never two at once
     fs::remove_all(dir);
 }
 

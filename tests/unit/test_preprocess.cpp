@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 
 #include "mnet/error.h"
 #include "mnet/image.h"
+#include "preprocess/decode_gate.h"
 #include "support/test_data.h"
 #include "support/expect_error.h"
 #include "unit/image_fixtures.h"
@@ -372,4 +374,59 @@ TEST_CASE("preprocess never crashes on truncated or corrupted images", "[unit][p
             survive(bytes, bytes.size());
         }
     }
+}
+
+namespace {
+
+// Records what preprocess_file tells a DecodeGate; fails the image when `refuse` is set.
+struct CountingGate final : mnet::DecodeGate {
+    std::vector<int64_t> entered, left;
+    bool refuse = false;
+    void enter(int64_t pixels) override {
+        if (refuse) throw std::runtime_error("refused by the gate");
+        entered.push_back(pixels);
+    }
+    void leave(int64_t pixels) override { left.push_back(pixels); }
+};
+
+}  // namespace
+
+TEST_CASE("preprocess passes each decode through the gate, and out again on every path", "[unit][preprocess]") {
+    // batch's decode budget (src/cli/pipeline.cpp) relies on this: a leave() missed on an error path would
+    // keep its pixels counted, and every later large image would wait for them forever.
+    const std::string dir = mnet::test::make_temp_dir("decode-gate");
+    const Preprocess pp = make_pp(16, 16, 0.875, 128.0f, 127.0f);
+    std::vector<float> dst(3 * 16 * 16);
+    const cv::Mat image(30, 40, CV_8UC3, cv::Scalar(10, 20, 30));
+    const std::vector<uint8_t> png = mnet::test::encode_image(image, ".png");
+    auto write = [&](const std::string& name, const std::vector<uint8_t>& bytes) {
+        mnet::test::write_file_bytes(dir + "/" + name, bytes);
+        return dir + "/" + name;
+    };
+    CountingGate gate;
+
+    SECTION("a good image: once in and out with its declared size") {
+        mnet::preprocess_file(write("good.png", png), pp, dst.data(), {}, gate);
+        CHECK(gate.entered == std::vector<int64_t>{40 * 30});
+        CHECK(gate.left == gate.entered);
+    }
+    SECTION("a decoder failure after the header still leaves") {
+        const std::vector<uint8_t> cut(png.begin(), png.begin() + static_cast<long>(png.size() / 2));
+        CHECK_THROWS_AS(mnet::preprocess_file(write("cut.png", cut), pp, dst.data(), {}, gate), mnet::Error);
+        CHECK(gate.entered == std::vector<int64_t>{40 * 30});
+        CHECK(gate.left == gate.entered);
+    }
+    SECTION("a refused header never enters") {
+        const std::string bomb = write("bomb.png", mnet::test::bomb_header("PNG", 100000, 100000));
+        CHECK_THROWS_AS(mnet::preprocess_file(bomb, pp, dst.data(), {}, gate), mnet::Error);
+        CHECK(gate.entered.empty());
+        CHECK(gate.left.empty());
+    }
+    SECTION("the gate's own exception leaves preprocess_file as it is, with no leave()") {
+        gate.refuse = true;
+        CHECK_THROWS_WITH(mnet::preprocess_file(write("good.png", png), pp, dst.data(), {}, gate),
+                          "refused by the gate");
+        CHECK(gate.left.empty());
+    }
+    fs::remove_all(dir);
 }
