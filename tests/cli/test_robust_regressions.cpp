@@ -158,7 +158,7 @@ TEST_CASE("SIGTERM while batch has a FIFO among its inputs ends it within 1 s wi
         kill(pid, SIGKILL);
         waitpid(pid, &raw, 0);
     }
-    CHECK(seconds <= 1.0);
+    CHECK(seconds <= prompt_bound(1.0));
     REQUIRE(WIFEXITED(raw));
     CHECK(WEXITSTATUS(raw) == 143);
     const std::vector<std::string> lines = lines_of(slurp_file(out));
@@ -275,7 +275,7 @@ TEST_CASE("TF.js: unreadable metadata, special weights, repeated paths and links
         write_text_file(model, j.dump());
         const Measured m = run_measured({convert_path(), model, "-o", out}, 10);
         check_one_error_line(m, 4, "listed twice");
-        CHECK(m.seconds <= 2.0);
+        CHECK(m.seconds <= prompt_bound(2.0));
     }
     SECTION("a weights.bin link outside the model's folder") {
         const std::string model = copy_tm(dir + "/link");

@@ -85,7 +85,7 @@ void check_case(const Case& c, const std::string& dir) {
         INFO(c.what << " " << s.kind << " (" << s.path << "): status " << m.status << ", " << m.seconds << " s, "
                     << m.max_rss_kb << " KB\nstderr: " << m.err);
         CHECK_FALSE(m.timed_out);
-        CHECK(m.seconds <= kDeadlineSeconds);
+        CHECK(m.seconds <= prompt_bound(kDeadlineSeconds));
         CHECK(m.max_rss_kb <= kMaxRssKb);
         const bool writable_device = c.output && s.kind.rfind("/dev/", 0) == 0;
         if (writable_device && m.status == 0) continue;
