@@ -186,7 +186,7 @@ int run_bench(const BenchOptions& flags) {
     BenchOptions opt = flags;
     opt.precision = precision_name(resolve_precision(flags.precision, *model));
     opt.json = opt.out.resolve() == "jsonl";
-    redirect_stdout(opt.out.path);
+    ResultOutput result(opt.out.path);  // the model's files are noted as it loads
     std::vector<int> threads;
     for (int t : opt.threads) threads.push_back(resolve_threads(t));
 
@@ -222,6 +222,7 @@ int run_bench(const BenchOptions& flags) {
                     "infer. = session creation + first run (ms);\nmode: latency = one pass over the batch on all "
                     "threads, throughput = one single-threaded stream per thread, a few images at a time\n");
     }
+    result.commit();
     return kExitOk;
 }
 

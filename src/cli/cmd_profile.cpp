@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // mnet profile: where every millisecond of a run goes, step by step (nodes, fused groups, layout reorders).
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <numeric>
@@ -177,7 +178,7 @@ int run_profile(const ProfileOptions& opt) {
     }
     // The image and the model are read after this check: name them (the model as -m gave it, when a path).
     std::vector<std::string> inputs{opt.image, opt.model.name};
-    check_writable(output, "-o", inputs);
+    ResultOutput out(output, inputs);
     if (!opt.svg.empty()) check_writable(opt.svg, "--svg", inputs);
     const ProfileResult r = measure(opt);
     std::string text;
@@ -190,8 +191,9 @@ int run_profile(const ProfileOptions& opt) {
     } else {
         text = profile_table(r);
     }
-    write_text(output, "-o", text);
-    if (!opt.svg.empty()) write_text(opt.svg, "--svg", profile_svg(r));
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    out.commit();
+    if (!opt.svg.empty()) write_text(opt.svg, "--svg", profile_svg(r));  // --svg - goes to stdout, -o committed
     return kExitOk;
 }
 

@@ -143,19 +143,4 @@ std::string human_bytes(int64_t bytes) {
     return buf;
 }
 
-void check_writable(const std::string& path, const std::string& flag, const std::vector<std::string>& inputs) {
-    if (is_stdout(path)) return;
-    io::refuse_overwriting_input(path, flag, inputs);
-    io::AtomicFile probe(path, flag);  // created beside the target and removed again: the target is untouched
-}
-
-void write_text(const std::string& path, const std::string& flag, const std::string& text) {
-    if (is_stdout(path)) {
-        std::fwrite(text.data(), 1, text.size(), stdout);
-        std::fflush(stdout);
-        return;
-    }
-    io::write_file_atomically(path, flag, text);
-}
-
 }  // namespace mnet::cli

@@ -64,13 +64,4 @@ std::string human_count(double n);
 // 89128960 -> "85.0 MiB".
 std::string human_bytes(int64_t bytes);
 
-// Fails early, before minutes of measuring, when `path` (unless standard output) cannot be created, or is one
-// of `inputs` or a file already read (InvalidArgument, io::refuse_overwriting_input); leaves `path` untouched.
-// Throws Io naming the file. `flag` names the option in messages ("-o", "--svg").
-void check_writable(const std::string& path, const std::string& flag, const std::vector<std::string>& inputs);
-
-// Writes `text` to `path` in full or not at all (io::AtomicFile), or to stdout when is_stdout(path). Throws Io
-// naming the file.
-void write_text(const std::string& path, const std::string& flag, const std::string& text);
-
 }  // namespace mnet::cli

@@ -7,7 +7,10 @@
 #include <cstring>
 #include <filesystem>
 
+#include <unistd.h>
+
 #include "cli/common_options.h"
+#include "common/exit_codes.h"
 #include "common/usage.h"
 #include "mnet/error.h"
 
@@ -20,7 +23,8 @@ const char* const kOutputHelp =
 
 namespace {
 
-std::string g_stdout_name = "standard output";
+constexpr const char* kStandardOutput = "standard output";
+std::string g_stdout_name = kStandardOutput;
 
 }  // namespace
 
@@ -53,12 +57,60 @@ void add_output_flags(CLI::App* sub, OutputFlags& flags, std::vector<std::string
         ->option_text("FILE");
 }
 
-void redirect_stdout(const std::string& path) {
+ResultOutput::ResultOutput(const std::string& path, const std::vector<std::string>& inputs,
+                           const std::string& flag) {
     if (is_stdout(path)) return;
-    if (!std::freopen(path.c_str(), "w", stdout)) {
-        throw Error(ErrorCode::Io, path + ": cannot create output file (" + std::strerror(errno) + ")");
+    file_ = std::make_unique<io::AtomicFile>(path, flag, inputs);
+    std::fflush(stdout);  // what was printed before belongs to the old stdout
+    saved_stdout_ = ::dup(STDOUT_FILENO);
+    if (saved_stdout_ < 0 || ::dup2(file_->fd(), STDOUT_FILENO) < 0) {
+        const int err = errno;
+        if (saved_stdout_ >= 0) ::close(saved_stdout_);
+        saved_stdout_ = -1;
+        throw Error(ErrorCode::Io, path + ": cannot create output file (" + std::strerror(err) + ")");
     }
     g_stdout_name = path;
+}
+
+ResultOutput::~ResultOutput() {
+    if (saved_stdout_ < 0) return;
+    // Unwinding from an error: what stdio still holds goes into the temporary file, which the AtomicFile
+    // removes; a write error there is no news.
+    std::fflush(stdout);
+    std::clearerr(stdout);
+    restore_stdout();
+}
+
+void ResultOutput::restore_stdout() {
+    ::dup2(saved_stdout_, STDOUT_FILENO);
+    ::close(saved_stdout_);
+    saved_stdout_ = -1;
+    g_stdout_name = kStandardOutput;
+}
+
+void ResultOutput::commit() {
+    if (!file_) {
+        flush_stdout();
+        return;
+    }
+    flush_stdout();  // throws naming the file; the destructor then removes the temporary file
+    restore_stdout();
+    file_->commit();
+    file_.reset();
+}
+
+void check_writable(const std::string& path, const std::string& flag, const std::vector<std::string>& inputs) {
+    if (is_stdout(path)) return;
+    io::AtomicFile probe(path, flag, inputs);  // created beside the target and removed again: the target is untouched
+}
+
+void write_text(const std::string& path, const std::string& flag, const std::string& text) {
+    if (is_stdout(path)) {
+        std::fwrite(text.data(), 1, text.size(), stdout);
+        flush_stdout();
+        return;
+    }
+    io::write_file_atomically(path, flag, text);
 }
 
 const std::string& stdout_name() { return g_stdout_name; }

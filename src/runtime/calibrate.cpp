@@ -2,6 +2,7 @@
 // Post-training quantization: activation ranges observed in fp32 runs, written back as quantization parameters.
 #include <algorithm>
 #include <limits>
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -9,6 +10,7 @@
 #include "mnet/error.h"
 #include "mnet/quantize.h"
 #include "graph/loader.h"
+#include "core/file_io.h"
 #include "model/writer.h"
 #include "ops/op.h"
 #include "ops/quantize.h"
@@ -137,6 +139,13 @@ void Calibrator::write(const std::string& json_path, const std::string& name) co
         chosen[n.output] = *n.dst_quant;
     }
     ModelWriter writer = rewrite(impl, std::move(def));
+    // The model calibrated is an input of this write, whether or not the caller holds a scope of its own.
+    io::InputScope inputs;
+    inputs.add(impl.path);
+    if (const auto weights = io::resolve_inside(std::filesystem::path(impl.path).parent_path().string(),
+                                                impl.def.weights_file)) {
+        inputs.add(*weights);
+    }
     writer.write(json_path);
 }
 
