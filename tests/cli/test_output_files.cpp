@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: Apache-2.0
+// -o FILE of every subcommand that prints results (issues 18 and 20): never written over a file the command reads
+// (exit 2, the input byte for byte unchanged), and written in full or not at all (a failed run leaves no FILE and
+// an existing one untouched, and no temporary file beside it).
+#include <catch2/catch.hpp>
+#include <algorithm>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cli/robust_support.h"
+#include "cli/test_batch_support.h"
+#include "support/test_data.h"
+
+namespace fs = std::filesystem;
+
+namespace mnet::test {
+namespace {
+
+// The file names in `dir` (not below), sorted.
+std::vector<std::string> entries_of(const std::string& dir) {
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+// A writable copy of the test model in `dir`: its manifest path (the weights beside it, as the manifest names
+// them).
+std::string copy_model(const std::string& dir) {
+    const fs::path manifest(test_model());
+    for (const auto& e : fs::directory_iterator(manifest.parent_path())) {
+        if (e.path().stem() == manifest.stem()) copy_file(e.path().string(), dir + "/" + e.path().filename().string());
+    }
+    return dir + "/" + manifest.filename().string();
+}
+
+void check_refused(const RunResult& r, const std::string& input, const std::string& before) {
+    INFO("stderr: " << r.err);
+    CHECK(r.status == 2);
+    const std::vector<std::string> lines = lines_of(r.err);  // a note ("converting ...") may come first
+    REQUIRE(!lines.empty());
+    CHECK(lines.back().rfind("mnet: error: ", 0) == 0);
+    CHECK(lines.back().find("is also an input") != std::string::npos);
+    CHECK(std::count_if(lines.begin(), lines.end(), [](const std::string& l) { return l.find("error") != std::string::npos; }) == 1);
+    CHECK(slurp_file(input) == before);
+}
+
+}  // namespace
+
+TEST_CASE("-o naming an input of the command is refused and the input survives, in every subcommand",
+          "[cli][robust][overwrite]") {
+    const std::string dir = make_temp_dir("output-over-input");
+    const std::string model = copy_model(dir);
+    const std::string weights = fs::path(model).replace_extension(".bin").string();
+    const std::string photo = dir + "/val/malamute/dog.jpg";
+    copy_file(shared_photos().at("dog"), photo);
+    const std::string m = " -m " + quote(model) + " ";
+    // Each command with an output that is one of its inputs: an image, the model's manifest or weights, a label
+    // list, a part, a --files-from list, the zoo.
+    write_text_file(dir + "/labels.csv", "file,label\nval/malamute/dog.jpg,malamute\n");
+    write_text_file(dir + "/list.txt", photo + "\n");
+    copy_file(shared_photos().at("dog"), dir + "/parts/dog.jpg");
+    REQUIRE(run_shell(mnet() + " batch -q" + m + "-o " + quote(dir + "/part.jsonl") + " " + quote(photo)).status == 0);
+    fs::create_directories(dir + "/zoo");
+    copy_file(fs::path(mnet_path()).parent_path().parent_path().string() + "/models/zoo.json", dir + "/zoo/zoo.json");
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"classify" + m + "-o " + quote(photo) + " " + quote(photo), photo},
+        {"classify --json" + m + "-o " + quote(weights) + " " + quote(photo), weights},
+        {"info" + m + "-o " + quote(model), model},
+        {"info --json" + m + "-o " + quote(weights), weights},
+        {"bench -n 1 --warmup 0" + m + "-o " + quote(weights), weights},
+        {"profile -n 1 --warmup 0" + m + "-o " + quote(weights), weights},  // read after -o was opened
+        {"eval -q" + m + "-o " + quote(photo) + " " + quote(dir + "/val"), photo},
+        {"eval -q --json" + m + "--csv " + quote(dir + "/labels.csv") + " -o " + quote(dir + "/labels.csv"),
+         dir + "/labels.csv"},
+        {"eval -q" + m + "--files-from " + quote(dir + "/list.txt") + " -o " + quote(dir + "/list.txt"),
+         dir + "/list.txt"},
+        {"eval -q" + m + "--misclassified " + quote(model) + " " + quote(dir + "/val"), model},
+        {"merge -q " + quote(dir + "/part.jsonl") + " -o " + quote(dir + "/part.jsonl"), dir + "/part.jsonl"},
+        {"merge -q --format csv " + quote(dir + "/part.jsonl") + " --files-from " + quote(dir + "/list.txt") + " -o " +
+             quote(dir + "/list.txt"),
+         dir + "/list.txt"},
+        {"models -o " + quote(dir + "/zoo/zoo.json"), dir + "/zoo/zoo.json"},
+    };
+    for (const auto& [args, input] : cases) {  // one setup for all (no SECTION): each case is one mnet run
+        INFO(args);
+        {
+            const std::string before = slurp_file(input);
+            REQUIRE(!before.empty());
+            check_refused(run_shell("MNET_MODEL_DIR=" + quote(dir + "/zoo") + " " + mnet() + " " + args), input,
+                          before);
+        }
+    }
+    {
+        INFO("through a symbolic link to the input");
+        fs::create_symlink(photo, dir + "/link.txt");
+        const std::string before = slurp_file(photo);
+        check_refused(run_shell(mnet() + " classify" + m + "-o " + quote(dir + "/link.txt") + " " + quote(photo)),
+                      photo, before);
+    }
+    {
+        INFO("a source model given to -m (converted into the cache)");
+        const std::string tflite = dir + "/src/model.tflite";
+        copy_file(shared_dir() + "/models/mobilenet_v1_0.75_192_quant/mobilenet_v1_0.75_192_quant.tflite", tflite);
+        const std::string before = slurp_file(tflite);
+        check_refused(run_shell("XDG_CACHE_HOME=" + quote(dir + "/cache") + " " + mnet() + " classify -m " +
+                                quote(tflite) + " -o " + quote(tflite) + " " + quote(photo)),
+                      tflite, before);
+    }
+    fs::remove_all(dir);
+}
+
+TEST_CASE("a failed run leaves no output file and an existing one untouched", "[cli][robust][overwrite]") {
+    const std::string dir = make_temp_dir("output-failed");
+    const std::string model = test_model();
+    const std::string photo = shared_photos().at("dog");
+    copy_file(photo, dir + "/val/malamute/dog.jpg");
+    copy_file(photo, dir + "/val/tabby/dog.jpg");  // a miss: eval's report is then longer than the limit
+    const std::string m = " -m " + quote(model) + " ";
+    // Each run fails after its output was opened: a file size limit of 512 bytes (ulimit -f 1) makes the write
+    // of a longer output fail (EFBIG: status 3), and profile's image is missing (status 1).
+    const std::string limit = "ulimit -f 1; ";
+    const std::vector<std::pair<std::string, int>> cases = {
+        {limit + mnet() + " classify --json -k 100" + m + "-o OUT " + quote(photo), 3},
+        {limit + mnet() + " info" + m + "-o OUT", 3},
+        {limit + mnet() + " info --json" + m + "-o OUT", 3},
+        {limit + mnet() + " eval -q --json" + m + "-o OUT " + quote(dir + "/val"), 3},
+        {limit + mnet() + " bench -n 1 --warmup 0 --json" + m + "-o OUT", 3},
+        {limit + mnet() + " models --json -o OUT", 3},
+        {mnet() + " profile -n 1" + m + "-o OUT " + quote(dir + "/missing.jpg"), 1},
+    };
+    for (const auto& [command, status] : cases) {
+        INFO(command);
+        {
+            const std::string out = dir + "/out/result.txt";
+            fs::create_directories(dir + "/out");
+            auto run = [&, command = command] {
+                std::string c = command;
+                c.replace(c.find("OUT"), 3, quote(out));
+                return run_shell(c);
+            };
+            RunResult r = run();
+            INFO("stderr: " << r.err);
+            CHECK(r.status == status);
+            CHECK(lines_of(r.err).size() == 1);
+            CHECK(entries_of(dir + "/out").empty());  // no file, no temporary file
+            write_text_file(out, "old");
+            r = run();
+            CHECK(r.status == status);
+            CHECK(slurp_file(out) == "old");
+            CHECK(entries_of(dir + "/out") == std::vector<std::string>{"result.txt"});
+            fs::remove_all(dir + "/out");
+        }
+    }
+    {
+        INFO("merge whose parts do not cover the run writes nothing");
+        const std::string part = dir + "/part.jsonl";
+        REQUIRE(run_shell(mnet() + " batch -q" + m + "-o " + quote(part) + " " + quote(photo)).status == 0);
+        write_text_file(dir + "/out.csv", "old");
+        for (const char* format : {"jsonl", "csv"}) {
+            const RunResult r = run_shell(mnet() + " merge -q --format " + format + " " + quote(part) + " " +
+                                          quote(part) + " -o " + quote(dir + "/out.csv"));
+            INFO("stderr: " << r.err);
+            CHECK(r.status == 1);  // a duplicate
+            CHECK(slurp_file(dir + "/out.csv") == "old");
+        }
+    }
+    fs::remove_all(dir);
+}
+
+}  // namespace mnet::test
