@@ -5,8 +5,11 @@
 #include <catch2/catch.hpp>
 #include <algorithm>
 #include <filesystem>
+#include <set>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "cli/robust_support.h"
 #include "cli/test_batch_support.h"
@@ -46,7 +49,87 @@ void check_refused(const RunResult& r, const std::string& input, const std::stri
     CHECK(slurp_file(input) == before);
 }
 
+// RFC 4648 base64 decoding, the oracle for file_bytes.
+std::string from_base64(const std::string& text) {
+    static const std::string kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    uint32_t bits = 0;
+    int count = 0;
+    for (char c : text) {
+        if (c == '=') break;
+        bits = (bits << 6) | static_cast<uint32_t>(kAlphabet.find(c));
+        count += 6;
+        if (count >= 8) {
+            count -= 8;
+            out += static_cast<char>((bits >> count) & 0xFF);
+        }
+    }
+    return out;
+}
+
 }  // namespace
+
+TEST_CASE("eval names files that are not UTF-8 unambiguously, as batch does", "[cli][robust][names]") {
+    const std::string dir = make_temp_dir("eval-names");
+    // Dogs in the tabby folder: both are misses; y\xfe.jpg does not decode: an error.
+    const std::vector<std::string> misses = {dir + "/val/tabby/x\xff.jpg", dir + "/val/tabby/x\xfe.jpg"};
+    for (const std::string& f : misses) copy_file(shared_photos().at("dog"), f);
+    write_text_file(dir + "/val/tabby/y\xfe.jpg", "not an image");
+    const RunResult r = run_shell(mnet() + " eval -q --json -m " + quote(test_model()) + " --misclassified " +
+                                  quote(dir + "/wrong.csv") + " " + quote(dir + "/val"));
+    INFO(r.err);
+    REQUIRE(r.status == 1);
+    const nlohmann::json report = nlohmann::json::parse(r.out);
+    std::set<std::string> shown, exact;
+    for (const auto& m : report.at("misclassified")) {
+        shown.insert(m.at("file").get<std::string>());
+        exact.insert(from_base64(m.at("file_bytes").get<std::string>()));
+    }
+    CHECK(shown == std::set<std::string>{dir + "/val/tabby/x\\xff.jpg", dir + "/val/tabby/x\\xfe.jpg"});
+    CHECK(exact == std::set<std::string>(misses.begin(), misses.end()));
+    REQUIRE(report.at("errors").size() == 1);
+    CHECK(from_base64(report.at("errors")[0].at("file_bytes").get<std::string>()) == dir + "/val/tabby/y\xfe.jpg");
+    // The CSV: file_bytes last, the base64 of each exact name.
+    const std::vector<std::string> rows = lines_of(slurp_file(dir + "/wrong.csv"));
+    REQUIRE(rows.size() == 3);
+    CHECK(rows[0].substr(rows[0].rfind(',') + 1) == "file_bytes");
+    std::set<std::string> csv_exact;
+    for (size_t i = 1; i < rows.size(); ++i) csv_exact.insert(from_base64(rows[i].substr(rows[i].rfind(',') + 1)));
+    CHECK(csv_exact == std::set<std::string>(misses.begin(), misses.end()));
+    fs::remove_all(dir);
+}
+
+TEST_CASE("merge --format csv of a sharded run's parts equals the unsharded batch --format csv", "[cli][merge]") {
+    const std::string dir = make_temp_dir("merge-csv");
+    const std::string m = " -m " + quote(test_model()) + " ";
+    for (const auto& [stem, path] : shared_photos()) copy_file(path, dir + "/photos/" + fs::path(path).filename().string());
+    const std::string photos = quote(dir + "/photos");
+    for (int k = 0; k < 2; ++k) {
+        REQUIRE(run_shell(mnet() + " batch -q -k 3" + m + "--shard " + std::to_string(k) + "/2 -o " +
+                          quote(dir + "/part" + std::to_string(k) + ".jsonl") + " " + photos)
+                    .status == 0);
+    }
+    const RunResult whole = run_shell(mnet() + " batch -q -k 3 --format csv" + m + photos);
+    REQUIRE(whole.status == 0);
+    const std::string parts = " " + quote(dir + "/part1.jsonl") + " " + quote(dir + "/part0.jsonl");
+    const RunResult merged = run_shell(mnet() + " merge -q --format csv" + parts);
+    INFO(merged.err);
+    CHECK(merged.status == 0);
+    CHECK(merged.out == whole.out);
+    // -o FILE.csv picks csv; --json is jsonl: the records as batch wrote them, in order.
+    CHECK(run_shell(mnet() + " merge -q" + parts + " -o " + quote(dir + "/all.csv")).status == 0);
+    CHECK(slurp_file(dir + "/all.csv") == whole.out);
+    const RunResult jsonl = run_shell(mnet() + " merge -q --json" + parts);
+    CHECK(jsonl.out == slurp_file(dir + "/part0.jsonl") + slurp_file(dir + "/part1.jsonl"));
+    CHECK(run_shell(mnet() + " merge -q --json --format csv" + parts).status == 2);
+    // Feature vectors have no CSV form.
+    REQUIRE(run_shell(mnet() + " batch -q --features" + m + "-o " + quote(dir + "/features.jsonl") + " " + photos)
+                .status == 0);
+    const RunResult features = run_shell(mnet() + " merge -q --format csv " + quote(dir + "/features.jsonl"));
+    CHECK(features.status == 2);
+    CHECK(lines_of(features.err).size() == 1);
+    fs::remove_all(dir);
+}
 
 TEST_CASE("-o naming an input of the command is refused and the input survives, in every subcommand",
           "[cli][robust][overwrite]") {
