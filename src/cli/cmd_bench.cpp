@@ -38,7 +38,7 @@ struct BenchOptions {
     OutputFlags out;
     bool json = false;  // out.resolve() == "jsonl"
     uint32_t seed = 1;
-    bool fuse_dw = SessionOptions{}.fuse_dw;
+    bool fuse_dw = LoweringOptions{}.fuse_dw;
     BatchMode mode = BatchMode::Auto;
 };
 
@@ -87,11 +87,11 @@ BenchResult bench_one(const std::shared_ptr<const Model>& model, int batch, int 
     SessionOptions so;
     so.batch = batch;
     so.threads = threads;
-    so.fuse_dw = opt.fuse_dw;
     so.mode = opt.mode;
     so.precision = int8 ? Precision::Int8 : Precision::Fp32;
     const auto session_start = Clock::now();
-    Session session(model, so);
+    const std::unique_ptr<Session> made = make_session(model, so, opt.fuse_dw);
+    Session& session = *made;
     r.session_ms = ms_since(session_start);
     r.mode = session.options().mode;
     r.threads_used = session.options().threads;

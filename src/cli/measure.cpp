@@ -16,6 +16,7 @@
 #include "core/file_io.h"
 #include "mnet/error.h"
 #include "mnet/image.h"
+#include "runtime/session_factory.h"
 
 namespace mnet::cli {
 
@@ -37,6 +38,13 @@ constexpr int64_t kBytesPerKib = 1024;  // Linux reports ru_maxrss in KiB
 constexpr int kMaxPixel = 255;          // 8-bit images
 
 }  // namespace
+
+std::unique_ptr<Session> make_session(std::shared_ptr<const Model> model, const SessionOptions& options,
+                                      bool fuse_dw) {
+    LoweringOptions lowering;
+    lowering.fuse_dw = fuse_dw;
+    return SessionFactory::make(std::move(model), options, lowering);
+}
 
 CLI::Option* add_fuse_dw_flag(CLI::App* sub, bool& fuse_dw) {
     return sub->add_flag("--fuse-dw,!--no-fuse-dw", fuse_dw,
