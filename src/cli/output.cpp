@@ -1,16 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cli/output.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 
-#include <unistd.h>
-
 #include "cli/common_options.h"
-#include "common/exit_codes.h"
 #include "common/usage.h"
 #include "mnet/error.h"
 
@@ -18,8 +17,8 @@ namespace mnet::cli {
 
 const char* const kOutputHelp =
     "Output: every subcommand that prints results takes --format F (its formats are in its help), --json (its JSON "
-    "format) and -o FILE (standard output by default; a .csv/.json/.jsonl name picks that format when offered). "
-    "Results go to the output; progress, notes and errors (one line each, 'mnet: error: ...') to stderr.";
+    "format) and -o FILE (standard output by default; a .csv/.json/.jsonl name picks that format when offered; "
+    "written in full or not at all, never over a file the command reads). Results go to the output; progress, notes and errors (one line each, 'mnet: error: ...') to stderr.";
 
 namespace {
 
