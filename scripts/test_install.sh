@@ -37,5 +37,25 @@ for image in "$images"/*; do
     fi
   done
 done
-[ $status -ne 0 ] || echo "test_install: ok: installed, examples/ built with find_package(mnet) and pkg-config, top-1 = mnet classify's on $(ls "$images" | wc -l) photos"
+# 3. The installed command line (when the CLI was built): `mnet models` lists the zoo from
+# share/mnet/models/zoo.json, and a zoo model that is not fetched gets the fetch hint, not "not found".
+checked_cli=""
+if [ -x "$prefix/bin/mnet" ]; then
+  empty="$tmp/empty-data"  # no models of the user's in the way
+  mkdir -p "$empty"
+  run_installed() { (cd "$tmp" && env -u MNET_MODEL_DIR XDG_DATA_HOME="$empty" "$prefix/bin/mnet" "$@"); }
+  [ -f "$prefix/share/mnet/models/zoo.json" ] || { echo "test_install: FAIL: share/mnet/models/zoo.json not installed"; status=1; }
+  want_zoo=$(jq -r '[.models[].name] | sort | join(" ")' models/zoo.json)
+  got_zoo=$(run_installed models --json | jq -r '[.models[].name] | sort | join(" ")') || got_zoo="(mnet models failed)"
+  if [ "$got_zoo" != "$want_zoo" ]; then
+    echo "test_install: FAIL: installed 'mnet models' lists '$got_zoo', zoo.json has '$want_zoo'"; status=1
+  fi
+  zoo_name=$(jq -r '.models[0].name' models/zoo.json)
+  hint=$(run_installed info -m "$zoo_name" 2>&1 >/dev/null) && hint_status=0 || hint_status=$?
+  if [ "$hint_status" -ne 3 ] || [[ "$hint" != *"is not fetched yet: run "*"fetch_models.sh $zoo_name"* ]]; then
+    echo "test_install: FAIL: installed 'mnet info -m $zoo_name' says (status $hint_status): $hint"; status=1
+  fi
+  checked_cli=", the installed mnet lists the zoo's $(jq '.models | length' models/zoo.json) models"
+fi
+[ $status -ne 0 ] || echo "test_install: ok: installed, examples/ built with find_package(mnet) and pkg-config, top-1 = mnet classify's on $(ls "$images" | wc -l) photos$checked_cli"
 exit $status

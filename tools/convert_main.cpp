@@ -143,6 +143,7 @@ int main(int argc, char** argv) {
     }
 
     try {
+        mnet::io::InputScope inputs;  // one conversion: what it reads (source, weights, labels) is no output
         mnet::importer::TfliteImportOptions options;
         options.labels_path = labels;
         options.background = background == "yes"  ? mnet::importer::BackgroundClass::Yes

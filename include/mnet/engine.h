@@ -32,7 +32,6 @@ struct SessionOptions {
     // MACs x batch in int8, 25 M in fp32: V3-small int8 at batch 1) runs on one; options() says what was chosen.
     int threads = 0;
     bool profile = false;  // record per-layer timings (adds one clock read per layer)
-    bool fuse_dw = true;   // fuse pointwise 1x1 + following depthwise (oneDNN append_dw) where a real kernel exists
     BatchMode mode = BatchMode::Auto;  // profiling always runs in latency mode: its timings are of one pass
     Precision precision = Precision::Auto;
 };

@@ -11,11 +11,8 @@
 #include <cstring>
 #include <memory>
 
-#include <nlohmann/json.hpp>
-
 #include "cli/commands.h"
 #include "cli/common_options.h"
-#include "cli/csv.h"
 #include "common/exit_codes.h"
 #include "cli/file_list.h"
 #include "cli/features.h"
@@ -137,33 +134,6 @@ private:
     std::string error_;
 };
 
-std::string csv_header(int top) {
-    std::string line = "file";
-    for (int r = 1; r <= top; ++r) {
-        const std::string n = std::to_string(r);
-        line += ",top" + n + "_index,top" + n + "_label,top" + n + "_probability";
-    }
-    return line + ",error,precision,model,file_bytes\n";
-}
-
-// One row per file: the file, k (index, label, probability) triples, the error (empty on success), the precision
-// the model and file_bytes (base64 of a name that is not UTF-8, else empty).
-std::string csv_row(const std::string& file, const std::vector<Prediction>& preds, int top, const std::string& error,
-                    const char* precision, const std::string& model) {
-    std::string line = csv_field(shown_file_name(file));
-    for (size_t r = 0; r < static_cast<size_t>(top); ++r) {
-        if (r < preds.size()) {
-            // The same shortest round-trip text as the JSON output.
-            line += "," + std::to_string(preds[r].index) + "," + csv_field(preds[r].label) + "," +
-                    nlohmann::json(preds[r].probability).dump();
-        } else {
-            line += ",,,";
-        }
-    }
-    return line + "," + csv_field(io::printable(error)) + "," + precision + "," + csv_field(model) + "," +
-           file_bytes_field(file) + "\n";
-}
-
 std::string plural(size_t n, const char* word) { return std::to_string(n) + " " + word + (n == 1 ? "" : "s"); }
 
 // The shard's files (its contiguous slice of the sorted list of the arguments and --files-from), with the notes
@@ -251,7 +221,7 @@ int run_batch(const BatchOptions& opt) {
     if (opt.features && csv) throw Error(ErrorCode::InvalidArgument, "--features writes JSON lines, not csv");
     const FeatureSource source = opt.features ? feature_source(model) : FeatureSource{model, 0, ""};
     Output out(output, resume);
-    if (csv && !out.write(csv_header(opt.top))) {
+    if (csv && !out.write(predictions_csv_header(opt.top))) {
         if (out.reader_closed()) return kExitOk;
         std::fprintf(stderr, "mnet: error: %s\n", io::printable(out.error()).c_str());
         return kExitIo;
@@ -272,7 +242,8 @@ int run_batch(const BatchOptions& opt) {
             std::vector<Prediction> preds;
             if (r.error.empty()) preds = top_k(*model, r.scores, r.count, opt.top);
             if (csv) {
-                text += csv_row(*r.path, preds, opt.top, r.error, precision_name(precision), model->name());
+                text += predictions_csv_row(shown_file_name(*r.path), file_bytes_field(*r.path), preds, opt.top,
+                                            r.error, precision_name(precision), model->name());
             } else {
                 text += r.error.empty() ? predictions_json(*r.path, model->name(), preds, precision_name(precision))
                                         : error_json(*r.path, model->name(), r.error);

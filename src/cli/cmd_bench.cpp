@@ -38,7 +38,7 @@ struct BenchOptions {
     OutputFlags out;
     bool json = false;  // out.resolve() == "jsonl"
     uint32_t seed = 1;
-    bool fuse_dw = SessionOptions{}.fuse_dw;
+    bool fuse_dw = LoweringOptions{}.fuse_dw;
     BatchMode mode = BatchMode::Auto;
 };
 
@@ -87,11 +87,11 @@ BenchResult bench_one(const std::shared_ptr<const Model>& model, int batch, int 
     SessionOptions so;
     so.batch = batch;
     so.threads = threads;
-    so.fuse_dw = opt.fuse_dw;
     so.mode = opt.mode;
     so.precision = int8 ? Precision::Int8 : Precision::Fp32;
     const auto session_start = Clock::now();
-    Session session(model, so);
+    const std::unique_ptr<Session> made = make_session(model, so, opt.fuse_dw);
+    Session& session = *made;
     r.session_ms = ms_since(session_start);
     r.mode = session.options().mode;
     r.threads_used = session.options().threads;
@@ -186,7 +186,7 @@ int run_bench(const BenchOptions& flags) {
     BenchOptions opt = flags;
     opt.precision = precision_name(resolve_precision(flags.precision, *model));
     opt.json = opt.out.resolve() == "jsonl";
-    redirect_stdout(opt.out.path);
+    ResultOutput result(opt.out.path);  // the model's files are noted as it loads
     std::vector<int> threads;
     for (int t : opt.threads) threads.push_back(resolve_threads(t));
 
@@ -222,6 +222,7 @@ int run_bench(const BenchOptions& flags) {
                     "infer. = session creation + first run (ms);\nmode: latency = one pass over the batch on all "
                     "threads, throughput = one single-threaded stream per thread, a few images at a time\n");
     }
+    result.commit();
     return kExitOk;
 }
 

@@ -77,7 +77,8 @@ int run_classify(const ClassifyOptions& opt) {
     }
     auto model = load_model(opt.model);
     const FeatureSource source = opt.features ? feature_source(model) : FeatureSource{model, 0, ""};
-    redirect_stdout(opt.out.path);
+    std::vector<std::string> inputs = opt.images;  // the model's files are noted as it loads
+    ResultOutput result(opt.out.path, inputs);
     SessionOptions so;
     so.threads = opt.threads;
     so.precision = resolve_precision(opt.precision, *model);
@@ -120,6 +121,7 @@ int run_classify(const ClassifyOptions& opt) {
         first = false;
         flush_stdout();  // a full disk stops the run at the first image it refuses
     }
+    result.commit();
     return status;
 }
 

@@ -71,30 +71,31 @@ void write_per_class_csv(const std::string& path, const Model& model, const Tall
             << c.top1 << ',' << c.top5 << ',' << percent(c.top1, c.images) / 100.0 << ','
             << percent(c.top5, c.images) / 100.0 << '\n';
     }
-    io::write_file_atomically(path, "--per-class", out.str());
+    write_text(path, "--per-class", out.str());
 }
 
 void write_misclassified_csv(const std::string& path, const Model& model, const Tally& t) {
     std::ostringstream out;
     out << "file,true_index,true_label,true_rank,true_probability,predicted_index,predicted_label,"
-           "predicted_probability\n";
+           "predicted_probability,file_bytes\n";
     for (const Miss& m : t.misses) {
         out << csv_field(shown_file_name(m.file)) << ',' << m.truth << ',' << csv_field(label_of(model, m.truth)) << ',' << m.true_rank
             << ',' << nlohmann::json(m.true_probability).dump() << ',' << m.predicted.index << ','
-            << csv_field(m.predicted.label) << ',' << nlohmann::json(m.predicted.probability).dump() << '\n';
+            << csv_field(m.predicted.label) << ',' << nlohmann::json(m.predicted.probability).dump() << ','
+            << file_bytes_field(m.file) << '\n';
     }
-    io::write_file_atomically(path, "--misclassified", out.str());
+    write_text(path, "--misclassified", out.str());
 }
 
-// No report is written over a file the run reads: an image, the label list, the model (exit 2, before any work).
-void refuse_reports_over_inputs(const EvalOptions& opt, const LabelledSet& set) {
+// The files the run reads besides the model (noted as it loads): what no report may be written over.
+std::vector<std::string> eval_inputs(const EvalOptions& opt, const LabelledSet& set) {
     std::vector<std::string> inputs;
-    inputs.reserve(set.files.size() + 2);
+    inputs.reserve(set.files.size() + 3);
     for (const InputFile& f : set.files) inputs.push_back(f.path);
     if (!opt.labels_csv.empty()) inputs.push_back(opt.labels_csv);
     if (!opt.target.empty()) inputs.push_back(opt.target);
-    if (!opt.per_class_csv.empty()) io::refuse_overwriting_input(opt.per_class_csv, "--per-class", inputs);
-    if (!opt.misclassified_csv.empty()) io::refuse_overwriting_input(opt.misclassified_csv, "--misclassified", inputs);
+    if (!is_stdout(opt.files_from)) inputs.push_back(opt.files_from);
+    return inputs;
 }
 
 void print_text_report(const Model& model, Precision precision, const Tally& t, bool interrupted) {
@@ -134,14 +135,18 @@ void print_json_report(const Model& model, Precision precision, const Tally& t, 
     }
     json misses = json::array();
     for (const Miss& m : t.misses) {
-        misses.push_back({{"file", shown_file_name(m.file)}, {"true_index", m.truth}, {"true_label", label_of(model, m.truth)},
-                          {"true_rank", m.true_rank}, {"true_probability", m.true_probability},
-                          {"predicted_index", m.predicted.index}, {"predicted_label", m.predicted.label},
-                          {"predicted_probability", m.predicted.probability}});
+        json miss = {{"true_index", m.truth}, {"true_label", label_of(model, m.truth)},
+                     {"true_rank", m.true_rank}, {"true_probability", m.true_probability},
+                     {"predicted_index", m.predicted.index}, {"predicted_label", m.predicted.label},
+                     {"predicted_probability", m.predicted.probability}};
+        set_file_fields(miss, m.file);
+        misses.push_back(std::move(miss));
     }
     json errors = json::array();
     for (const auto& [file, error] : t.errors) {
-        errors.push_back({{"file", shown_file_name(file)}, {"error", io::printable(error)}});
+        json record = {{"error", io::printable(error)}};
+        set_file_fields(record, file);
+        errors.push_back(std::move(record));
     }
     const json report = {{"model", model.name()},
                          {"precision", precision_name(precision)},
@@ -190,7 +195,11 @@ int run_eval(const EvalOptions& opt) {
                      set.skipped_extension, set.skipped_extension == 1 ? "" : "s");
     }
     if (set.files.empty()) throw Error(ErrorCode::InvalidArgument, opt.target + ": no labelled images found");
-    refuse_reports_over_inputs(opt, set);
+    // No report over a file the run reads (exit 2), and none that cannot be created (3): before any work.
+    const std::vector<std::string> inputs = eval_inputs(opt, set);
+    ResultOutput result(opt.out.path, inputs);
+    check_writable(opt.per_class_csv, "--per-class", inputs);
+    check_writable(opt.misclassified_csv, "--misclassified", inputs);
 
     Tally t;
     for (int64_t c : set.truth) t.classes[c];  // every class present, even if all its images fail
@@ -225,13 +234,12 @@ int run_eval(const EvalOptions& opt) {
         return true;
     });
     if (!opt.quiet || stats.signal) print_summary("eval", stats);
-    redirect_stdout(opt.out.path);
     if (json) {
         print_json_report(*model, precision, t, stats.signal != 0);
     } else {
         print_text_report(*model, precision, t, stats.signal != 0);
     }
-    flush_stdout();  // a report lost to a full disk is an error, before the CSV files are written
+    result.commit();  // a report lost to a full disk is an error, before the CSV files are written
     if (!opt.per_class_csv.empty()) write_per_class_csv(opt.per_class_csv, *model, t);
     if (!opt.misclassified_csv.empty()) write_misclassified_csv(opt.misclassified_csv, *model, t);
     if (stats.signal) return exit_code_for_signal(stats.signal);
@@ -260,7 +268,7 @@ void setup_eval(CLI::App& app, int& status) {
                     "top5_correct,top1_accuracy,top5_accuracy), e.g. --per-class classes.csv");
     sub->add_option("--misclassified", opt->misclassified_csv,
                     "Also write every top-1 miss as CSV (file,true_index,true_label,true_rank,true_probability,"
-                    "predicted_index,predicted_label,predicted_probability), e.g. --misclassified wrong.csv");
+                    "predicted_index,predicted_label,predicted_probability,file_bytes), e.g. --misclassified wrong.csv");
     add_output_flags(sub, opt->out, {"text", "json"}, "json",
                      "text: totals, a per-class table, the misses and the failures; json: one document with the same "
                      "(model, precision, images, failed, interrupted, top1, top5, classes, misclassified, errors).");

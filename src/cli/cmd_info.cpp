@@ -311,12 +311,13 @@ int run_info(const InfoOptions& opt) {
     const Precision precision = resolve_precision(opt.precision, *model);
     const LayerPrecisions precisions = layer_precisions(model, precision);
     const std::string format = opt.out.resolve();
-    redirect_stdout(opt.out.path);
+    ResultOutput result(opt.out.path);  // the model's files are noted as it loads
     if (format == "json") {
         std::printf("%s\n", info_json(*model, blocks, precision, precisions).dump(2, ' ', false, json::error_handler_t::replace).c_str());
     } else {
         print_table(*model, blocks, precision, precisions);
     }
+    result.commit();
     return kExitOk;
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // mnet merge: the JSONL outputs of the shards of a batch run (array tasks, Indexed Job pods) into one file in
-// the unsharded run's order, checked: no file twice, and with the run's list, no file missing (docs/batch.md).
+// the unsharded run's order, checked: no file twice, and with the run's list, no file missing (docs/batch.md);
+// as JSONL or as batch's CSV.
 //
 // Every part is in sorted file order (batch writes its shard's files in list order, --resume appends the rest in
 // the same order), so the parts are merged as sorted streams: memory holds one line per part and the expected
@@ -13,6 +14,9 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/common_options.h"
+#include "cli/output.h"
+#include "cli/predictions.h"
 #include "common/exit_codes.h"
 #include "cli/file_list.h"
 #include "cli/files_from.h"
@@ -29,7 +33,7 @@ constexpr size_t kExamples = 5;  // problems of each kind named in the report
 
 struct MergeOptions {
     std::vector<std::string> parts;
-    std::string output;
+    OutputFlags out;
     std::string files_from;
     std::vector<std::string> expect;  // the folders and files the batch run was given
     bool recursive = false;
@@ -48,6 +52,8 @@ public:
     const Record& record() const { return record_; }
     const std::string& line() const { return line_; }
     std::string where() const { return reader_.name() + ":" + std::to_string(reader_.line_number()); }
+    const std::string& name() const { return reader_.name(); }
+    unsigned long long line_number() const { return reader_.line_number(); }
 
     void advance() {
         has_ = reader_.next(line_);
@@ -76,6 +82,7 @@ private:
 struct Findings {
     size_t records = 0;
     size_t errors = 0;
+    size_t top = 0;  // the most predictions a record has: the CSV's columns
     std::vector<std::string> duplicates;  // "FILE (PART:LINE)" of every record after a file's first
     std::vector<std::string> missing;     // expected files without a record
     std::vector<std::string> unexpected;  // records for files not expected
@@ -90,7 +97,7 @@ void note(std::vector<std::string>& examples, size_t& count, std::string what) {
 // One pass over the parts in merged order; `write` (may be null) receives each line. `expected` sorted, unique;
 // `check_expected` false when no list was given.
 Findings merge_pass(const std::vector<std::string>& paths, const std::vector<std::string>& expected,
-                    bool check_expected, const std::function<void(const std::string&)>& write) {
+                    bool check_expected, const std::function<void(const Part&)>& write) {
     std::vector<std::unique_ptr<Part>> parts;
     for (const std::string& p : paths) parts.push_back(std::make_unique<Part>(p));
     Findings f;
@@ -114,10 +121,11 @@ Findings merge_pass(const std::vector<std::string>& paths, const std::vector<std
             } else if (check_expected) {
                 ++next_expected;
             }
-            if (write) write(min->line());
+            if (write) write(*min);
         }
         ++f.records;
         f.errors += min->record().error ? 1 : 0;
+        f.top = std::max(f.top, min->record().predictions);
         last = file;
         min->advance();
     }
@@ -146,32 +154,34 @@ void report(const char* what, size_t count, const std::vector<std::string>& exam
                  count > examples.size() ? ", ..." : "");
 }
 
-// Writes the merged lines to -o (io::AtomicFile: a temporary file renamed into place, never over a part) or to
-// standard output, a megabyte at a time.
-void write_merged(const MergeOptions& opt, const std::vector<std::string>& expected, bool check_expected) {
+// Prints the merged records on stdout (the ResultOutput of -o), as they are (jsonl) or as batch's CSV rows
+// with `top` prediction columns, a megabyte at a time.
+void write_merged(const MergeOptions& opt, const std::vector<std::string>& expected, bool check_expected, bool csv,
+                  size_t top) {
     constexpr size_t kFlushBytes = 1 << 20;
-    const bool to_stdout = opt.output.empty() || opt.output == "-";
-    std::unique_ptr<io::AtomicFile> file = to_stdout ? nullptr : std::make_unique<io::AtomicFile>(opt.output, "-o");
-    std::string buffer;
+    std::string buffer = csv ? predictions_csv_header(static_cast<int>(top)) : "";
     const auto flush = [&] {
-        if (file) {
-            file->write(buffer);
-        } else if (std::fwrite(buffer.data(), 1, buffer.size(), stdout) != buffer.size()) {
-            throw Error(ErrorCode::Io, std::string("standard output: cannot write (") + std::strerror(errno) + ")");
-        }
+        std::fwrite(buffer.data(), 1, buffer.size(), stdout);
+        flush_stdout();  // throws naming the output when it refuses the bytes
         buffer.clear();
     };
-    merge_pass(opt.parts, expected, check_expected, [&](const std::string& line) {
-        buffer += line;
-        buffer += '\n';
+    merge_pass(opt.parts, expected, check_expected, [&](const Part& part) {
+        if (csv) {
+            buffer += record_csv_row(part.line(), static_cast<int>(top), part.name(), part.line_number());
+        } else {
+            buffer += part.line();
+            buffer += '\n';
+        }
         if (buffer.size() >= kFlushBytes) flush();
     });
     flush();
-    if (file) file->commit();
 }
 
 int run_merge(const MergeOptions& opt) {
-    for (const std::string& part : opt.parts) io::remember_input(part);  // -o must not name one
+    const bool csv = opt.out.resolve() == "csv";
+    std::vector<std::string> inputs = opt.parts;  // -o must name none of them
+    if (!is_stdout(opt.files_from)) inputs.push_back(opt.files_from);
+    ResultOutput result(opt.out.path, inputs);
     const bool check_expected = !opt.files_from.empty() || !opt.expect.empty();
     const std::vector<std::string> expected = check_expected ? expected_files(opt) : std::vector<std::string>{};
     const Findings f = merge_pass(opt.parts, expected, check_expected, nullptr);
@@ -182,7 +192,8 @@ int run_merge(const MergeOptions& opt) {
         std::fprintf(stderr, "mnet: merge: nothing written: the parts do not cover the run exactly once\n");
         return kExitSomeInputsFailed;
     }
-    write_merged(opt, expected, check_expected);
+    write_merged(opt, expected, check_expected, csv, f.top);
+    result.commit();
     if (!opt.quiet) {
         std::fprintf(stderr, "mnet: merge: %zu records (%zu error records) from %zu parts%s\n", f.records, f.errors,
                      opt.parts.size(), check_expected ? ", exactly one for every listed file" : ", no duplicates");
@@ -200,15 +211,17 @@ void setup_merge(CLI::App& app, int& status) {
         "no file has two records and, given the run's inputs, that none is missing (docs/batch.md)\n"
         "  e.g. mnet merge out/part-*.jsonl -o all.jsonl\n"
         "       mnet merge out/part-*.jsonl --files-from list.txt -o all.jsonl\n"
-        "       mnet merge out/part-*.jsonl -r --expect /data/images -o all.jsonl");
+        "       mnet merge out/part-*.jsonl -r --expect /data/images -o all.jsonl\n"
+        "       mnet merge out/part-*.jsonl -o all.csv                     (as batch --format csv)");
     sub->footer("Exit status: 0 merged (and complete, given the inputs); 1 duplicate, missing or unexpected records: "
                 "each kind counted with examples on stderr, nothing written; 2 bad flags, or a part that is not an "
                 "mnet batch JSONL output as written (malformed, unsorted, or ending in an unfinished line); 3 a file "
                 "could not be read or written.");
     sub->add_option("parts", opt->parts, "The JSONL outputs of the shards, in any order")->required();
-    sub->add_option("-o,--output", opt->output,
-                    "Write the merged records to this file (replaced only when the check passes) instead of "
-                    "standard output, e.g. -o all.jsonl");
+    add_output_flags(sub, opt->out, {"jsonl", "csv"}, "jsonl",
+                     "jsonl: the parts' records as they are; csv: batch's CSV (a header, then one row per record, "
+                     "with as many prediction columns as the records have predictions; error records leave "
+                     "precision empty). -o FILE is replaced only when the check passes.");
     sub->add_option("--files-from", opt->files_from,
                     "The list the batch run was given (--files-from; - reads standard input): every file in it "
                     "must have exactly one record, e.g. --files-from list.txt");

@@ -16,9 +16,17 @@ namespace mnet::cli {
 
 namespace {
 
+void print_models(const std::string& format);
+
 int run_models(const OutputFlags& out) {
     const std::string format = out.resolve();
-    redirect_stdout(out.path);
+    ResultOutput result(out.path);  // zoo.json is noted as it is read
+    print_models(format);
+    result.commit();
+    return kExitOk;
+}
+
+void print_models(const std::string& format) {
     const std::vector<KnownModel> models = known_models();
     if (format == "json") {
         nlohmann::ordered_json doc = {{"model_dirs", nlohmann::json::array()}, {"models", nlohmann::json::array()}};
@@ -31,7 +39,7 @@ int run_models(const OutputFlags& out) {
             doc["models"].push_back(j);
         }
         std::printf("%s\n", doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
-        return kExitOk;
+        return;
     }
     std::printf("model folders (searched in this order):\n");
     for (const auto& dir : model_dirs()) std::printf("  %s\n", dir.string().c_str());
@@ -43,7 +51,6 @@ int run_models(const OutputFlags& out) {
         std::printf("%-*s  %-9s  %s%s\n", static_cast<int>(width), m.name.c_str(), m.manifest.empty() ? "no" : "yes",
                     where.c_str(), m.name == kDefaultModelName ? "  (default)" : "");
     }
-    return kExitOk;
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // mnet profile: where every millisecond of a run goes, step by step (nodes, fused groups, layout reorders).
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <numeric>
@@ -33,7 +34,7 @@ struct ProfileOptions {
     std::string svg;
     std::string image;
     uint32_t seed = 1;
-    bool fuse_dw = SessionOptions{}.fuse_dw;
+    bool fuse_dw = LoweringOptions{}.fuse_dw;
     std::string precision;  // empty: the model's default
 };
 
@@ -83,7 +84,8 @@ Tensor profile_input(const Model& model, const ProfileOptions& opt) {
 // Profiling off: no clock reads and no stream waits between steps, the time a user's run takes.
 Summary time_unprofiled(const std::shared_ptr<const Model>& model, const SessionOptions& so, const Tensor& input,
                         const ProfileOptions& opt) {
-    Session session(model, so);
+    const std::unique_ptr<Session> made = make_session(model, so, opt.fuse_dw);
+    Session& session = *made;
     session.run(input);  // the first run, like the profiled session's, is not part of the summary
     return time_runs(session, input, opt.warmup, opt.runs);
 }
@@ -118,13 +120,13 @@ ProfileResult measure(const ProfileOptions& opt) {
     SessionOptions so;
     so.batch = opt.batch;
     so.threads = r.threads;
-    so.fuse_dw = opt.fuse_dw;
     so.precision = resolve_precision(opt.precision, *model);
     r.precision = precision_name(so.precision);
     {
         so.profile = true;
         const auto session_start = Clock::now();
-        Session session(model, so);
+        const std::unique_ptr<Session> made = make_session(model, so, opt.fuse_dw);
+        Session& session = *made;
         r.session_ms = ms_since(session_start);
 
         const auto first_start = Clock::now();
@@ -177,7 +179,7 @@ int run_profile(const ProfileOptions& opt) {
     }
     // The image and the model are read after this check: name them (the model as -m gave it, when a path).
     std::vector<std::string> inputs{opt.image, opt.model.name};
-    check_writable(output, "-o", inputs);
+    ResultOutput out(output, inputs);
     if (!opt.svg.empty()) check_writable(opt.svg, "--svg", inputs);
     const ProfileResult r = measure(opt);
     std::string text;
@@ -190,8 +192,9 @@ int run_profile(const ProfileOptions& opt) {
     } else {
         text = profile_table(r);
     }
-    write_text(output, "-o", text);
-    if (!opt.svg.empty()) write_text(opt.svg, "--svg", profile_svg(r));
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    out.commit();
+    if (!opt.svg.empty()) write_text(opt.svg, "--svg", profile_svg(r));  // --svg - goes to stdout, -o committed
     return kExitOk;
 }
 

@@ -35,6 +35,8 @@ int main(int argc, char** argv) {
     // after, not SIGXFSZ killing us with half a line or a temporary file left behind.
     std::signal(SIGPIPE, SIG_IGN);
     std::signal(SIGXFSZ, SIG_IGN);
+    // One command is one operation: every file it reads (model, labels, lists) is refused as one of its outputs.
+    mnet::io::InputScope inputs;
     CLI::App app{"mnet: fast MobileNet image classification on CPUs (oneDNN)\n\n"
                  "  mnet classify samples/dog.jpg          top-5 labels with the default model\n"
                  "  mnet batch -r -o out.jsonl samples/    a whole folder, streaming\n"

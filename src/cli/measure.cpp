@@ -16,6 +16,7 @@
 #include "core/file_io.h"
 #include "mnet/error.h"
 #include "mnet/image.h"
+#include "runtime/session_factory.h"
 
 namespace mnet::cli {
 
@@ -37,6 +38,13 @@ constexpr int64_t kBytesPerKib = 1024;  // Linux reports ru_maxrss in KiB
 constexpr int kMaxPixel = 255;          // 8-bit images
 
 }  // namespace
+
+std::unique_ptr<Session> make_session(std::shared_ptr<const Model> model, const SessionOptions& options,
+                                      bool fuse_dw) {
+    LoweringOptions lowering;
+    lowering.fuse_dw = fuse_dw;
+    return SessionFactory::make(std::move(model), options, lowering);
+}
 
 CLI::Option* add_fuse_dw_flag(CLI::App* sub, bool& fuse_dw) {
     return sub->add_flag("--fuse-dw,!--no-fuse-dw", fuse_dw,
@@ -141,21 +149,6 @@ std::string human_bytes(int64_t bytes) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
     return buf;
-}
-
-void check_writable(const std::string& path, const std::string& flag, const std::vector<std::string>& inputs) {
-    if (is_stdout(path)) return;
-    io::refuse_overwriting_input(path, flag, inputs);
-    io::AtomicFile probe(path, flag);  // created beside the target and removed again: the target is untouched
-}
-
-void write_text(const std::string& path, const std::string& flag, const std::string& text) {
-    if (is_stdout(path)) {
-        std::fwrite(text.data(), 1, text.size(), stdout);
-        std::fflush(stdout);
-        return;
-    }
-    io::write_file_atomically(path, flag, text);
 }
 
 }  // namespace mnet::cli

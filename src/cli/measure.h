@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "mnet/engine.h"
 #include "mnet/model.h"
 #include "mnet/tensor.h"
+#include "ops/lowering_options.h"
 
 namespace mnet::cli {
 
@@ -27,9 +29,12 @@ inline double ms_since(Clock::time_point start) {
 // Runs `session` on `input` `warmup` times untimed, then `runs` times timed one by one: the wall time of each run.
 Summary time_runs(Session& session, const Tensor& input, int warmup, int runs);
 
-// `--fuse-dw` / `--no-fuse-dw`: SessionOptions::fuse_dw, so profile and bench can compare the two paths.
-// `fuse_dw` holds the engine's default until a flag is given.
+// `--fuse-dw` / `--no-fuse-dw`: LoweringOptions::fuse_dw (an internal A/B switch, not public API), so profile
+// and bench can compare the two paths. `fuse_dw` holds the engine's default until a flag is given.
 CLI::Option* add_fuse_dw_flag(CLI::App* sub, bool& fuse_dw);
+// A Session as `options` say, with the pointwise+depthwise fusion on or off (runtime/session_factory.h).
+std::unique_ptr<Session> make_session(std::shared_ptr<const Model> model, const SessionOptions& options,
+                                      bool fuse_dw);
 
 // Peak resident set size of this process in bytes (getrusage ru_maxrss): a high-water mark since the process
 // started, or since the last successful reset_peak_rss().
@@ -63,14 +68,5 @@ std::string shape_str(const Shape& shape);
 std::string human_count(double n);
 // 89128960 -> "85.0 MiB".
 std::string human_bytes(int64_t bytes);
-
-// Fails early, before minutes of measuring, when `path` (unless standard output) cannot be created, or is one
-// of `inputs` or a file already read (InvalidArgument, io::refuse_overwriting_input); leaves `path` untouched.
-// Throws Io naming the file. `flag` names the option in messages ("-o", "--svg").
-void check_writable(const std::string& path, const std::string& flag, const std::vector<std::string>& inputs);
-
-// Writes `text` to `path` in full or not at all (io::AtomicFile), or to stdout when is_stdout(path). Throws Io
-// naming the file.
-void write_text(const std::string& path, const std::string& flag, const std::string& text);
 
 }  // namespace mnet::cli

@@ -14,6 +14,7 @@
 #include "cli/convert_child.h"
 #include "cli/file_list.h"
 #include "cli/sha256.h"
+#include "core/file_io.h"
 #include "common/usage.h"
 #include "mnet/engine.h"
 #include "mnet/error.h"
@@ -70,6 +71,7 @@ nlohmann::json read_zoo() {
         std::error_code ec;
         const fs::path path = dir / "zoo.json";
         if (!fs::is_regular_file(path, ec) || fs::file_size(path, ec) > kMaxZooBytes) continue;
+        io::remember_input(path.string());  // no output of this command may replace it
         std::ifstream in(path);
         nlohmann::json zoo = nlohmann::json::parse(in, nullptr, false);
         if (zoo.is_object() && zoo.contains("models") && zoo["models"].is_array()) return zoo;
@@ -94,6 +96,7 @@ bool is_tfjs_model_json(const fs::path& file) {
 }
 
 void hash_file(Sha256& h, const fs::path& file) {
+    io::remember_input(file.string());  // a source model and its labels are inputs of the command
     std::ifstream in(file, std::ios::binary);
     if (!in) throw Error(ErrorCode::Io, file.string() + ": cannot read");
     std::vector<char> buf(1 << 16);

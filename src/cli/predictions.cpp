@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/csv.h"
 #include "core/file_io.h"
 
 namespace mnet::cli {
@@ -21,11 +22,10 @@ std::string file_bytes_field(const std::string& file) { return io::is_valid_utf8
 
 namespace {
 
-// {"file": ...} with "file_bytes" after it when the name is not UTF-8: JSON strings must be Unicode, and
-// replacing bad bytes with U+FFFD would give x\xff.jpg and x\xfe.jpg the same name.
+// {"file": ...} with "file_bytes" after it when the name is not UTF-8.
 json file_record(const std::string& file) {
-    json line{{"file", shown_file_name(file)}};
-    if (!io::is_valid_utf8(file)) line["file_bytes"] = io::base64(file);
+    json line = json::object();
+    set_file_fields(line, file);
     return line;
 }
 
@@ -58,6 +58,32 @@ std::string features_json(const std::string& file, const std::string& model, con
     line["output"] = output;
     line["features"] = std::vector<float>(values, values + count);
     return line.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string predictions_csv_header(int top) {
+    std::string line = "file";
+    for (int r = 1; r <= top; ++r) {
+        const std::string n = std::to_string(r);
+        line += ",top" + n + "_index,top" + n + "_label,top" + n + "_probability";
+    }
+    return line + ",error,precision,model,file_bytes\n";
+}
+
+std::string predictions_csv_row(const std::string& shown_file, const std::string& file_bytes,
+                                const std::vector<Prediction>& predictions, int top, const std::string& error,
+                                const std::string& precision, const std::string& model) {
+    std::string line = csv_field(shown_file);
+    for (size_t r = 0; r < static_cast<size_t>(top); ++r) {
+        if (r < predictions.size()) {
+            // The same shortest round-trip text as the JSON output.
+            line += "," + std::to_string(predictions[r].index) + "," + csv_field(predictions[r].label) + "," +
+                    json(predictions[r].probability).dump();
+        } else {
+            line += ",,,";
+        }
+    }
+    return line + "," + csv_field(io::printable(error)) + "," + precision + "," + csv_field(model) + "," +
+           file_bytes + "\n";
 }
 
 size_t display_width(const std::string& s) {

@@ -16,6 +16,14 @@ namespace mnet::cli {
 std::string shown_file_name(const std::string& file);
 // The base64 of the name's bytes when it is not valid UTF-8 (the exact name, for a program), else empty.
 std::string file_bytes_field(const std::string& file);
+// Sets "file" (shown_file_name) in a JSON object and, for a name that is not valid UTF-8, "file_bytes"
+// (file_bytes_field): how every JSON output names a file. JSON strings must be Unicode, and replacing bad bytes
+// with U+FFFD would give x\xff.jpg and x\xfe.jpg the same name.
+template <class Json>
+void set_file_fields(Json& object, const std::string& file) {
+    object["file"] = shown_file_name(file);
+    if (const std::string bytes = file_bytes_field(file); !bytes.empty()) object["file_bytes"] = bytes;
+}
 
 // One JSON line: {"file":..., "file_bytes":... (only for a name that is not UTF-8), "model":...,
 // "predictions":[{"index":..,"label":..,"probability":..}, ...], "precision":...} ("int8" or "fp32", what ran).
@@ -27,6 +35,15 @@ std::string error_json(const std::string& file, const std::string& model, const 
 // (a feature vector, --features).
 std::string features_json(const std::string& file, const std::string& model, const std::string& output,
                           const float* values, int64_t count);
+
+// The CSV form of the same records (docs/batch.md): the header for `top` predictions per file, then one row per
+// file: file (shown_file_name), top<r>_index, top<r>_label, top<r>_probability for r = 1..top (empty past the
+// predictions given), error (empty on success; made printable), precision, model, file_bytes
+// (file_bytes_field). Each row ends in LF.
+std::string predictions_csv_header(int top);
+std::string predictions_csv_row(const std::string& shown_file, const std::string& file_bytes,
+                                const std::vector<Prediction>& predictions, int top, const std::string& error,
+                                const std::string& precision, const std::string& model);
 
 // Display width of UTF-8 text in terminal columns (wide CJK characters count two), for aligned tables.
 size_t display_width(const std::string& utf8);

@@ -29,9 +29,23 @@ std::string temp_name_for(const fs::path& target) {
 
 }  // namespace
 
-AtomicFile::AtomicFile(const std::string& path, const std::string& flag) : path_(path), target_(path) {
+AtomicFile::AtomicFile(const std::string& path, const std::string& flag, const std::vector<std::string>& inputs)
+    : path_(path), flag_(flag), target_(path) {
     if (path.empty()) throw Error(ErrorCode::InvalidArgument, flag + ": an empty file name");
-    refuse_overwriting_input(path, flag);
+    refuse_overwriting_input(path, flag, inputs);
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+        if (S_ISDIR(st.st_mode)) fail("cannot write", EISDIR);
+        if (S_ISSOCK(st.st_mode)) fail("cannot write (is a socket, not a file)", 0);
+        // /dev/null, a FIFO, a terminal, /dev/stdout (a link to a pipe has no canonical path): written in place,
+        // through the name as given. O_NONBLOCK makes a FIFO nobody reads an error (ENXIO) rather than a wait
+        // forever; the flag is cleared once open.
+        fd_ = Fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+        if (fd_.get() < 0) fail(errno == ENXIO ? "cannot write (nothing reads it)" : "cannot open for writing", errno);
+        const int flags = ::fcntl(fd_.get(), F_GETFL);
+        if (flags >= 0) ::fcntl(fd_.get(), F_SETFL, flags & ~O_NONBLOCK);
+        return;
+    }
     struct stat lst {};
     if (::lstat(path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode)) {
         // Replace the file the link points to, as writing through it would, not the link itself.
@@ -39,18 +53,6 @@ AtomicFile::AtomicFile(const std::string& path, const std::string& flag) : path_
         const fs::path resolved = fs::canonical(path, ec);
         if (ec) fail("cannot write through a symbolic link", ec.value());
         target_ = resolved.string();
-    }
-    struct stat st {};
-    if (::stat(target_.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
-        if (S_ISDIR(st.st_mode)) fail("cannot write", EISDIR);
-        if (S_ISSOCK(st.st_mode)) fail("cannot write (is a socket, not a file)", 0);
-        // /dev/null, a FIFO, a terminal: written in place. O_NONBLOCK makes a FIFO nobody reads an error (ENXIO)
-        // rather than a wait forever; the flag is cleared once open.
-        fd_ = Fd(::open(target_.c_str(), O_WRONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
-        if (fd_.get() < 0) fail(errno == ENXIO ? "cannot write (nothing reads it)" : "cannot open for writing", errno);
-        const int flags = ::fcntl(fd_.get(), F_GETFL);
-        if (flags >= 0) ::fcntl(fd_.get(), F_SETFL, flags & ~O_NONBLOCK);
-        return;
     }
     for (int attempt = 0; attempt < 100 && fd_.get() < 0; ++attempt) {
         temp_ = temp_name_for(target_);
@@ -93,6 +95,11 @@ void AtomicFile::write(const void* data, size_t size) {
 }
 
 void AtomicFile::commit() {
+    if (!temp_.empty()) {
+        // A file the operation read after this was opened (a model loaded after -o was checked) is still an
+        // input: refused now, the temporary file removed by the destructor.
+        refuse_overwriting_input(target_, flag_);
+    }
     if (temp_.empty()) {
         if (::close(fd_.release()) != 0) fail("cannot write", errno);
         return;

@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <mutex>
 
 namespace mnet::io {
 
@@ -78,27 +77,15 @@ std::string open_failure(const std::string& path, int err) {
     return std::strerror(err);
 }
 
-std::mutex g_inputs_mu;
-std::vector<FileId> g_inputs;  // guarded by g_inputs_mu
+// The innermost InputScope of this thread, nullptr without one.
+thread_local InputScope* t_scope = nullptr;
 
 FileId id_of(const struct stat& st) {
     return FileId{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
 }
 
 void remember(const FileId& id) {
-    std::lock_guard<std::mutex> lock(g_inputs_mu);
-    for (const FileId& known : g_inputs) {
-        if (known == id) return;
-    }
-    g_inputs.push_back(id);
-}
-
-bool remembered(const FileId& id) {
-    std::lock_guard<std::mutex> lock(g_inputs_mu);
-    for (const FileId& known : g_inputs) {
-        if (known == id) return true;
-    }
-    return false;
+    if (t_scope) t_scope->add_id(id);
 }
 
 std::string too_large_message(const std::string& path, const char* kind, uint64_t size, uint64_t max_bytes) {
@@ -264,8 +251,40 @@ std::optional<FileId> file_id(const std::string& path) {
     return id_of(st);
 }
 
+InputScope::InputScope() : outer_(t_scope) { t_scope = this; }
+
+InputScope::~InputScope() {
+    t_scope = outer_;
+    // What a step read, the operation around it read too.
+    if (outer_) {
+        for (const FileId& id : files_) {
+            if (!outer_->holds(id)) outer_->files_.push_back(id);
+        }
+    }
+}
+
+void InputScope::add(const std::string& path) {
+    if (const auto id = file_id(path)) add_id(*id);
+}
+
+void InputScope::add_id(const FileId& id) {
+    for (const FileId& known : files_) {
+        if (known == id) return;
+    }
+    files_.push_back(id);
+}
+
+bool InputScope::holds(const FileId& id) const {
+    for (const InputScope* s = this; s; s = s->outer_) {
+        for (const FileId& known : s->files_) {
+            if (known == id) return true;
+        }
+    }
+    return false;
+}
+
 void remember_input(const std::string& path) {
-    if (const auto id = file_id(path)) remember(*id);
+    if (t_scope) t_scope->add(path);
 }
 
 void refuse_overwriting_input(const std::string& output, const std::string& flag,
@@ -277,7 +296,7 @@ void refuse_overwriting_input(const std::string& output, const std::string& flag
                                                     (input.empty() ? "" : " (" + input + ")") +
                                                     "; refusing to overwrite it");
     };
-    if (remembered(*out)) refuse_it("");
+    if (t_scope && t_scope->holds(*out)) refuse_it("");
     for (const std::string& input : inputs) {
         if (file_id(input) == out) refuse_it(input == output ? "" : input);
     }

@@ -70,8 +70,8 @@ ReadableFile open_regular(const std::string& path, const char* kind);
 
 // The whole of regular file `path`, at most `max_bytes` (read to the end, not trusting the size a file had
 // when opened). Past the limit: Error(too_large) "<path>: <kind> too large (<size> bytes, the limit is <N>)". Other
-// failures as open_regular. When `remember` is set the file is noted as an input of this process
-// (refuse_overwriting_input).
+// failures as open_regular. When `remember` is set the file is noted as an input of the current operation
+// (InputScope).
 std::string read_regular(const std::string& path, uint64_t max_bytes, const char* kind,
                          ErrorCode too_large = ErrorCode::Io, bool remember = true);
 std::vector<uint8_t> read_regular_bytes(const std::string& path, uint64_t max_bytes, const char* kind,
@@ -83,7 +83,7 @@ std::vector<uint8_t> read_fd_bounded(int fd, const std::string& path, uint64_t m
                                      ErrorCode too_large);
 
 // Checks that `path` is a regular file of at most `max_bytes` without reading it, for files a library opens by
-// name (HDF5). Throws as read_regular. Notes the file as an input.
+// name (HDF5). Throws as read_regular. Notes the file as an input (InputScope).
 void check_regular(const std::string& path, uint64_t max_bytes, const char* kind, ErrorCode too_large = ErrorCode::Io);
 
 // `name` (a plain file name, no '/') inside `folder`, symbolic links resolved; nullopt when it resolves outside
@@ -100,12 +100,38 @@ struct FileId {
 };
 std::optional<FileId> file_id(const std::string& path);
 
-// Notes a file this process reads (or will read), so that no output is ever written over it.
+// The files one operation reads (a command, a conversion), so that none of its outputs is written over one of
+// them. The operation holds one for its duration: while it is alive, the reads this thread makes through io
+// (read_regular, check_regular) and remember_input() note their files in it, and refuse_overwriting_input and
+// AtomicFile refuse them as outputs. Scopes nest: an inner one (a step of a command) hands what it noted to the
+// enclosing one when it ends. Without a scope nothing is remembered between calls, so two operations of one
+// process (an embedder converting twice to the same name) do not see each other's files. Not copyable; must be
+// destroyed on the thread that made it, innermost first.
+class InputScope {
+public:
+    InputScope();
+    ~InputScope();
+    InputScope(const InputScope&) = delete;
+    InputScope& operator=(const InputScope&) = delete;
+
+    // Notes `path` (its device and inode, links followed; nothing when it does not exist).
+    void add(const std::string& path);
+    void add_id(const FileId& id);
+    // True when `id` is a file noted in this scope or an enclosing one.
+    bool holds(const FileId& id) const;
+
+private:
+    std::vector<FileId> files_;
+    InputScope* outer_;
+};
+
+// Notes `path` in this thread's innermost InputScope (nothing without one): a file this operation reads or will
+// read.
 void remember_input(const std::string& path);
 
 // Throws Error(InvalidArgument) "<output> (<flag>): is also an input of this run (<input>); refusing to overwrite
 // it" when `output` names the same file (device and inode, links followed) as one of `inputs` or as a file
-// remember_input() or a read noted. `flag` is how the user named the output ("-o", "--misclassified", "the
+// noted in this thread's InputScopes. `flag` is how the user named the output ("-o", "--misclassified", "the
 // weights file of -o q.json").
 void refuse_overwriting_input(const std::string& output, const std::string& flag,
                               const std::vector<std::string>& inputs = {});
@@ -114,24 +140,31 @@ void refuse_overwriting_input(const std::string& output, const std::string& flag
 // folder, so the rename is atomic), which commit() renames over it; destroyed uncommitted (an error, a
 // signal's unwind), it is removed and the target is untouched. A target that exists and is not a regular file
 // (/dev/null, a FIFO, /dev/stdout) is written directly. A symbolic link is followed: the file it points to is
-// replaced. The constructor refuses, like refuse_overwriting_input, a target that is an input of this process.
-// Throws Error(Io) with the errno text when the file cannot be created, written or renamed.
+// replaced. The constructor refuses, like refuse_overwriting_input, a target that is one of `inputs` or an input
+// of the current operation (InputScope), and commit() checks the latter again: a file read after the output
+// was opened (a model loaded after -o was checked) is not replaced either. Throws Error(Io) with the errno text
+// when the file cannot be created, written or renamed.
 class AtomicFile {
 public:
-    AtomicFile(const std::string& path, const std::string& flag);
+    AtomicFile(const std::string& path, const std::string& flag, const std::vector<std::string>& inputs = {});
     AtomicFile(const AtomicFile&) = delete;
     AtomicFile& operator=(const AtomicFile&) = delete;
     ~AtomicFile();
 
     void write(const void* data, size_t size);
     void write(const std::string& text) { write(text.data(), text.size()); }
-    // Flushes, closes and renames into place. Throws Error(Io) naming the target.
+    // Flushes, closes and renames into place. Throws Error(Io) naming the target, InvalidArgument when the target
+    // has become an input meanwhile (the temporary file is then removed).
     void commit();
+    // The descriptor written to (the temporary file's, or the target's when written directly), for a caller
+    // that points another descriptor at it (cli::ResultOutput sends stdout there). Owned by this object.
+    int fd() const { return fd_.get(); }
 
 private:
     [[noreturn]] void fail(const char* what, int err);
 
     std::string path_;    // as given, for messages
+    std::string flag_;    // how the user named it, for messages
     std::string target_;  // the file replaced (symbolic links resolved)
     std::string temp_;    // empty when writing the target directly
     Fd fd_;

@@ -21,7 +21,7 @@ int depthwise_tail(const Graph& g, size_t index, const FusionRules& rules) {
     // oneDNN 2.6's fused jit_1x1 + depthwise kernel gives wrong, run-to-run different results on nhwc
     // activations with two threads (seen on MobileNetV2, AVX2: off by up to 0.7 in probability), so only blocked
     // layouts fuse.
-    if (!rules.fuse_dw || !rules.blocked_layout || index + 1 >= g.nodes.size() || !feeds_only_next(g, index)) return -1;
+    if (!rules.options.fuse_dw || !rules.blocked_layout || index + 1 >= g.nodes.size() || !feeds_only_next(g, index)) return -1;
     const Window& p = pw.window;
     const bool pw_ok = pw.groups == 1 && p.kernel_h == 1 && p.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 &&
                        p.pad_t + p.pad_l + p.pad_b + p.pad_r == 0;

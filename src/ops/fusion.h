@@ -9,18 +9,10 @@
 #include <vector>
 
 #include "graph/graph.h"
+#include "ops/lowering_options.h"
 
 namespace mnet {
 
-// Switches for comparing fused with unfused execution (tests and A/B measurements). Everything is on in a
-// normal Session; the public SessionOptions::fuse_dw is the one the CLI exposes (--no-fuse-dw).
-struct LoweringOptions {
-    bool fuse_add = true;         // sum a convolution into the residual it is added to (oneDNN sum post-op)
-    bool fuse_activation = true;  // run an activation node as post-ops of the op before it
-    // A quantized model's classifier, at batch <= 4, reads its 8-bit weight integers rather than their float
-    // values: the same weights in a quarter of the memory traffic (src/ops/u8_gemv.h). Not a fusion.
-    bool u8_classifier = true;
-};
 
 // The groups a node may head; -1 where none. A node is the tail of at most one group.
 struct Fusion {
@@ -30,7 +22,6 @@ struct Fusion {
 };
 
 struct FusionRules {
-    bool fuse_dw = true;
     LoweringOptions options;
     bool blocked_layout = true;  // activations in a blocked layout (nChw8c / nChw16c), not nhwc
 };

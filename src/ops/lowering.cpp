@@ -197,7 +197,7 @@ void Lowering::lower_all() {
     values_.resize(graph_.values.size());
     for (size_t i = 0; i < graph_.values.size(); ++i) values_[i].shape = batched(graph_.values[i].shape);
     lowered_.assign(graph_.nodes.size(), false);
-    fusions_ = plan_fusions(graph_, FusionRules{options_.fuse_dw, lowering_, act_tag_ != tag::nhwc});
+    fusions_ = plan_fusions(graph_, FusionRules{lowering_, act_tag_ != tag::nhwc});
     if (options_.precision == Precision::Int8) init_int8();
 
     input_slot_ = new_slot(plain_md(values_[graph_.input].shape));

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Post-training quantization: activation ranges observed in fp32 runs, written back as quantization parameters.
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -8,6 +11,7 @@
 #include "mnet/error.h"
 #include "mnet/quantize.h"
 #include "graph/loader.h"
+#include "core/file_io.h"
 #include "model/writer.h"
 #include "ops/op.h"
 #include "ops/quantize.h"
@@ -200,6 +204,13 @@ void Calibrator::write(const std::string& json_path, const std::string& name,
         if (chosen.count(n.output)) n.dst_quant = params(n.output);
     }
     ModelWriter writer = rewrite(impl, std::move(def));
+    // The model calibrated is an input of this write, whether or not the caller holds a scope of its own.
+    io::InputScope inputs;
+    inputs.add(impl.path);
+    if (const auto weights = io::resolve_inside(std::filesystem::path(impl.path).parent_path().string(),
+                                                impl.def.weights_file)) {
+        inputs.add(*weights);
+    }
     writer.write(json_path);
 }
 

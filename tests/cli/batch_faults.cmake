@@ -12,6 +12,7 @@ add_dependencies(test_batch_faults mnet mnet-convert)
 # decoded by several workers (built with image_fixtures).
 mnet_test(test_robust
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_special_files.cpp ${CMAKE_CURRENT_LIST_DIR}/test_robust_regressions.cpp
+          ${CMAKE_CURRENT_LIST_DIR}/test_output_files.cpp
           ${CMAKE_CURRENT_LIST_DIR}/robust_support.cpp
           ${CMAKE_CURRENT_LIST_DIR}/test_batch_support.cpp ${CMAKE_CURRENT_LIST_DIR}/../e2e/shared_models.cpp
   LIBS mnet_model mnet_image_fixtures nlohmann_json::nlohmann_json)

@@ -41,11 +41,7 @@ const SharedModel& shared_model() {
 
 }  // namespace
 
-std::string quote(const std::string& s) {
-    std::string out = "'";
-    for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return out + "'";
-}
+std::string quote(const std::string& s) { return shell_quote(s); }
 
 std::string mnet() { return quote(std::string(MNET_BINARY_DIR) + "/mnet"); }
 

@@ -19,15 +19,6 @@ namespace mnet::test {
 
 namespace {
 
-struct TempDir {
-    std::string path = make_temp_dir("cli-models");
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
-
-std::string dog() { return shared_dir() + "/testdata/images/dog.jpg"; }
 std::string shared_model(const std::string& name) { return shared_dir() + "/models/" + name; }
 
 // The test model's manifest and weights copied into `dir`/NAME/ as NAME.json + its .bin.
@@ -50,13 +41,13 @@ std::vector<std::string> cache_entries(const std::string& cache) {
 }  // namespace
 
 TEST_CASE("model names: MNET_MODEL_DIR, then the XDG data folder, typos and unfetched zoo models", "[cli][models]") {
-    TempDir tmp;
+    TempDir tmp{"cli-models"};
     install_test_model(tmp.path + "/env", "my_model");
     install_test_model(tmp.path + "/data/mnet/models", "data_model");
     const std::string env = "MNET_MODEL_DIR=" + quote(tmp.path + "/env") + " ";
     const std::string xdg = "env -u MNET_MODEL_DIR XDG_DATA_HOME=" + quote(tmp.path + "/data") + " ";
 
-    const RunResult by_env = run_shell(env + mnet() + " classify --json -k 1 -m my_model " + quote(dog()));
+    const RunResult by_env = run_shell(env + mnet() + " classify --json -k 1 -m my_model " + quote(shared_dog()));
     CAPTURE(by_env.err);
     REQUIRE(by_env.status == 0);
     CHECK(json::parse(by_env.out).at("predictions").at(0).at("index") == reference_top5().at("dog").at(0).index);
@@ -80,7 +71,7 @@ TEST_CASE("model names: MNET_MODEL_DIR, then the XDG data folder, typos and unfe
 }
 
 TEST_CASE("mnet models lists the installed models and every zoo.json entry", "[cli][models]") {
-    TempDir tmp;
+    TempDir tmp{"cli-models"};
     install_test_model(tmp.path, "my_model");
     const RunResult r = run_shell("MNET_MODEL_DIR=" + quote(tmp.path) + " " + mnet() + " models --json");
     CAPTURE(r.err);
@@ -100,11 +91,11 @@ TEST_CASE("mnet models lists the installed models and every zoo.json entry", "[c
 }
 
 TEST_CASE("a source model given to -m converts once into the XDG cache and is reused", "[cli][models][slow]") {
-    TempDir tmp;
+    TempDir tmp{"cli-models"};
     const std::string source = shared_model("mobilenet_v1_0.75_192_quant");
     const std::string args = " classify --json --precision fp32 -k 5 -m " +
                              quote(source + "/mobilenet_v1_0.75_192_quant.tflite") + " --labels " +
-                             quote(source + "/imagenet_labels.txt") + " " + quote(dog());
+                             quote(source + "/imagenet_labels.txt") + " " + quote(shared_dog());
     const std::string cache = "XDG_CACHE_HOME=" + quote(tmp.path) + " ";
     const RunResult first = run_shell(cache + mnet() + args);
     CAPTURE(first.err);
@@ -139,8 +130,8 @@ TEST_CASE("a source model given to -m converts once into the XDG cache and is re
 
 TEST_CASE("classify - reads one image from standard input", "[cli][models]") {
     const std::string args = " classify --json --precision fp32 -k 5 -m " + quote(test_model());
-    const RunResult from_file = run_shell(mnet() + args + " " + quote(dog()));
-    const RunResult from_stdin = run_shell(mnet() + args + " - < " + quote(dog()));
+    const RunResult from_file = run_shell(mnet() + args + " " + quote(shared_dog()));
+    const RunResult from_stdin = run_shell(mnet() + args + " - < " + quote(shared_dog()));
     CAPTURE(from_stdin.err);
     REQUIRE(from_stdin.status == 0);
     const json a = json::parse(from_file.out), b = json::parse(from_stdin.out);
@@ -150,15 +141,15 @@ TEST_CASE("classify - reads one image from standard input", "[cli][models]") {
 
     const RunResult empty = run_shell(mnet() + args + " - < /dev/null");
     CHECK(empty.status == 1);
-    const RunResult twice = run_shell(mnet() + args + " - - < " + quote(dog()));
+    const RunResult twice = run_shell(mnet() + args + " - - < " + quote(shared_dog()));
     CHECK(twice.status == 2);
 }
 
 TEST_CASE("classify --features writes the model's feature vector", "[cli][models][slow]") {
-    TempDir tmp;
+    TempDir tmp{"cli-models"};
     const std::string tm = shared_model("teachable_machine_mobilenet_v2_0.35");
     const RunResult r = run_shell("XDG_CACHE_HOME=" + quote(tmp.path) + " " + mnet() + " classify --features -m " +
-                                  quote(tm) + " " + quote(dog()));
+                                  quote(tm) + " " + quote(shared_dog()));
     CAPTURE(r.err);
     REQUIRE(r.status == 0);
     const json line = json::parse(r.out);
@@ -176,7 +167,7 @@ TEST_CASE("classify --features writes the model's feature vector", "[cli][models
     // A classifier without a feature output: the input of its classifier layer, the last conv2d (V1 0.75: the
     // pooled 768 ReLU6 activations, so each in [0, 6]).
     const RunResult pooled =
-        run_shell(mnet() + " classify --features --precision fp32 -m " + quote(test_model()) + " " + quote(dog()));
+        run_shell(mnet() + " classify --features --precision fp32 -m " + quote(test_model()) + " " + quote(shared_dog()));
     CAPTURE(pooled.err);
     REQUIRE(pooled.status == 0);
     const json info = json::parse(run_shell(mnet() + " info --json -m " + quote(test_model())).out);
@@ -196,7 +187,7 @@ TEST_CASE("classify --features writes the model's feature vector", "[cli][models
     CHECK(max > 0.f);
     // batch --features: the same vector, in the same record form.
     const RunResult batch =
-        run_shell(mnet() + " batch -q --features --precision fp32 -m " + quote(test_model()) + " " + quote(dog()));
+        run_shell(mnet() + " batch -q --features --precision fp32 -m " + quote(test_model()) + " " + quote(shared_dog()));
     REQUIRE(batch.status == 0);
     CHECK(json::parse(batch.out).at("features") == json::parse(pooled.out).at("features"));
 }
@@ -207,7 +198,7 @@ namespace mnet::test {
 
 TEST_CASE("quantize warns about a small calibration set and reports int8 against fp32 per layer",
           "[cli][quantize][slow]") {
-    TempDir tmp;
+    TempDir tmp{"cli-models"};
     const std::string images = shared_dir() + "/testdata/images";
     const std::string float_model = tmp.path + "/float.json";
     const std::string keras = shared_model("mobilenet_v1_0.25_224_keras");

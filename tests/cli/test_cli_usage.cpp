@@ -19,16 +19,6 @@ namespace mnet::test {
 
 namespace {
 
-// A temporary folder removed at the end of the test.
-struct TempDir {
-    std::string path = make_temp_dir("cli-usage");
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
-
-std::string dog() { return shared_dir() + "/testdata/images/dog.jpg"; }
 
 // `mnet ARGS` with the test model (its manifest path) unless ARGS names one.
 RunResult run(const std::string& args) { return run_shell(mnet() + " " + args); }
@@ -98,7 +88,7 @@ TEST_CASE("help: `mnet help SUB` works; every help fits 100 columns and shows no
 }
 
 TEST_CASE("exit status: one rule for every subcommand", "[cli][usage][exit]") {
-    TempDir tmp;
+    TempDir tmp{"cli-usage"};
     const std::string corrupt = tmp.path + "/corrupt.jpg";
     write_text_file(corrupt, "not a JPEG at all");
     const std::string bad_manifest = tmp.path + "/bad.json";
@@ -115,8 +105,8 @@ TEST_CASE("exit status: one rule for every subcommand", "[cli][usage][exit]") {
     const std::string cache = "XDG_CACHE_HOME=" + quote(tmp.path) + " ";
     const Case cases[] = {
         // 1: an input image missing or not an image; the others still processed
-        {with_model("classify") + " " + quote(missing) + " " + quote(dog()), 1},
-        {with_model("batch -q") + " " + quote(missing) + " " + quote(dog()), 1},
+        {with_model("classify") + " " + quote(missing) + " " + quote(shared_dog()), 1},
+        {with_model("batch -q") + " " + quote(missing) + " " + quote(shared_dog()), 1},
         {with_model("profile -n 1 --warmup 0") + " " + quote(missing), 1},
         {with_model("classify") + " " + quote(corrupt), 1},
         {with_model("batch -q") + " " + quote(corrupt), 1},
@@ -124,22 +114,22 @@ TEST_CASE("exit status: one rule for every subcommand", "[cli][usage][exit]") {
         {"quantize -m " + quote(float_model) + " --calibrate " + quote(corrupt) + " -o " + quote(tmp.path + "/q.json"),
          1, cache},
         // 2: usage
-        {with_model("classify -k 0") + " " + quote(dog()), 2},
-        {"-m " + quote(dog()) + " classify " + quote(dog()), 2},
-        {"classify -m " + quote(dog()) + " " + quote(dog()), 2},
+        {with_model("classify -k 0") + " " + quote(shared_dog()), 2},
+        {"-m " + quote(shared_dog()) + " classify " + quote(shared_dog()), 2},
+        {"classify -m " + quote(shared_dog()) + " " + quote(shared_dog()), 2},
         {"info -m " + quote(tmp.path), 2},
         // 3: another file: the model, the output
-        {"classify -m " + quote(tmp.path + "/nosuch.json") + " " + quote(dog()), 3},
+        {"classify -m " + quote(tmp.path + "/nosuch.json") + " " + quote(shared_dog()), 3},
         {"info -m no_such_model_name", 3},
-        {with_model("classify") + " -o " + quote(unwritable) + " " + quote(dog()), 3},
-        {with_model("batch -q") + " -o " + quote(unwritable) + " " + quote(dog()), 3},
+        {with_model("classify") + " -o " + quote(unwritable) + " " + quote(shared_dog()), 3},
+        {with_model("batch -q") + " -o " + quote(unwritable) + " " + quote(shared_dog()), 3},
         {with_model("info") + " -o " + quote(unwritable), 3},
         // 4: a malformed model
-        {"classify -m " + quote(bad_manifest) + " " + quote(dog()), 4},
+        {"classify -m " + quote(bad_manifest) + " " + quote(shared_dog()), 4},
         {"info -m " + quote(bad_manifest), 4},
         // 0
-        {with_model("classify") + " " + quote(dog()), 0},
-        {with_model("batch -q") + " " + quote(dog()), 0},
+        {with_model("classify") + " " + quote(shared_dog()), 0},
+        {with_model("batch -q") + " " + quote(shared_dog()), 0},
     };
     for (const Case& c : cases) {
         const RunResult r = run_shell(c.env + mnet() + " " + c.args);
@@ -153,8 +143,8 @@ TEST_CASE("exit status: one rule for every subcommand", "[cli][usage][exit]") {
 }
 
 TEST_CASE("a reader that stops early ends the run quietly with status 0", "[cli][usage][exit]") {
-    TempDir tmp;
-    for (int i = 0; i < 40; ++i) copy_file(dog(), tmp.path + "/" + std::to_string(i) + ".jpg");
+    TempDir tmp{"cli-usage"};
+    for (int i = 0; i < 40; ++i) copy_file(shared_dog(), tmp.path + "/" + std::to_string(i) + ".jpg");
     for (const std::string& args :
          {"batch -q -b 1 " + quote(tmp.path), "classify --json " + quote(tmp.path) + "/*.jpg"}) {
         const std::string pipeline = mnet() + " " + with_model(args.substr(0, args.find(' '))) +
@@ -167,14 +157,14 @@ TEST_CASE("a reader that stops early ends the run quietly with status 0", "[cli]
 }
 
 TEST_CASE("output: --format, --json and -o on every subcommand that prints results", "[cli][usage][output]") {
-    TempDir tmp;
+    TempDir tmp{"cli-usage"};
     struct Case {
         std::string sub;  // with its own arguments
         std::string json_format;
     };
     const Case cases[] = {
-        {with_model("classify") + " " + quote(dog()), "jsonl"},
-        {with_model("batch -q") + " " + quote(dog()), "jsonl"},
+        {with_model("classify") + " " + quote(shared_dog()), "jsonl"},
+        {with_model("batch -q") + " " + quote(shared_dog()), "jsonl"},
         {with_model("info"), "json"},
         {with_model("profile -n 1 --warmup 0 -t 1"), "json"},
         {with_model("bench -n 1 --warmup 0 -t 1"), "jsonl"},
@@ -204,7 +194,7 @@ TEST_CASE("output: --format, --json and -o on every subcommand that prints resul
     }
     // eval: its text or JSON report to a file.
     const std::string val = tmp.path + "/val/malamute";
-    copy_file(dog(), val + "/dog.jpg");
+    copy_file(shared_dog(), val + "/dog.jpg");
     const RunResult eval =
         run(with_model("eval -q") + " --json -o " + quote(tmp.path + "/eval.json") + " " + quote(tmp.path + "/val"));
     REQUIRE(eval.status == 0);

@@ -20,6 +20,12 @@ namespace {
 
 constexpr double kProbTolerance = 1e-4;  // the issue's bar: max |Δprob| against the float reference
 constexpr int kTop = 5;
+// The unfused depthwise path (the fused one is compared with it below).
+const LoweringOptions kNoFuseDw = [] {
+    LoweringOptions o;
+    o.fuse_dw = false;
+    return o;
+}();
 
 std::vector<int64_t> ranking(const float* p, size_t n) {
     std::vector<int64_t> order(n);
@@ -52,8 +58,8 @@ TEST_CASE("shared TFLite models reproduce the float reference probabilities", "[
         auto model = Model::load(converted_manifest(m));
         SessionOptions options;
         options.precision = Precision::Fp32;  // a quantized model's float reference
-        options.fuse_dw = false;
-        Session session(model, options);
+        const std::unique_ptr<Session> made = SessionFactory::make(model, options, kNoFuseDw);
+        Session& session = *made;
         double worst = 0;
         for (const ReferenceImage& img : m.images) {
             CAPTURE(m.name, img.stem);
@@ -81,11 +87,11 @@ TEST_CASE("a batch of images gives each image its own result, in either batch mo
     options.precision = Precision::Fp32;
     options.batch = batch;
     options.threads = 2;
-    options.fuse_dw = false;
     const BatchMode mode = GENERATE(BatchMode::Latency, BatchMode::Throughput);
     options.mode = mode;
     CAPTURE(mode == BatchMode::Latency ? "latency" : "throughput");
-    Session session(model, options);
+    const std::unique_ptr<Session> made = SessionFactory::make(model, options, kNoFuseDw);
+    Session& session = *made;
     REQUIRE(session.options().mode == mode);
     Shape shape = model->input_shape();
     shape[0] = batch;
@@ -112,8 +118,8 @@ TEST_CASE("photos through the front end and the engine give the reference top-5"
         auto model = Model::load(converted_manifest(m));
         SessionOptions options;
         options.precision = Precision::Fp32;  // a quantized model's float reference
-        options.fuse_dw = false;
-        Session session(model, options);
+        const std::unique_ptr<Session> made = SessionFactory::make(model, options, kNoFuseDw);
+        Session& session = *made;
         for (const ReferenceImage& img : m.images) {
             CAPTURE(m.name, img.stem);
             session.run(load_image(img.image_path, model->preprocess()));
@@ -134,12 +140,10 @@ TEST_CASE("each fusion (and the u8 classifier) changes no result of a real model
         plain.precision = Precision::Fp32;
         plain.batch = batch;
         plain.threads = threads;
-        plain.fuse_dw = false;
         plain.mode = BatchMode::Latency;
-        SessionOptions with_dw = plain;
-        with_dw.fuse_dw = true;
-        const LoweringOptions unfused{false, false, false}, all_lowering;
-        LoweringOptions add = unfused, act = unfused, u8 = unfused;
+        const LoweringOptions unfused{false, false, false, false}, all_lowering;
+        LoweringOptions add = unfused, act = unfused, u8 = unfused, dw = unfused;
+        dw.fuse_dw = true;
         add.fuse_add = true;
         act.fuse_activation = true;
         u8.u8_classifier = true;
@@ -151,8 +155,8 @@ TEST_CASE("each fusion (and the u8 classifier) changes no result of a real model
         const std::unique_ptr<Session> base = SessionFactory::make(model, plain, unfused);
         base->run(input);
         const std::tuple<const char*, SessionOptions, LoweringOptions> variants[] = {
-            {"fuse_dw", with_dw, unfused}, {"fuse_add", plain, add},         {"fuse_activation", plain, act},
-            {"u8_classifier", plain, u8},  {"all", with_dw, all_lowering}};
+            {"fuse_dw", plain, dw},       {"fuse_add", plain, add},         {"fuse_activation", plain, act},
+            {"u8_classifier", plain, u8}, {"all", plain, all_lowering}};
         for (const auto& [name, options, lowering] : variants) {
             CAPTURE(m.name, batch, threads, name);
             const std::unique_ptr<Session> fused = SessionFactory::make(model, options, lowering);

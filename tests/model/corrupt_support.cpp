@@ -15,6 +15,7 @@
 #include "model/manifest.h"
 #include "model/weight_file.h"
 #include "model/writer.h"
+#include "runtime/session_factory.h"
 #include "support/test_data.h"
 
 namespace fs = std::filesystem;
@@ -238,8 +239,10 @@ void run_once(const std::shared_ptr<const Model>& model_ptr) {
     SessionOptions options;
     options.precision = Precision::Fp32;
     options.threads = 1;
-    options.fuse_dw = false;
-    Session session(model_ptr, options);
+    LoweringOptions no_dw;
+    no_dw.fuse_dw = false;
+    const std::unique_ptr<Session> made = SessionFactory::make(model_ptr, options, no_dw);
+    Session& session = *made;
     Tensor input(model.input_shape());
     for (size_t i = 0; i < input.data.size(); ++i) input.data[i] = std::sin(0.01f * static_cast<float>(i));
     session.run(input);

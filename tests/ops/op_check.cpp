@@ -7,6 +7,7 @@
 
 #include "mnet/engine.h"
 #include "ops/reference/reference.h"
+#include "runtime/session_factory.h"
 #include "support/model_builder.h"
 
 namespace mnet::test {
@@ -45,8 +46,10 @@ std::vector<Tensor> run_engine(const std::shared_ptr<const Model>& model, const 
     options.precision = Precision::Fp32;  // against the float reference, quantization parameters or not
     options.batch = static_cast<int>(src.shape[0]);
     options.threads = threads;
-    options.fuse_dw = fuse_dw;
-    Session session(model, options);
+    LoweringOptions lowering;
+    lowering.fuse_dw = fuse_dw;
+    const std::unique_ptr<Session> made = SessionFactory::make(model, options, lowering);
+    Session& session = *made;
     session.run(src);
     std::vector<Tensor> outputs;
     for (size_t i = 0; i < session.output_count(); ++i) outputs.push_back(session.output(i));

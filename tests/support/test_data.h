@@ -17,6 +17,26 @@ std::string shared_dir();
 // failed test too). MNET_KEEP_TEST_DIRS=1 keeps them for inspection.
 std::string make_temp_dir(const std::string& tag);
 
+// A folder of make_temp_dir(tag) removed, with its contents, when this object goes (not only at the process's
+// end): for a test that makes many files.
+struct TempDir {
+    explicit TempDir(const std::string& tag);
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    std::string path;
+};
+
+// `s` quoted for /bin/sh ('...', an inner quote as '\'').
+std::string shell_quote(const std::string& s);
+
+// Runs `command` with /bin/sh: its exit status (-1 when it did not exit), its standard output in `out`; standard
+// error passes through.
+int run_command(const std::string& command, std::string& out);
+
+// The photo ../shared/testdata/images/dog.jpg (a malamute), the input most command-line tests classify.
+std::string shared_dog();
+
 std::vector<uint8_t> read_file_bytes(const std::string& path);
 std::vector<float> read_f32_file(const std::string& path);
 void write_file_bytes(const std::string& path, const std::vector<uint8_t>& bytes);

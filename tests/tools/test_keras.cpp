@@ -101,19 +101,7 @@ Result check_model(const std::string& name, const std::string& source, const imp
     return r;
 }
 
-// Runs a command, returning its exit status and standard output (standard error passes through).
-int run(const std::string& command, std::string& out) {
-    out.clear();
-    FILE* pipe = popen(command.c_str(), "r");
-    REQUIRE(pipe);
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-    const int status = pclose(pipe);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
-std::string quoted(const std::string& s) { return "'" + s + "'"; }
 
 }  // namespace
 
@@ -143,18 +131,18 @@ TEST_CASE("mnet-convert picks the Keras importer by file type and mnet classify 
     const std::string tmp = make_temp_dir("keras-cli");
     const std::string tm = model_dir("teachable_machine_mobilenet_v2_0.35");
     std::string out;
-    REQUIRE(run(quoted(MNET_CONVERT_EXE) + " " + quoted(tm) + " -o " + quoted(tmp + "/tm.json"), out) == 0);
+    REQUIRE(run_command(shell_quote(MNET_CONVERT_EXE) + " " + shell_quote(tm) + " -o " + shell_quote(tmp + "/tm.json"), out) == 0);
     CHECK(out.find("5 labels") != std::string::npos);
     const std::string h5 = model_dir("mobilenet_v1_0.25_224_keras");
-    REQUIRE(run(quoted(MNET_CONVERT_EXE) + " " + quoted(h5 + "/mobilenet_v1_0.25_224.h5") + " --labels " +
-                    quoted(h5 + "/imagenet_labels_1000.txt") + " -o " + quoted(tmp + "/v1.json"),
+    REQUIRE(run_command(shell_quote(MNET_CONVERT_EXE) + " " + shell_quote(h5 + "/mobilenet_v1_0.25_224.h5") + " --labels " +
+                    shell_quote(h5 + "/imagenet_labels_1000.txt") + " -o " + shell_quote(tmp + "/v1.json"),
                 out) == 0);
     CHECK(out.find("1000 labels") != std::string::npos);
 
     // chelsea.png: the reference's top-1 is 노마스크 (0.957).
     const std::string image = shared_dir() + "/testdata/images/chelsea.png";
-    const std::string classify = quoted(MNET_CLI_EXE) + " classify -m " + quoted(tmp + "/tm.json") + " ";
-    REQUIRE(run(classify + quoted(image), out) == 0);
+    const std::string classify = shell_quote(MNET_CLI_EXE) + " classify -m " + shell_quote(tmp + "/tm.json") + " ";
+    REQUIRE(run_command(classify + shell_quote(image), out) == 0);
     INFO(out);
     std::istringstream table(out);
     std::string line, first_row;
@@ -164,7 +152,7 @@ TEST_CASE("mnet-convert picks the Keras importer by file type and mnet classify 
     CHECK(first_row.find("노마스크") != std::string::npos);
     for (const char* label : kTmLabels) CHECK(out.find(label) != std::string::npos);
 
-    REQUIRE(run(classify + "--json " + quoted(image), out) == 0);
+    REQUIRE(run_command(classify + "--json " + shell_quote(image), out) == 0);
     const nlohmann::json j = nlohmann::json::parse(out);
     REQUIRE(j["predictions"].size() == 5);
     CHECK(j["predictions"][0]["label"] == "노마스크");

@@ -27,19 +27,7 @@ constexpr double kProbTolerance = 1e-4;
 constexpr double kPaperMacs = 219e6;  // MobileNetV3-Large 1.0 at 224x224 (Howard et al. 2019, table 3)
 
 std::string fixtures() { return std::string(MNET_SOURCE_DIR) + "/tests/data/onnx"; }
-std::string quoted(const std::string& s) { return "'" + s + "'"; }
 
-// Runs a command, returning its exit status and standard output (standard error passes through).
-int run(const std::string& command, std::string& out) {
-    out.clear();
-    FILE* pipe = popen(command.c_str(), "r");
-    REQUIRE(pipe);
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-    const int status = pclose(pipe);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 }  // namespace
 
@@ -48,12 +36,12 @@ TEST_CASE("the shared float MobileNetV2 ONNX converts and mnet classify matches 
     const std::string manifest = dir + "/mnv2.json";
     const std::string labels = shared_dir() + "/models/mobilenet_v2_1.0_224_quant/imagenet_labels.txt";
     std::string out;
-    REQUIRE(run(std::string(MNET_CONVERT_EXE) + " " + quoted(shared_dir() + "/peers/models/mobilenet_v2_1.0_224_float_b1.onnx") +
-                    " -o " + quoted(manifest) + " --mean 128 --std 128 --crop 0.875 --labels " + quoted(labels),
+    REQUIRE(run_command(std::string(MNET_CONVERT_EXE) + " " + shell_quote(shared_dir() + "/peers/models/mobilenet_v2_1.0_224_float_b1.onnx") +
+                    " -o " + shell_quote(manifest) + " --mean 128 --std 128 --crop 0.875 --labels " + shell_quote(labels),
                 out) == 0);
     std::string photos;
-    for (const char* p : kPhotos) photos += " " + quoted(shared_dir() + "/testdata/images/" + p);
-    REQUIRE(run(std::string(MNET_CLI_EXE) + " classify --precision fp32 --json -k 1001 -m " + quoted(manifest) + photos, out) == 0);
+    for (const char* p : kPhotos) photos += " " + shell_quote(shared_dir() + "/testdata/images/" + p);
+    REQUIRE(run_command(std::string(MNET_CLI_EXE) + " classify --precision fp32 --json -k 1001 -m " + shell_quote(manifest) + photos, out) == 0);
     std::istringstream lines(out);
     std::string line;
     size_t i = 0;
@@ -82,10 +70,10 @@ TEST_CASE("mnet info counts torchvision MobileNetV3-Large's MACs as published", 
     const std::string dir = make_temp_dir("onnx-v3l");
     const std::string manifest = dir + "/v3l.json";
     std::string out;
-    REQUIRE(run(std::string(MNET_CONVERT_EXE) + " " + quoted(fixtures() + "/tv_mnv3l_100_224_qdq_pc_u8s8.onnx") +
-                    " -o " + quoted(manifest),
+    REQUIRE(run_command(std::string(MNET_CONVERT_EXE) + " " + shell_quote(fixtures() + "/tv_mnv3l_100_224_qdq_pc_u8s8.onnx") +
+                    " -o " + shell_quote(manifest),
                 out) == 0);
-    REQUIRE(run(std::string(MNET_CLI_EXE) + " info -m " + quoted(manifest), out) == 0);
+    REQUIRE(run_command(std::string(MNET_CLI_EXE) + " info -m " + shell_quote(manifest), out) == 0);
     const size_t at = out.find(" M MACs per image");
     REQUIRE(at != std::string::npos);
     const size_t begin = out.rfind(' ', at - 1) + 1;

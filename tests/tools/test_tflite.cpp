@@ -10,6 +10,7 @@
 #include <map>
 #include <sstream>
 
+#include "core/file_io.h"
 #include "mnet/error.h"
 #include "mnet/model.h"
 #include "ops/reference/reference.h"
@@ -175,6 +176,38 @@ TEST_CASE("the shared TFLite models convert and load with the expected structure
     CHECK(first.inputs == std::vector<std::string>{"input"});
     // 3x3 stride 2 SAME on an even size: TensorFlow puts the one padded row/column at the bottom/right.
     CHECK(std::get<std::vector<int64_t>>(first.attrs.at("pad")) == std::vector<int64_t>{0, 0, 1, 1});
+}
+
+TEST_CASE("two conversions to one name in one process both work, one writing over its input is refused",
+          "[tools][tflite][overwrite]") {
+    // Each conversion is one operation (mnet-convert holds an io::InputScope the same way): the first one's
+    // check load of q.json does not make q.json an input of the second.
+    const SharedTflite& m = shared_models().front();
+    const std::string dir = mnet::test::make_temp_dir("tflite-twice");
+    for (int round = 0; round < 2; ++round) {
+        mnet::io::InputScope conversion;
+        CAPTURE(round);
+        CHECK_NOTHROW(mnet::importer::convert_tflite_file(tflite_path(m), dir + "/q.json", TfliteImportOptions{}));
+        CHECK(mnet::Model::load(dir + "/q.json")->name() == m.file);
+    }
+    // Within one conversion: the label file it reads is where the weights would go.
+    fs::copy_file(labels_path(m), dir + "/labels.bin");
+    const std::vector<uint8_t> labels = mnet::test::read_file_bytes(dir + "/labels.bin");
+    {
+        mnet::io::InputScope conversion;
+        TfliteImportOptions options;
+        options.labels_path = dir + "/labels.bin";
+        try {
+            mnet::importer::convert_tflite_file(tflite_path(m), dir + "/labels.json", options);
+            FAIL("the conversion wrote over its label file");
+        } catch (const mnet::Error& e) {
+            CHECK(e.code() == mnet::ErrorCode::InvalidArgument);
+            CHECK_THAT(e.what(), Catch::Contains("is also an input"));
+        }
+    }
+    CHECK(mnet::test::read_file_bytes(dir + "/labels.bin") == labels);
+    CHECK_FALSE(fs::exists(dir + "/labels.json"));
+    fs::remove_all(dir);
 }
 
 TEST_CASE("converted TFLite models reproduce the reference probabilities", "[tools][tflite][slow]") {

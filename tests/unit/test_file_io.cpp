@@ -75,7 +75,8 @@ TEST_CASE("refuse_overwriting_input sees through links and names, AtomicFile is 
                      ErrorCode::InvalidArgument, {"is also an input"});
     }
     CHECK_NOTHROW(io::refuse_overwriting_input(dir + "/new.txt", "-o", {dir + "/in.txt"}));
-    // A file read through io is remembered: no writer may replace it afterwards.
+    // A file read through io in an operation (InputScope) is remembered: no writer of it may replace it.
+    io::InputScope operation;
     write_text_file(dir + "/labels.txt", "a\nb\n");
     io::read_regular(dir + "/labels.txt", 100, "label file");
     expect_error([&] { io::AtomicFile f(dir + "/labels.txt", "-o"); }, ErrorCode::InvalidArgument,
@@ -97,6 +98,55 @@ TEST_CASE("refuse_overwriting_input sees through links and names, AtomicFile is 
     for (const auto& e : fs::directory_iterator(dir)) entries += e.path().filename().string()[0] == '.';
     CHECK(entries == 0);  // no temporary file left
     expect_error([&] { io::AtomicFile f(dir, "-o"); }, ErrorCode::Io, {"Is a directory"});
+    fs::remove_all(dir);
+}
+
+TEST_CASE("the inputs remembered are those of one operation (InputScope), not of the process", "[unit][io]") {
+    const std::string dir = make_temp_dir("file-io-scope");
+    write_text_file(dir + "/source.txt", "source");
+    const auto convert = [&](const std::string& out) {  // what an importer does: read, write, read back
+        io::read_regular(dir + "/source.txt", 100, "source");
+        io::write_file_atomically(out, "-o", "converted");
+        CHECK(io::read_regular(out, 100, "converted model") == "converted");
+    };
+    {
+        io::InputScope first;
+        convert(dir + "/out.txt");
+    }
+    {
+        io::InputScope second;  // the same name again in the same process: out.txt is no input of this one
+        CHECK_NOTHROW(convert(dir + "/out.txt"));
+        // Within one operation, its own inputs are still refused, also through a link and when read after the
+        // output was opened.
+        expect_error([&] { io::AtomicFile f(dir + "/source.txt", "-o"); }, ErrorCode::InvalidArgument,
+                     {"source.txt (-o): is also an input"});
+        fs::create_symlink(dir + "/source.txt", dir + "/link.txt");
+        expect_error([&] { io::AtomicFile f(dir + "/link.txt", "-o"); }, ErrorCode::InvalidArgument,
+                     {"is also an input"});
+        write_text_file(dir + "/late.txt", "late");
+        io::AtomicFile late(dir + "/late.txt", "-o");
+        late.write("overwritten");
+        io::read_regular(dir + "/late.txt", 100, "label file");
+        expect_error([&] { late.commit(); }, ErrorCode::InvalidArgument, {"is also an input"});
+    }
+    CHECK(text_of(dir + "/source.txt") == "source");
+    CHECK(text_of(dir + "/late.txt") == "late");
+    // No scope: nothing is remembered between calls.
+    io::read_regular(dir + "/source.txt", 100, "source");
+    CHECK_NOTHROW(io::refuse_overwriting_input(dir + "/source.txt", "-o"));
+    fs::remove_all(dir);
+}
+
+TEST_CASE("a nested InputScope hands its inputs to the enclosing one", "[unit][io]") {
+    const std::string dir = make_temp_dir("file-io-nested");
+    write_text_file(dir + "/list.txt", "a");
+    io::InputScope command;
+    {
+        io::InputScope step;
+        io::read_regular(dir + "/list.txt", 100, "list");
+    }
+    expect_error([&] { io::refuse_overwriting_input(dir + "/list.txt", "-o"); }, ErrorCode::InvalidArgument,
+                 {"is also an input"});
     fs::remove_all(dir);
 }
 
