@@ -165,21 +165,21 @@ TEST_CASE("mnet-convert picks the Keras importer by file type and mnet classify 
 // refuses to rank its 256 values as classes, and --features prints them.
 TEST_CASE("mnet -m model.keras: a feature-vector model is shown and used as one", "[keras][cli][archive]") {
     const std::string tmp = make_temp_dir("keras-archive-cli");
-    const std::string env = "XDG_CACHE_HOME=" + quoted(tmp) + " ";
+    const std::string env = "XDG_CACHE_HOME=" + shell_quote(tmp) + " ";
     const std::string model = std::string(MNET_SOURCE_DIR) + "/tests/data/zoo/v1_0.25_128_feat.keras";
-    const std::string image = quoted(shared_dir() + "/testdata/images/dog.jpg");
+    const std::string image = shell_quote(shared_dir() + "/testdata/images/dog.jpg");
     std::string out;
-    REQUIRE(run(env + quoted(MNET_CLI_EXE) + " info -m " + quoted(model) + " 2>&1", out) == 0);
+    REQUIRE(run_command(env + shell_quote(MNET_CLI_EXE) + " info -m " + shell_quote(model) + " 2>&1", out) == 0);
     INFO(out);
     CHECK(out.find("outputs       1x256 feature (") != std::string::npos);
     CHECK(out.find("logits") == std::string::npos);
 
-    const int status = run(env + quoted(MNET_CLI_EXE) + " classify -m " + quoted(model) + " " + image + " 2>&1", out);
+    const int status = run_command(env + shell_quote(MNET_CLI_EXE) + " classify -m " + shell_quote(model) + " " + image + " 2>&1", out);
     CHECK(status != 0);
     CHECK(out.find("is a 256-value feature vector, not class scores") != std::string::npos);
     CHECK(out.find("probability") == std::string::npos);
 
-    REQUIRE(run(env + quoted(MNET_CLI_EXE) + " classify --features -m " + quoted(model) + " " + image, out) == 0);
+    REQUIRE(run_command(env + shell_quote(MNET_CLI_EXE) + " classify --features -m " + shell_quote(model) + " " + image, out) == 0);
     const nlohmann::json j = nlohmann::json::parse(out);
     CHECK(j["features"].size() == 256);
     std::filesystem::remove_all(tmp);

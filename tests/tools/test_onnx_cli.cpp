@@ -94,13 +94,13 @@ TEST_CASE("mnet classify -m model.onnx converts once into the cache and gives ON
     const std::string model = dir + "/" + fixture + ".onnx";
     fs::copy_file(fixtures() + "/" + fixture + ".onnx", model);
     std::string photos;
-    for (const char* p : kPhotos) photos += " " + quoted(shared_dir() + "/testdata/images/" + p);
-    const std::string classify = "XDG_CACHE_HOME=" + quoted(dir + "/cache") + " " + std::string(MNET_CLI_EXE) +
-                                 " classify --json -k 1 -m " + quoted(model) + photos;
+    for (const char* p : kPhotos) photos += " " + shell_quote(shared_dir() + "/testdata/images/" + p);
+    const std::string classify = "XDG_CACHE_HOME=" + shell_quote(dir + "/cache") + " " + std::string(MNET_CLI_EXE) +
+                                 " classify --json -k 1 -m " + shell_quote(model) + photos;
     std::string out;
     for (int round = 0; round < 2; ++round) {
         CAPTURE(round);
-        REQUIRE(run(classify + " 2>" + quoted(dir + "/stderr"), out) == 0);
+        REQUIRE(run_command(classify + " 2>" + shell_quote(dir + "/stderr"), out) == 0);
         const std::vector<uint8_t> bytes = read_file_bytes(dir + "/stderr");
         const std::string err(bytes.begin(), bytes.end());
         CHECK((err.find("converting") != std::string::npos) == (round == 0));  // the second run reads the cache
