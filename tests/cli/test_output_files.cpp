@@ -131,7 +131,7 @@ TEST_CASE("merge --format csv of a sharded run's parts equals the unsharded batc
     fs::remove_all(dir);
 }
 
-TEST_CASE("-o naming an input of the command is refused and the input survives, in every subcommand",
+TEST_CASE("An -o naming an input of the command is refused and the input survives, in every subcommand",
           "[cli][robust][overwrite]") {
     const std::string dir = make_temp_dir("output-over-input");
     const std::string model = copy_model(dir);
