@@ -24,7 +24,8 @@ target_include_directories(mnet_fuzz_support PUBLIC ${CMAKE_CURRENT_LIST_DIR})
 add_library(mnet_fuzz_seeds STATIC ${CMAKE_CURRENT_LIST_DIR}/seeds.cpp ${CMAKE_CURRENT_LIST_DIR}/seeds_tflite.cpp
                                    ${CMAKE_CURRENT_LIST_DIR}/seeds_keras.cpp ${CMAKE_CURRENT_LIST_DIR}/seeds_image.cpp
                                    ${CMAKE_CURRENT_LIST_DIR}/seeds_onnx.cpp)
-target_compile_definitions(mnet_fuzz_seeds PRIVATE MNET_ONNX_FIXTURES="${PROJECT_SOURCE_DIR}/tests/data/onnx")
+target_compile_definitions(mnet_fuzz_seeds PRIVATE MNET_ONNX_FIXTURES="${PROJECT_SOURCE_DIR}/tests/data/onnx"
+                                                  MNET_ZOO_FIXTURES="${PROJECT_SOURCE_DIR}/tests/data/zoo")
 mnet_target(mnet_fuzz_seeds)
 target_link_libraries(mnet_fuzz_seeds PUBLIC mnet_fuzz_support
                       PRIVATE mnet_tflite mnet_keras mnet_hdf5 mnet_onnx_proto nlohmann_json::nlohmann_json ${OpenCV_LIBS})

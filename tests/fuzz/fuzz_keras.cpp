@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// Fuzz target: the Keras importer (tools/keras), both of its readers, as mnet-convert runs it: the model is
+// Fuzz target: the Keras importer (tools/keras), all three of its readers, as mnet-convert runs it: the model is
 // converted, and a model the importer accepts is written and loaded back with the loader's full validation.
-// Input: either a Keras HDF5 file (it starts with the HDF5 signature), or a TF.js layers folder packed as
-// model.json, NUL, metadata.json (empty: none), NUL, weights.bin (fuzz_support.h). Both readers take paths
-// (HDF5 opens files by name, TF.js finds its shards beside model.json), so the parts go to a scratch folder.
+// Input: a Keras HDF5 file (it starts with the HDF5 signature), a Keras 3 .keras archive (it starts with a zip
+// local file header), or else a TF.js layers folder packed as model.json, NUL, metadata.json (empty: none), NUL,
+// weights.bin (fuzz_support.h). The readers take paths (HDF5 opens files by name, mnet-convert tells an archive by
+// its first bytes, TF.js finds its shards beside model.json), so the input is written to a scratch folder.
 // Every input must end in a loaded model or an mnet::Error; any other exception escapes and aborts the run, and so
-// does an HDF5 object the reader left open.
+// does an HDF5 object a reader left open (the archive's model.weights.h5 is read through HDF5 too).
 #include <hdf5.h>
 
 #include <cstdio>
@@ -24,16 +25,22 @@ namespace {
 constexpr char kHdf5Signature[] = "\x89HDF\r\n\x1a\n";
 constexpr size_t kHdf5SignatureBytes = sizeof kHdf5Signature - 1;
 
-bool is_hdf5(const uint8_t* data, size_t size) {
-    return size >= kHdf5SignatureBytes && std::memcmp(data, kHdf5Signature, kHdf5SignatureBytes) == 0;
+// A zip's local file header (PKWARE APPNOTE 4.3.7), which a .keras archive starts with.
+constexpr char kZipSignature[] = "PK\x03\x04";
+constexpr size_t kZipSignatureBytes = sizeof kZipSignature - 1;
+
+bool starts_with(const uint8_t* data, size_t size, const char* signature, size_t signature_bytes) {
+    return size >= signature_bytes && std::memcmp(data, signature, signature_bytes) == 0;
 }
+bool is_hdf5(const uint8_t* data, size_t size) { return starts_with(data, size, kHdf5Signature, kHdf5SignatureBytes); }
+bool is_zip(const uint8_t* data, size_t size) { return starts_with(data, size, kZipSignature, kZipSignatureBytes); }
 
 // Writes the input where the importer will look for it and returns the path to import.
 std::string stage(const uint8_t* data, size_t size) {
     namespace fs = std::filesystem;
     const fs::path dir = mnet::fuzz::scratch_dir();
-    if (is_hdf5(data, size)) {
-        const std::string path = (dir / "model.h5").string();
+    if (is_hdf5(data, size) || is_zip(data, size)) {
+        const std::string path = (dir / (is_hdf5(data, size) ? "model.h5" : "model.keras")).string();
         mnet::fuzz::write_scratch_file(path, std::string(reinterpret_cast<const char*>(data), size));
         return path;
     }
@@ -70,8 +77,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     } catch (const mnet::Error&) {
         // A clean rejection.
     }
-    // Only after an HDF5 input: the reader must be the first to use HDF5 in the process (see read_keras_h5).
-    if (const ssize_t open = is_hdf5(data, size) ? H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL) : 0; open != 0) {
+    // Only after an input a reader may have opened with HDF5: the reader must be the first to use HDF5 in the process
+    // (see read_keras_h5). An archive refused before its weights entry has not used HDF5, so the check itself first
+    // does what the readers do before HDF5's first use.
+    const bool may_use_hdf5 = is_hdf5(data, size) || is_zip(data, size);
+    if (may_use_hdf5) H5dont_atexit();
+    if (const ssize_t open = may_use_hdf5 ? H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL) : 0; open != 0) {
         std::fprintf(stderr, "fuzz_keras: %zd HDF5 objects left open\n", open);
         std::abort();
     }

@@ -172,6 +172,12 @@ std::vector<Seed> make_seeds(const std::string& target, const std::string& share
             if (fs::is_directory(dir)) add_model_folder(target, dir, seeds);
         }
     }
+    // The shared models hold no Keras 3 archive; the model zoo's fixtures are real ones, written by Keras.
+    if (target == "keras") {
+        for (const fs::path& p : sorted_entries(MNET_ZOO_FIXTURES)) {
+            if (p.extension() == ".keras") seeds.push_back({p.filename().string(), read_bytes(p)});
+        }
+    }
     if (seeds.empty()) throw std::runtime_error("fuzz seeds: no seeds for '" + target + "' in " + shared_dir);
     return seeds;
 }

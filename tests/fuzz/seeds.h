@@ -19,7 +19,8 @@ struct Seed {
 
 // The seeds for `target` from `shared_dir`:
 //   model:  every shared model converted in memory (labels included), as manifest, NUL, weights file;
-//   tflite: every .tflite file; keras: every .h5 file, and every TF.js folder packed as fuzz_keras.cpp reads it;
+//   tflite: every .tflite file; keras: every .h5 file, every TF.js folder packed as fuzz_keras.cpp reads it, and
+//           the .keras archives of tests/data/zoo;
 //   image:  every photo in testdata/images.
 // Throws std::runtime_error for an unknown target, a missing folder or no seeds at all; mnet::Error when a
 // real model fails to convert.
