@@ -264,11 +264,12 @@ void setup_eval(CLI::App& app, int& status) {
                     "class folders; relative files are under DIR, or beside the CSV without DIR, e.g. --csv "
                     "labels.csv");
     sub->add_option("--per-class", opt->per_class_csv,
-                    "Also write the per-class counts as CSV (class_index,label,images,failed,top1_correct,"
-                    "top5_correct,top1_accuracy,top5_accuracy), e.g. --per-class classes.csv");
+                    "Also write the per-class counts as CSV with the columns class_index, label, images, "
+                    "failed, top1_correct, top5_correct, top1_accuracy, top5_accuracy, e.g. --per-class classes.csv");
     sub->add_option("--misclassified", opt->misclassified_csv,
-                    "Also write every top-1 miss as CSV (file,true_index,true_label,true_rank,true_probability,"
-                    "predicted_index,predicted_label,predicted_probability,file_bytes), e.g. --misclassified wrong.csv");
+                    "Also write every top-1 miss as CSV with the columns file, true_index, true_label, true_rank, "
+                    "true_probability, predicted_index, predicted_label, predicted_probability, file_bytes, e.g. "
+                    "--misclassified wrong.csv");
     add_output_flags(sub, opt->out, {"text", "json"}, "json",
                      "text: totals, a per-class table, the misses and the failures; json: one document with the same "
                      "(model, precision, images, failed, interrupted, top1, top5, classes, misclassified, errors).");

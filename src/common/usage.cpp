@@ -62,6 +62,18 @@ public:
         return " " + placeholder(opt);
     }
 
+    // A negatable flag's name carries CLI11's default marker ("--fuse-dw,--no-fuse-dw{false}"); the description
+    // states the default in words, so the marker goes.
+    std::string make_option_name(const CLI::Option* opt, bool is_positional) const override {
+        std::string name = CLI::Formatter::make_option_name(opt, is_positional);
+        for (size_t open = name.find('{'); open != std::string::npos; open = name.find('{', open)) {
+            const size_t close = name.find('}', open);
+            if (close == std::string::npos) break;
+            name.erase(open, close - open + 1);
+        }
+        return name;
+    }
+
     std::string make_option(const CLI::Option* opt, bool is_positional) const override {
         std::string left = "  " + make_option_name(opt, is_positional) + make_option_opts(opt);
         const size_t column = get_column_width();

@@ -178,7 +178,7 @@ TEST_CASE("batch classifies every good image once and reports every bad one", "[
     CHECK(r.err.find("\r") == std::string::npos);  // no progress bar when stderr is not a terminal
 }
 
-TEST_CASE("batch without -r stays in the folder; --all-files tries every file", "[cli][batch]") {
+TEST_CASE("batch without -r stays in the folder, and --all-files tries every file", "[cli][batch]") {
     const Fixture& f = mixed_folder();
     const RunResult flat = run_shell(batch_cmd("-q -k 1 " + quote(f.dir)));
     CHECK(flat.status == 1);

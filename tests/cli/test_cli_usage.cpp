@@ -59,7 +59,7 @@ TEST_CASE("parse errors are one line with a suggestion, status 2", "[cli][usage]
     }
 }
 
-TEST_CASE("help: `mnet help SUB` works; every help fits 100 columns and shows no CLI11 type syntax", "[cli][usage]") {
+TEST_CASE("help: `mnet help SUB` works, every help fits 100 columns and shows no CLI11 type syntax", "[cli][usage]") {
     const RunResult help_classify = run("help classify");
     CHECK(help_classify.status == 0);
     CHECK(help_classify.out == run("classify --help").out);

@@ -179,7 +179,7 @@ TEST_CASE("CMYK and YCCK JPEGs decode to the colours they were made from", "[uni
     }
 }
 
-TEST_CASE("every EXIF orientation is applied, in both byte orders; bad EXIF is ignored", "[unit][images]") {
+TEST_CASE("every EXIF orientation is applied, in both byte orders, and bad EXIF is ignored", "[unit][images]") {
     constexpr int kRows = 48, kCols = 64;  // not square, so the rotations change the shape
     const Bytes plain = mnet::test::encode_image(smooth_image(kRows, kCols), ".jpg");
     const cv::Mat stored = decode_pixels(plain, kRows, kCols);
