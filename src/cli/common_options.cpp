@@ -50,7 +50,8 @@ CLI::Option* add_max_pixels_option(CLI::App* sub, int64_t& max_pixels) {
     max_pixels = kDefaultMaxImagePixels;
     return sub->add_option("--max-pixels", max_pixels,
                            "Refuse images larger than N pixels (width x height, read from the file header before "
-                           "decoding, so a decompression bomb costs nothing). Default " +
+                           "decoding, so a decompression bomb costs nothing). In batch and eval it also caps the pixels the "
+                           "workers decode at once (at most 100 M; docs/batch.md). Default " +
                                std::to_string(kDefaultMaxImagePixels) + ", e.g. --max-pixels 25000000")
         ->check(whole_number(1, std::numeric_limits<long long>::max()));
 }
