@@ -128,7 +128,7 @@ QuantizedWeights naive_quantize(const std::vector<float>& w, const std::optional
 TEST_CASE("quantize_weights equals a naive loop bit for bit: halfway cases, saturation, tolerance edges",
           "[ops][int8]") {
     // Channel kinds: each channel of a tensor draws one, so one tensor mixes kept and re-quantized channels.
-    enum Kind { kSmallGrid, kFullGrid, kNearGrid, kOffGridEdge, kOutOfRange, kHalfway, kReal, kZero, kPairHeavy, kPairEdge, kKinds };
+    enum Kind { kSmallGrid, kFullGrid, kNearGrid, kOffGridEdge, kOutOfRange, kHalfway, kHalfwayOddStep, kReal, kZero, kPairHeavy, kPairEdge, kKinds };
     std::mt19937 rng(19);
     struct Shape4 {
         int64_t OC, ICG, KH, KW;
@@ -149,6 +149,10 @@ TEST_CASE("quantize_weights equals a naive loop bit for bit: halfway cases, satu
                 // A power-of-two step whose 127 multiples are exact in float: max|w| = 127 * step makes the
                 // re-quantization scale exactly `step`, and (n + 1/2) * step lands exactly halfway.
                 const double step = 1.0 / 256;
+                // The same with an odd multiple of a power of two as the step: (n + 1/2) * step / step is an exact
+                // tie, while times the rounded 1 / step it may land either side of it (quantize_weights multiplies
+                // by the inverse and must fall back to dividing there).
+                const double odd_step = double(2 * (rng() % 40) + 3) / 4096;
                 for (int64_t i = 0; i < per_oc; ++i) {
                     float& v = w[size_t(oc * per_oc + i)];
                     switch (kind) {
@@ -158,6 +162,7 @@ TEST_CASE("quantize_weights equals a naive loop bit for bit: halfway cases, satu
                         case kOffGridEdge: v = float((small(rng) + (rng() % 2 ? 1 : -1) * off(rng)) * src); break;
                         case kOutOfRange: v = float(wide(rng) * src); break;
                         case kHalfway: v = float((full(rng) % 127 + 0.5) * step); break;
+                        case kHalfwayOddStep: v = float((full(rng) % 127 + 0.5) * odd_step); break;
                         case kReal: v = float(real(rng)); break;
                         case kZero: v = 0.f; break;
                         case kPairHeavy: v = float((i % 2 ? 100 : 90) * (rng() % 2 ? 1 : -1) * src); break;
@@ -166,6 +171,7 @@ TEST_CASE("quantize_weights equals a naive loop bit for bit: halfway cases, satu
                     }
                 }
                 if (kind == kHalfway) w[size_t(oc * per_oc)] = float(127 * step);
+                if (kind == kHalfwayOddStep) w[size_t(oc * per_oc)] = float(127 * odd_step);
                 if (kind == kOutOfRange) w[size_t(oc * per_oc)] = float(-129 * src);  // saturates when re-scaled
             }
             std::optional<QuantParams> source;
