@@ -2,12 +2,15 @@
 #include "core/file_io.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <new>
+#include <utility>
 
 namespace mnet::io {
 
@@ -175,13 +178,16 @@ ReadableFile open_regular(const std::string& path, const char* kind) {
     return file;
 }
 
-std::vector<uint8_t> read_fd_bounded(int fd, const std::string& path, uint64_t max_bytes, const char* kind,
-                                     ErrorCode too_large) {
+namespace {
+
+// read_fd_bounded into a std::vector or a ByteBuffer.
+template <class Bytes>
+Bytes read_bounded(int fd, const std::string& path, uint64_t max_bytes, const char* kind, ErrorCode too_large) {
     const auto fail_large = [&](uint64_t size) {
         throw Error(too_large, too_large_message(path, kind, size, max_bytes));
     };
     struct stat st {};
-    std::vector<uint8_t> bytes;
+    Bytes bytes;
     size_t stated = 0;  // a regular file's size plus one: the read that finds the end fits in the reservation too
     if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
         if (static_cast<uint64_t>(st.st_size) > max_bytes) fail_large(static_cast<uint64_t>(st.st_size));
@@ -209,14 +215,87 @@ std::vector<uint8_t> read_fd_bounded(int fd, const std::string& path, uint64_t m
     return bytes;
 }
 
-std::vector<uint8_t> read_regular_bytes(const std::string& path, uint64_t max_bytes, const char* kind,
-                                        ErrorCode too_large, bool remember_it) {
+template <class Bytes>
+Bytes read_regular_into(const std::string& path, uint64_t max_bytes, const char* kind, ErrorCode too_large,
+                        bool remember_it) {
     ReadableFile file = open_regular(path, kind);
     if (remember_it) {
         struct stat st {};
         if (::fstat(file.fd.get(), &st) == 0) remember(id_of(st));
     }
-    return read_fd_bounded(file.fd.get(), path, max_bytes, kind, too_large);
+    return read_bounded<Bytes>(file.fd.get(), path, max_bytes, kind, too_large);
+}
+
+constexpr size_t kHugePage = size_t{2} << 20;
+
+size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+
+}  // namespace
+
+ByteBuffer::ByteBuffer(const uint8_t* data, size_t size) {
+    resize(size);
+    if (size) std::memcpy(data_, data, size);
+}
+
+ByteBuffer::ByteBuffer(ByteBuffer&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)),
+      mapped_(std::exchange(other.mapped_, 0)) {}
+
+ByteBuffer& ByteBuffer::operator=(ByteBuffer&& other) noexcept {
+    if (this != &other) {
+        if (data_) ::munmap(data_, mapped_);
+        data_ = std::exchange(other.data_, nullptr);
+        size_ = std::exchange(other.size_, 0);
+        mapped_ = std::exchange(other.mapped_, 0);
+    }
+    return *this;
+}
+
+ByteBuffer::~ByteBuffer() {
+    if (data_) ::munmap(data_, mapped_);
+}
+
+void ByteBuffer::reserve(size_t capacity) {
+    if (capacity <= mapped_) return;
+    // Anonymous pages: zero-filled by the kernel when first touched, so nothing here writes them. A huge page must
+    // be aligned to its size, so a large buffer maps one page more than it needs and unmaps the misaligned ends.
+    const bool huge = capacity >= kHugePage;
+    const size_t length = round_up(capacity, huge ? kHugePage : size_t(::sysconf(_SC_PAGESIZE)));
+    const size_t slack = huge ? kHugePage : 0;
+    void* mapping = ::mmap(nullptr, length + slack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mapping == MAP_FAILED) throw std::bad_alloc();
+    auto* start = static_cast<uint8_t*>(mapping);
+    if (huge) {
+        const size_t head = round_up(reinterpret_cast<uintptr_t>(start), kHugePage) - reinterpret_cast<uintptr_t>(start);
+        if (head) ::munmap(start, head);
+        if (slack - head) ::munmap(start + head + length, slack - head);
+        start += head;
+        ::madvise(start, length, MADV_HUGEPAGE);  // advice: without THP the pages are simply small
+    }
+    if (size_) std::memcpy(start, data_, size_);
+    if (data_) ::munmap(data_, mapped_);
+    data_ = start;
+    mapped_ = length;
+}
+
+void ByteBuffer::resize(size_t size) {
+    if (size > mapped_) reserve(std::max(size, 2 * mapped_));
+    size_ = size;
+}
+
+std::vector<uint8_t> read_fd_bounded(int fd, const std::string& path, uint64_t max_bytes, const char* kind,
+                                     ErrorCode too_large) {
+    return read_bounded<std::vector<uint8_t>>(fd, path, max_bytes, kind, too_large);
+}
+
+std::vector<uint8_t> read_regular_bytes(const std::string& path, uint64_t max_bytes, const char* kind,
+                                        ErrorCode too_large, bool remember_it) {
+    return read_regular_into<std::vector<uint8_t>>(path, max_bytes, kind, too_large, remember_it);
+}
+
+ByteBuffer read_regular_buffer(const std::string& path, uint64_t max_bytes, const char* kind, ErrorCode too_large,
+                               bool remember_it) {
+    return read_regular_into<ByteBuffer>(path, max_bytes, kind, too_large, remember_it);
 }
 
 std::string read_regular(const std::string& path, uint64_t max_bytes, const char* kind, ErrorCode too_large,

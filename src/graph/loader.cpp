@@ -57,7 +57,7 @@ std::shared_ptr<const Model> Model::load(const std::string& json_path) {
 std::shared_ptr<const Model> load_model_from_memory(const std::string& manifest, std::vector<uint8_t> weights,
                                                     const std::string& where) {
     ModelDef def = parse_manifest(manifest, where);
-    return finish(std::make_unique<Model::Impl>(where, std::move(def), WeightFile::from_bytes(std::move(weights))),
+    return finish(std::make_unique<Model::Impl>(where, std::move(def), WeightFile::from_bytes(weights)),
                   where + " (weights)");
 }
 

@@ -16,7 +16,7 @@
 namespace mnet {
 
 WeightFile WeightFile::read(const std::string& path) {
-    return WeightFile(io::read_regular_bytes(path, io::kMaxModelBytes, "weights file", ErrorCode::ModelFormat));
+    return WeightFile(io::read_regular_buffer(path, io::kMaxModelBytes, "weights file", ErrorCode::ModelFormat));
 }
 
 namespace {

@@ -6,23 +6,27 @@
 #include <string>
 #include <vector>
 
+#include "core/file_io.h"
 #include "model/model_def.h"
 
 namespace mnet {
 
 // The bytes of a weights file, read into memory rather than mapped: a mapped file truncated by someone else
-// while mnet runs would crash it with SIGBUS, and reading MobileNet-sized files costs a few milliseconds.
+// while mnet runs would crash it with SIGBUS, and reading MobileNet-sized files costs a few milliseconds (into an
+// io::ByteBuffer: no zero-fill, huge pages). Page-aligned.
 class WeightFile {
 public:
     static WeightFile read(const std::string& path);  // throws Io
-    static WeightFile from_bytes(std::vector<uint8_t> bytes) { return WeightFile(std::move(bytes)); }
+    static WeightFile from_bytes(const std::vector<uint8_t>& bytes) {
+        return WeightFile(io::ByteBuffer(bytes.data(), bytes.size()));
+    }
 
     const uint8_t* data() const { return bytes_.data(); }
     uint64_t size() const { return bytes_.size(); }
 
 private:
-    explicit WeightFile(std::vector<uint8_t> bytes) : bytes_(std::move(bytes)) {}
-    std::vector<uint8_t> bytes_;
+    explicit WeightFile(io::ByteBuffer bytes) : bytes_(std::move(bytes)) {}
+    io::ByteBuffer bytes_;
 };
 
 // CRC-32C of `size` bytes (format.h, kCrc32cPolyReflected): crc32c("123456789") == 0xe3069283. Uses SSE4.2's crc32

@@ -103,7 +103,7 @@ Int8Params fold_params(const Model::Impl& model, const Node& n, int64_t OC, int6
     const Window& w = n.window;
     Int8Params p;
     // Read in place (quantize.h says why): the loader has checked that the range holds the tensor's f32 values, at
-    // an offset that is a multiple of the alignment (>= 16) in a buffer from operator new, so the floats are aligned.
+    // an offset that is a multiple of the alignment (>= 16) in a page-aligned buffer, so the floats are aligned.
     const TensorDef& wt = *n.weights;
     p.weights = quantize_weights(reinterpret_cast<const float*>(model.weights.data() + wt.offset),
                                  wt.nbytes / sizeof(float), wt.quant, OC, ICG, w.kernel_h, w.kernel_w,

@@ -65,6 +65,44 @@ TEST_CASE("read_regular refuses special files by name and bounds every read", "[
     fs::remove_all(dir);
 }
 
+TEST_CASE("read_regular_buffer holds a file's bytes, small and huge-page sized, with the same limits", "[unit][io]") {
+    const std::string dir = make_temp_dir("file-io-buffer");
+    for (const size_t size : {size_t{0}, size_t{1}, size_t{4097}, (size_t{5} << 20) + 3}) {
+        CAPTURE(size);
+        std::string bytes(size, '\0');
+        for (size_t i = 0; i < size; ++i) bytes[i] = static_cast<char>((i * 2654435761u) >> 13);
+        write_text_file(dir + "/f", bytes);
+        const io::ByteBuffer got = io::read_regular_buffer(dir + "/f", size, "weights file");
+        REQUIRE(got.size() == size);
+        CHECK(std::string(reinterpret_cast<const char*>(got.data()), got.size()) == bytes);
+        CHECK(reinterpret_cast<uintptr_t>(got.data()) % 4096 == 0);  // the loader relies on aligned floats
+        if (size > 0) {
+            expect_error([&] { io::read_regular_buffer(dir + "/f", size - 1, "weights file", ErrorCode::ModelFormat); },
+                         ErrorCode::ModelFormat, {"weights file too large (" + std::to_string(size) + " bytes"});
+        }
+    }
+    expect_error([&] { io::read_regular_buffer("/dev/zero", 100, "weights file"); }, ErrorCode::Io,
+                 {"is a character device"});
+    fs::remove_all(dir);
+}
+
+TEST_CASE("ByteBuffer keeps its bytes when it grows past its reservation and when moved", "[unit][io]") {
+    io::ByteBuffer b;
+    b.reserve(10);
+    b.resize(10);
+    for (size_t i = 0; i < 10; ++i) b.data()[i] = static_cast<uint8_t>(i + 1);
+    b.resize(size_t{3} << 20);  // past the reservation: a new mapping, huge-page sized
+    b.data()[b.size() - 1] = 0xab;
+    io::ByteBuffer moved(std::move(b));
+    CHECK(b.size() == 0);
+    REQUIRE(moved.size() == size_t{3} << 20);
+    for (size_t i = 0; i < 10; ++i) CHECK(int(moved.data()[i]) == int(i + 1));
+    CHECK(int(moved.data()[moved.size() - 1]) == 0xab);
+    const uint8_t source[3] = {7, 8, 9};
+    const io::ByteBuffer copy(source, 3);
+    CHECK(std::vector<uint8_t>(copy.data(), copy.data() + copy.size()) == std::vector<uint8_t>{7, 8, 9});
+}
+
 TEST_CASE("refuse_overwriting_input sees through links and names, AtomicFile is all or nothing", "[unit][io]") {
     const std::string dir = make_temp_dir("file-io-out");
     write_text_file(dir + "/in.txt", "input");
