@@ -24,7 +24,8 @@ namespace {
 // The index of the first of `n` f32 values at `data` whose exponent bits are all ones (a NaN or an infinity), or n.
 // Counted a block at a time in integer operations, which the compiler vectorizes (std::isfinite per element kept
 // the loader's pass over MobileNetV2's 3.5 M weights at 28 M instructions); a block with a hit is searched again.
-uint64_t first_non_finite(const uint8_t* data, uint64_t n) {
+// Inlined into a baseline and an AVX2 build (eight values a vector instead of four: 6.2 M instructions -> ~2 M).
+inline __attribute__((always_inline)) uint64_t first_non_finite(const uint8_t* data, uint64_t n) {
     constexpr uint32_t kExponentBits = 0x7f800000;
     constexpr uint64_t kBlock = 1024;
     for (uint64_t start = 0; start < n; start += kBlock) {
@@ -44,10 +45,17 @@ uint64_t first_non_finite(const uint8_t* data, uint64_t n) {
     return n;
 }
 
+__attribute__((target("avx2"))) uint64_t first_non_finite_avx2(const uint8_t* data, uint64_t n) {
+    return first_non_finite(data, n);
+}
+
+uint64_t first_non_finite_baseline(const uint8_t* data, uint64_t n) { return first_non_finite(data, n); }
+
 }  // namespace
 
 void check_finite_f32(const uint8_t* data, uint64_t nbytes, const std::string& name, const std::string& where) {
-    const uint64_t n = nbytes / sizeof(float), i = first_non_finite(data, n);
+    static const bool avx2 = __builtin_cpu_supports("avx2");
+    const uint64_t n = nbytes / sizeof(float), i = (avx2 ? first_non_finite_avx2 : first_non_finite_baseline)(data, n);
     if (i == n) return;
     float v = 0;
     std::memcpy(&v, data + i * sizeof(float), sizeof v);
