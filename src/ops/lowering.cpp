@@ -3,6 +3,7 @@
 // this ISA and thread count, see activation_layout()); a reorder is added only where a primitive wants another
 // layout, and plain NCHW appears only at the graph's input and outputs.
 #include "ops/lowering.h"
+#include "ops/lowering_int8.h"
 
 #include <oneapi/dnnl/dnnl_debug.h>
 
@@ -10,6 +11,7 @@
 #include <cstring>
 #include <limits>
 
+#include "mnet/bench.h"
 #include "mnet/error.h"
 
 namespace mnet {
@@ -23,15 +25,20 @@ namespace {
 
 memory::dims to_dims(const Shape& s) { return memory::dims(s.begin(), s.end()); }
 
-const char* type_name(dt t) {
+}  // namespace
+
+const char* data_type_name(dt t) {
     switch (t) {
         case dt::f32: return "f32";
+        case dt::bf16: return "bf16";
         case dt::u8: return "u8";
         case dt::s8: return "s8";
         case dt::s32: return "s32";
         default: return "other";
     }
 }
+
+namespace {
 
 // The activation layout. On AVX-512, channel blocks of one vector register (nChw16c), which oneDNN's jit
 // convolutions are fastest on. On AVX2 the blocked nChw8c and nhwc run the same kernels (jit_1x1, jit_dw); nhwc
@@ -78,7 +85,8 @@ std::vector<Eltwise> eltwise_chain(Activation act, const std::optional<Range>& s
 Lowering::Lowering(const Model::Impl& model, const SessionOptions& options, const LoweringOptions& lowering,
                    dnnl::engine& engine, dnnl::stream& stream, std::vector<Slot>& slots, std::vector<Step>& steps)
     : model_(model), graph_(model.graph), options_(options), lowering_(lowering), engine_(engine), stream_(stream),
-      slots_(slots), steps_(steps), act_tag_(activation_layout(options.threads)) {}
+      slots_(slots), steps_(steps), act_tag_(activation_layout(options.threads)),
+      act_dt_(options.precision == Precision::Bf16 ? dt::bf16 : dt::f32) {}
 
 Shape Lowering::batched(const Shape& s) const {
     Shape b = s;
@@ -91,8 +99,9 @@ memory::desc Lowering::plain_md(const Shape& s) {
     return memory::desc(to_dims(s), dt::f32, tags[s.size()]);
 }
 
-memory::desc Lowering::act_md(const Shape& s) const {
-    return s.size() == 4 ? memory::desc(to_dims(s), dt::f32, act_tag_) : plain_md(s);
+memory::desc Lowering::act_md(const Shape& s, dt type) const {
+    static const tag plain[] = {tag::undef, tag::a, tag::ab, tag::abc, tag::abcd, tag::abcde};
+    return memory::desc(to_dims(s), type, s.size() == 4 ? act_tag_ : plain[s.size()]);
 }
 
 int Lowering::new_slot(const memory::desc& md) {
@@ -101,8 +110,11 @@ int Lowering::new_slot(const memory::desc& md) {
 }
 
 View Lowering::reorder_to(const View& src, const memory::desc& md, const std::string& name, int value) {
-    // Between a value's integer and float forms: applies its quantization parameters (lowering_int8.cpp).
-    if (value >= 0 && src.md.data_type() != md.data_type()) return convert(src, md, name, value);
+    // Between a value's integer and float forms: applies its quantization parameters (lowering_int8.cpp). Between
+    // f32 and bf16 a plain reorder converts (rounding to nearest even).
+    if (value >= 0 && int8::is_int(src.md.data_type()) != int8::is_int(md.data_type())) {
+        return convert(src, md, name, value);
+    }
     View dst = new_view(md);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
@@ -152,7 +164,7 @@ void Lowering::add_step(dnnl::primitive prim, const dnnl::primitive_desc_base& p
     step.prim = std::move(prim);
     step.fixed = std::move(fixed);
     step.info.impl = pd.impl_info_str();
-    step.info.type = type_name(pd.src_desc().data_type());
+    step.info.type = data_type_name(pd.src_desc().data_type());
     push_step(std::move(step), std::move(views), name, op, dst_shape, macs);
 }
 
@@ -199,6 +211,11 @@ void Lowering::lower_all() {
     lowered_.assign(graph_.nodes.size(), false);
     fusions_ = plan_fusions(graph_, FusionRules{lowering_, act_tag_ != tag::nhwc});
     if (options_.precision == Precision::Int8) init_int8();
+    if (options_.precision == Precision::Bf16 && !bf16_kernels()) {
+        throw Error(ErrorCode::Unsupported, "bf16 precision: this CPU has no bf16 instructions oneDNN can use (its "
+                                            "instruction set here: " + cpu_isa() +
+                                                "; bf16 needs AVX512_BF16 or AMX); run in fp32 or int8");
+    }
 
     input_slot_ = new_slot(plain_md(values_[graph_.input].shape));
     slots_[input_slot_].external = true;
