@@ -20,7 +20,7 @@ namespace mnet {
 // (AVX512_BF16 or AMX); elsewhere creating the Session throws Unsupported, naming the CPU's instruction set.
 enum class Precision { Auto, Fp32, Int8, Bf16 };
 
-// What `requested` means for `model`: Auto resolved, Fp32 and Int8 as they are.
+// What `requested` means for `model`: Auto resolved, the others as they are.
 Precision effective_precision(const Model& model, Precision requested);
 
 // How a batch runs. Latency: one pass over the whole batch, every layer split across all threads. Throughput:

@@ -34,7 +34,7 @@ struct BenchOptions {
     std::vector<int> threads{0};
     int runs = kDefaultRuns;
     int warmup = kDefaultWarmup;
-    std::string precision;  // empty: the model's default; run_bench resolves it to "int8" or "fp32"
+    std::string precision;  // empty: the model's default; run_bench resolves it to "int8", "fp32" or "bf16"
     OutputFlags out;
     bool json = false;  // out.resolve() == "jsonl"
     uint32_t seed = 1;
@@ -221,8 +221,8 @@ int run_bench(const BenchOptions& flags) {
             std::printf("\n");
         }
         std::printf("\nlatency per run of `batch` images; images/s and GFLOP/s at the median; peak = a large "
-                    "oneDNN 1x1 convolution with the same threads\n(in int8: u8 x s8, GOP/s; in bf16: bf16 x bf16); floor = the model's MACs "
-                    "at that peak; first "
+                    "oneDNN 1x1 convolution with the same threads\n(in int8: u8 x s8, GOP/s; in bf16: bf16 x bf16); "
+                    "floor = the model's MACs at that peak; first "
                     "infer. = session creation + first run (ms);\nmode: latency = one pass over the batch on all "
                     "threads, throughput = one single-threaded stream per thread, a few images at a time\n");
     }

@@ -3,7 +3,6 @@
 // this ISA and thread count, see activation_layout()); a reorder is added only where a primitive wants another
 // layout, and plain NCHW appears only at the graph's input and outputs.
 #include "ops/lowering.h"
-#include "ops/lowering_int8.h"
 
 #include <oneapi/dnnl/dnnl_debug.h>
 
@@ -13,6 +12,7 @@
 
 #include "mnet/bench.h"
 #include "mnet/error.h"
+#include "ops/lowering_int8.h"
 
 namespace mnet {
 
@@ -24,6 +24,12 @@ using dt = memory::data_type;
 namespace {
 
 memory::dims to_dims(const Shape& s) { return memory::dims(s.begin(), s.end()); }
+
+// The plain (row-major) layout of a rank-1..5 shape.
+tag plain_tag(size_t rank) {
+    static const tag tags[] = {tag::undef, tag::a, tag::ab, tag::abc, tag::abcd, tag::abcde};
+    return tags[rank];
+}
 
 }  // namespace
 
@@ -95,13 +101,11 @@ Shape Lowering::batched(const Shape& s) const {
 }
 
 memory::desc Lowering::plain_md(const Shape& s) {
-    static const tag tags[] = {tag::undef, tag::a, tag::ab, tag::abc, tag::abcd, tag::abcde};
-    return memory::desc(to_dims(s), dt::f32, tags[s.size()]);
+    return memory::desc(to_dims(s), dt::f32, plain_tag(s.size()));
 }
 
 memory::desc Lowering::act_md(const Shape& s, dt type) const {
-    static const tag plain[] = {tag::undef, tag::a, tag::ab, tag::abc, tag::abcd, tag::abcde};
-    return memory::desc(to_dims(s), type, s.size() == 4 ? act_tag_ : plain[s.size()]);
+    return memory::desc(to_dims(s), type, s.size() == 4 ? act_tag_ : plain_tag(s.size()));
 }
 
 int Lowering::new_slot(const memory::desc& md) {
