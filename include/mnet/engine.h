@@ -56,7 +56,7 @@ struct LayerTiming {
     std::string name;   // node name(s) joined by '+', or "reorder:<tensor>"
     std::string op;     // op kinds, e.g. "conv2d+add"
     std::string impl;   // the oneDNN implementation that ran it, e.g. "jit:avx2"
-    std::string type;   // the data type it reads: "f32", "u8" or "s8" (an int8 kernel's name need not say so)
+    std::string type;   // the data type it reads: "f32", "bf16", "u8" or "s8" (an int8 kernel's name need not say so)
     Shape dst_shape;
     int64_t macs = 0;
     double ms = 0.0;

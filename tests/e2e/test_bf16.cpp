@@ -26,7 +26,7 @@ namespace {
 // value, so a dot product's relative error is about 2u per layer. Over the ~50 layers of a MobileNet the errors
 // add up like a random walk: relative logit error ~ 2u * sqrt(50) ~ 5.5%, and a probability moves by at most a
 // quarter of its logits' change (d softmax / d logit <= 1/4), so a logit of size ~10 may move a probability by ~0.1
-// in the worst case. Measured on the shared models: at most 0.039 (docs/performance.md, "bf16").
+// in the worst case. Measured on the shared models: at most 0.025 (docs/performance.md, "bf16").
 constexpr double kBf16Unit = 1.0 / 256;  // 2^-8
 constexpr double kProbTolerance = 2 * kBf16Unit * 7.1 * 10 / 4;  // 2u * sqrt(50) * logit 10 / 4 = 0.139
 
