@@ -7,6 +7,7 @@
 #include <oneapi/dnnl/dnnl_debug.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 
@@ -215,11 +216,7 @@ void Lowering::lower_all() {
     lowered_.assign(graph_.nodes.size(), false);
     fusions_ = plan_fusions(graph_, FusionRules{lowering_, act_tag_ != tag::nhwc});
     if (options_.precision == Precision::Int8) init_int8();
-    if (options_.precision == Precision::Bf16 && !bf16_kernels()) {
-        throw Error(ErrorCode::Unsupported, "bf16 precision: this CPU has no bf16 instructions oneDNN can use (its "
-                                            "instruction set here: " + cpu_isa() +
-                                                "; bf16 needs AVX512_BF16 or AMX); run in fp32 or int8");
-    }
+    if (options_.precision == Precision::Bf16 && !bf16_kernels()) throw Error(ErrorCode::Unsupported, no_bf16_reason());
 
     input_slot_ = new_slot(plain_md(values_[graph_.input].shape));
     slots_[input_slot_].external = true;
@@ -236,6 +233,20 @@ void Lowering::lower_all() {
         }
     }
     add_outputs();
+}
+
+// Why a bf16 session cannot run here: the CPU lacks the instructions, or a cap set for oneDNN hides them.
+std::string Lowering::no_bf16_reason() {
+    const std::string needs = "bf16 needs AVX512_BF16 or AMX); run in fp32 or int8";
+    for (const char* cap : {"ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"}) {  // oneDNN's names, newer first
+        const char* value = std::getenv(cap);
+        if (value && std::strcmp(value, "ALL") != 0) {
+            return std::string("bf16 precision: oneDNN is capped below bf16 here (") + cap + "=" + value +
+                   ", instruction set " + cpu_isa() + "; " + needs;
+        }
+    }
+    return "bf16 precision: this CPU has no bf16 instructions (oneDNN's instruction set here: " + cpu_isa() + "; " +
+           needs;
 }
 
 void Lowering::lower(const Node& n, size_t index) {

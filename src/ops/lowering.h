@@ -110,6 +110,7 @@ private:
     };
 
     static const OpLowering& lowering_of(OpKind kind);
+    static std::string no_bf16_reason();
     void lower(const Node& n, size_t index);
     void add_outputs();
     int new_slot(const dnnl::memory::desc& md);

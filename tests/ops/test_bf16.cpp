@@ -68,7 +68,7 @@ std::vector<Tensor> run_bf16(const std::shared_ptr<const Model>& model, const Te
 void expect_refusal(const std::shared_ptr<const Model>& model) {
     SessionOptions options;
     options.precision = Precision::Bf16;
-    expect_error([&] { Session session(model, options); }, ErrorCode::Unsupported, {"bf16", "AVX512_BF16 or AMX"});
+    expect_error([&] { Session session(model, options); }, ErrorCode::Unsupported, {"bf16 precision: ", "bf16 needs AVX512_BF16 or AMX"});
 }
 
 // Every element of `got` within `bound[i]` of `want`.
