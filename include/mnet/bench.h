@@ -15,6 +15,10 @@ double measure_fp32_peak_gflops(int threads, double seconds = 0.5);
 // The same for int8: the convolution on u8 activations and s8 weights, in GOP/s (two per multiply-accumulate).
 double measure_int8_peak_gops(int threads, double seconds = 0.5);
 
+// The same in bf16 (bf16 activations and weights, GFLOP/s); 0 on a CPU where oneDNN has no native bf16
+// (Precision::Bf16 is refused there).
+double measure_bf16_peak_gflops(int threads, double seconds = 0.5);
+
 // The instruction set oneDNN dispatches to on this machine, e.g. "avx2" or "avx512_core".
 std::string cpu_isa();
 

@@ -14,10 +14,13 @@
 namespace mnet {
 
 // The arithmetic a session runs in. Int8 needs a model carrying quantization parameters (Model::has_quantization);
-// Auto is Int8 for such a model and Fp32 otherwise (what `mnet` runs by default too).
-enum class Precision { Auto, Fp32, Int8 };
+// Auto is Int8 for such a model and Fp32 otherwise (what `mnet` runs by default too). Bf16: the convolutions,
+// pools and elementwise ops on bfloat16 activations and weights (a quantized model's weights dequantized), the
+// classifier and softmax in fp32; inputs and outputs stay f32. It needs a CPU where oneDNN runs bf16 natively
+// (AVX512_BF16 or AMX); elsewhere creating the Session throws Unsupported, naming the CPU's instruction set.
+enum class Precision { Auto, Fp32, Int8, Bf16 };
 
-// What `requested` means for `model`: Auto resolved, Fp32 and Int8 as they are.
+// What `requested` means for `model`: Auto resolved, the others as they are.
 Precision effective_precision(const Model& model, Precision requested);
 
 // How a batch runs. Latency: one pass over the whole batch, every layer split across all threads. Throughput:
@@ -53,7 +56,7 @@ struct LayerTiming {
     std::string name;   // node name(s) joined by '+', or "reorder:<tensor>"
     std::string op;     // op kinds, e.g. "conv2d+add"
     std::string impl;   // the oneDNN implementation that ran it, e.g. "jit:avx2"
-    std::string type;   // the data type it reads: "f32", "u8" or "s8" (an int8 kernel's name need not say so)
+    std::string type;   // the data type it reads: "f32", "bf16", "u8" or "s8" (an int8 kernel's name need not say so)
     Shape dst_shape;
     int64_t macs = 0;
     double ms = 0.0;

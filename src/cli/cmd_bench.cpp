@@ -34,7 +34,7 @@ struct BenchOptions {
     std::vector<int> threads{0};
     int runs = kDefaultRuns;
     int warmup = kDefaultWarmup;
-    std::string precision;  // empty: the model's default; run_bench resolves it to "int8" or "fp32"
+    std::string precision;  // empty: the model's default; run_bench resolves it to "int8", "fp32" or "bf16"
     OutputFlags out;
     bool json = false;  // out.resolve() == "jsonl"
     uint32_t seed = 1;
@@ -71,14 +71,14 @@ struct BenchResult {
 };
 
 BenchResult bench_one(const std::shared_ptr<const Model>& model, int batch, int threads, const BenchOptions& opt,
-                      std::pair<double, double> peaks) {
+                      std::pair<double, double> peaks, double bf16_peak) {
     BenchResult r;
     r.batch = batch;
     r.threads = threads;
-    const bool int8 = opt.precision == "int8";
+    const bool int8 = opt.precision == "int8", bf16 = opt.precision == "bf16";
     r.peak_fp32_gflops = peaks.first;
     r.peak_int8_gops = peaks.second;
-    r.peak_gflops = int8 ? peaks.second : peaks.first;
+    r.peak_gflops = int8 ? peaks.second : bf16 ? bf16_peak : peaks.first;
     r.macs = model->total_macs() * batch;
     const Tensor input = make_input(*model, batch, "", opt.seed);
     // The peak measurement and earlier configurations must not count toward this one's memory.
@@ -88,7 +88,7 @@ BenchResult bench_one(const std::shared_ptr<const Model>& model, int batch, int 
     so.batch = batch;
     so.threads = threads;
     so.mode = opt.mode;
-    so.precision = int8 ? Precision::Int8 : Precision::Fp32;
+    so.precision = int8 ? Precision::Int8 : bf16 ? Precision::Bf16 : Precision::Fp32;
     const auto session_start = Clock::now();
     const std::unique_ptr<Session> made = make_session(model, so, opt.fuse_dw);
     Session& session = *made;
@@ -198,10 +198,12 @@ int run_bench(const BenchOptions& flags) {
     }
     // By thread count, fp32 GFLOP/s and int8 GOP/s: measured once, right before its first configuration.
     std::map<int, std::pair<double, double>> peak;
+    std::map<int, double> bf16_peak;  // measured only for a bf16 run
     for (int batch : opt.batches) {
         for (int t : threads) {
             if (!peak.count(t)) peak[t] = {measure_fp32_peak_gflops(t, kPeakSeconds), measure_int8_peak_gops(t, kPeakSeconds)};
-            const BenchResult r = bench_one(model, batch, t, opt, peak[t]);
+            if (opt.precision == "bf16" && !bf16_peak.count(t)) bf16_peak[t] = measure_bf16_peak_gflops(t, kPeakSeconds);
+            const BenchResult r = bench_one(model, batch, t, opt, peak[t], bf16_peak[t]);
             if (opt.json) {
                 std::printf("%s\n", result_json(*model, opt, r, load_ms).dump().c_str());
                 flush_stdout();
@@ -213,12 +215,14 @@ int run_bench(const BenchOptions& flags) {
     if (!opt.json) {
         std::printf("\n");
         for (const auto& [t, p] : peak) {
-            std::printf("machine peak, %d thread%s: fp32 %.1f GFLOP/s, int8 %.1f GOP/s (int8/fp32 %.2fx)\n", t,
+            std::printf("machine peak, %d thread%s: fp32 %.1f GFLOP/s, int8 %.1f GOP/s (int8/fp32 %.2fx)", t,
                         t == 1 ? "" : "s", p.first, p.second, p.first > 0 ? p.second / p.first : 0.0);
+            if (bf16_peak.count(t)) std::printf(", bf16 %.1f GFLOP/s", bf16_peak[t]);
+            std::printf("\n");
         }
         std::printf("\nlatency per run of `batch` images; images/s and GFLOP/s at the median; peak = a large "
-                    "oneDNN 1x1 convolution with the same threads\n(in int8: u8 x s8, GOP/s); floor = the model's MACs "
-                    "at that peak; first "
+                    "oneDNN 1x1 convolution with the same threads\n(in int8: u8 x s8, GOP/s; in bf16: bf16 x bf16); "
+                    "floor = the model's MACs at that peak; first "
                     "infer. = session creation + first run (ms);\nmode: latency = one pass over the batch on all "
                     "threads, throughput = one single-threaded stream per thread, a few images at a time\n");
     }

@@ -29,7 +29,7 @@ struct InfoOptions {
     OutputFlags out;
 };
 
-// What each layer runs in: "int8" or "fp32" by layer name.
+// What each layer runs in: "int8", "bf16" or "fp32" by layer name.
 using LayerPrecisions = std::map<std::string, std::string>;
 
 // The precision each layer runs in under `precision`, as the engine plans it (an int8 session still runs a
@@ -45,7 +45,7 @@ LayerPrecisions layer_precisions(const std::shared_ptr<const Model>& model, Prec
     LayerPrecisions out;
     for (const LayerTiming& t : session.timings()) {
         if (t.op == "reorder") continue;
-        const char* p = t.type == "u8" || t.type == "s8" ? "int8" : "fp32";
+        const char* p = t.type == "u8" || t.type == "s8" ? "int8" : t.type == "bf16" ? "bf16" : "fp32";
         for (size_t begin = 0, end = 0; end != std::string::npos; begin = end + 1) {
             end = t.name.find('+', begin);
             out[t.name.substr(begin, end == std::string::npos ? std::string::npos : end - begin)] = p;
@@ -171,11 +171,12 @@ void print_table(const Model& model, const std::vector<SeparableBlock>& blocks, 
         std::printf("labels        %zu\n", model.labels().size());
     }
     std::printf("quantization  %s\n", model.has_quantization() ? "in the source model" : "none");
-    size_t int8_layers = 0;
-    for (const LayerInfo& l : model.layers()) int8_layers += precision_of(precisions, l.name) == "int8" ? 1 : 0;
-    std::printf("precision     %s: %zu of %zu layers run in int8, the others in fp32 (column 'runs in'; "
-                "--precision int8|fp32 to see the other)\n",
-                precision_name(precision), int8_layers, model.layers().size());
+    const char* reduced = precision == Precision::Bf16 ? "bf16" : "int8";  // what the other layers are not in
+    size_t reduced_layers = 0;
+    for (const LayerInfo& l : model.layers()) reduced_layers += precision_of(precisions, l.name) == reduced ? 1 : 0;
+    std::printf("precision     %s: %zu of %zu layers run in %s, the others in fp32 (column 'runs in'; "
+                "--precision int8|fp32|bf16 to see another)\n",
+                precision_name(precision), reduced_layers, model.layers().size(), reduced);
 
     const auto& layers = model.layers();
     size_t name_w = 5, op_w = 2, act_w = 10, shape_w = 6;

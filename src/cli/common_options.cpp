@@ -58,14 +58,16 @@ CLI::Option* add_max_pixels_option(CLI::App* sub, int64_t& max_pixels) {
 
 CLI::Option* add_precision_option(CLI::App* sub, std::string& precision) {
     return sub->add_option("--precision", precision,
-                           "Arithmetic: int8 (integer kernels, the model's own quantization parameters) or fp32. "
+                           "Arithmetic: int8 (integer kernels, the model's own quantization parameters), fp32, or "
+                           "bf16 (bfloat16 convolutions, on CPUs with AVX512_BF16 or AMX; docs/performance.md). "
                            "Default: int8 for a quantized model, fp32 otherwise, e.g. --precision fp32")
-        ->option_text("int8|fp32")
-        ->check(one_of({"int8", "fp32"}));
+        ->option_text("int8|fp32|bf16")
+        ->check(one_of({"int8", "fp32", "bf16"}));
 }
 
 Precision resolve_precision(const std::string& flag, const Model& model) {
     if (flag == "fp32") return Precision::Fp32;
+    if (flag == "bf16") return Precision::Bf16;  // the Session refuses it on a CPU without bf16
     if (flag.empty()) return effective_precision(model, Precision::Auto);
     if (!model.has_quantization()) {
         throw Error(ErrorCode::Unsupported, "--precision int8: " + model.path() +
@@ -74,7 +76,15 @@ Precision resolve_precision(const std::string& flag, const Model& model) {
     return Precision::Int8;
 }
 
-const char* precision_name(Precision precision) { return precision == Precision::Int8 ? "int8" : "fp32"; }
+const char* precision_name(Precision precision) {
+    switch (precision) {
+        case Precision::Int8: return "int8";
+        case Precision::Bf16: return "bf16";
+        case Precision::Auto:
+        case Precision::Fp32: break;
+    }
+    return "fp32";
+}
 
 std::shared_ptr<const Model> load_model(const ModelFlags& flags) { return Model::load(resolve_model(flags)); }
 

@@ -27,7 +27,7 @@ CLI::Option* add_threads_option(CLI::App* sub, int& threads);
 // `--max-pixels N`: the decompression-bomb limit, ImageLimits::max_pixels (mnet/image.h).
 CLI::Option* add_max_pixels_option(CLI::App* sub, int64_t& max_pixels);
 
-// `--precision int8|fp32`; left empty, the model decides (resolve_precision).
+// `--precision int8|fp32|bf16`; left empty, the model decides (resolve_precision).
 CLI::Option* add_precision_option(CLI::App* sub, std::string& precision);
 // The arithmetic to run `model` in: the flag's, else int8 for a model carrying quantization parameters (as
 // TFLite runs them) and fp32 otherwise. Throws Unsupported for int8 on a model without them.

@@ -26,7 +26,7 @@ void set_file_fields(Json& object, const std::string& file) {
 }
 
 // One JSON line: {"file":..., "file_bytes":... (only for a name that is not UTF-8), "model":...,
-// "predictions":[{"index":..,"label":..,"probability":..}, ...], "precision":...} ("int8" or "fp32", what ran).
+// "predictions":[{"index":..,"label":..,"probability":..}, ...], "precision":...} ("int8", "fp32" or "bf16", what ran).
 std::string predictions_json(const std::string& file, const std::string& model,
                              const std::vector<Prediction>& predictions, const char* precision);
 // One JSON line: {"file":..., "file_bytes":... (as above), "model":..., "error":...}.

@@ -7,10 +7,13 @@
 #include <oneapi/dnnl/dnnl_debug.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 
+#include "mnet/bench.h"
 #include "mnet/error.h"
+#include "ops/lowering_int8.h"
 
 namespace mnet {
 
@@ -23,15 +26,26 @@ namespace {
 
 memory::dims to_dims(const Shape& s) { return memory::dims(s.begin(), s.end()); }
 
-const char* type_name(dt t) {
+// The plain (row-major) layout of a rank-1..5 shape.
+tag plain_tag(size_t rank) {
+    static const tag tags[] = {tag::undef, tag::a, tag::ab, tag::abc, tag::abcd, tag::abcde};
+    return tags[rank];
+}
+
+}  // namespace
+
+const char* data_type_name(dt t) {
     switch (t) {
         case dt::f32: return "f32";
+        case dt::bf16: return "bf16";
         case dt::u8: return "u8";
         case dt::s8: return "s8";
         case dt::s32: return "s32";
         default: return "other";
     }
 }
+
+namespace {
 
 // The activation layout. On AVX-512, channel blocks of one vector register (nChw16c), which oneDNN's jit
 // convolutions are fastest on. On AVX2 the blocked nChw8c and nhwc run the same kernels (jit_1x1, jit_dw); nhwc
@@ -78,7 +92,8 @@ std::vector<Eltwise> eltwise_chain(Activation act, const std::optional<Range>& s
 Lowering::Lowering(const Model::Impl& model, const SessionOptions& options, const LoweringOptions& lowering,
                    dnnl::engine& engine, dnnl::stream& stream, std::vector<Slot>& slots, std::vector<Step>& steps)
     : model_(model), graph_(model.graph), options_(options), lowering_(lowering), engine_(engine), stream_(stream),
-      slots_(slots), steps_(steps), act_tag_(activation_layout(options.threads)) {}
+      slots_(slots), steps_(steps), act_tag_(activation_layout(options.threads)),
+      act_dt_(options.precision == Precision::Bf16 ? dt::bf16 : dt::f32) {}
 
 Shape Lowering::batched(const Shape& s) const {
     Shape b = s;
@@ -87,12 +102,11 @@ Shape Lowering::batched(const Shape& s) const {
 }
 
 memory::desc Lowering::plain_md(const Shape& s) {
-    static const tag tags[] = {tag::undef, tag::a, tag::ab, tag::abc, tag::abcd, tag::abcde};
-    return memory::desc(to_dims(s), dt::f32, tags[s.size()]);
+    return memory::desc(to_dims(s), dt::f32, plain_tag(s.size()));
 }
 
-memory::desc Lowering::act_md(const Shape& s) const {
-    return s.size() == 4 ? memory::desc(to_dims(s), dt::f32, act_tag_) : plain_md(s);
+memory::desc Lowering::act_md(const Shape& s, dt type) const {
+    return memory::desc(to_dims(s), type, s.size() == 4 ? act_tag_ : plain_tag(s.size()));
 }
 
 int Lowering::new_slot(const memory::desc& md) {
@@ -101,8 +115,11 @@ int Lowering::new_slot(const memory::desc& md) {
 }
 
 View Lowering::reorder_to(const View& src, const memory::desc& md, const std::string& name, int value) {
-    // Between a value's integer and float forms: applies its quantization parameters (lowering_int8.cpp).
-    if (value >= 0 && src.md.data_type() != md.data_type()) return convert(src, md, name, value);
+    // Between a value's integer and float forms: applies its quantization parameters (lowering_int8.cpp). Between
+    // f32 and bf16 a plain reorder converts (rounding to nearest even).
+    if (value >= 0 && int8::is_int(src.md.data_type()) != int8::is_int(md.data_type())) {
+        return convert(src, md, name, value);
+    }
     View dst = new_view(md);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
@@ -152,7 +169,7 @@ void Lowering::add_step(dnnl::primitive prim, const dnnl::primitive_desc_base& p
     step.prim = std::move(prim);
     step.fixed = std::move(fixed);
     step.info.impl = pd.impl_info_str();
-    step.info.type = type_name(pd.src_desc().data_type());
+    step.info.type = data_type_name(pd.src_desc().data_type());
     push_step(std::move(step), std::move(views), name, op, dst_shape, macs);
 }
 
@@ -199,6 +216,7 @@ void Lowering::lower_all() {
     lowered_.assign(graph_.nodes.size(), false);
     fusions_ = plan_fusions(graph_, FusionRules{lowering_, act_tag_ != tag::nhwc});
     if (options_.precision == Precision::Int8) init_int8();
+    if (options_.precision == Precision::Bf16 && !bf16_kernels()) throw Error(ErrorCode::Unsupported, no_bf16_reason());
 
     input_slot_ = new_slot(plain_md(values_[graph_.input].shape));
     slots_[input_slot_].external = true;
@@ -215,6 +233,20 @@ void Lowering::lower_all() {
         }
     }
     add_outputs();
+}
+
+// Why a bf16 session cannot run here: the CPU lacks the instructions, or a cap set for oneDNN hides them.
+std::string Lowering::no_bf16_reason() {
+    const std::string needs = "bf16 needs AVX512_BF16 or AMX); run in fp32 or int8";
+    for (const char* cap : {"ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"}) {  // oneDNN's names, newer first
+        const char* value = std::getenv(cap);
+        if (value && std::strcmp(value, "ALL") != 0) {
+            return std::string("bf16 precision: oneDNN is capped below bf16 here (") + cap + "=" + value +
+                   ", instruction set " + cpu_isa() + "; " + needs;
+        }
+    }
+    return "bf16 precision: this CPU has no bf16 instructions (oneDNN's instruction set here: " + cpu_isa() + "; " +
+           needs;
 }
 
 void Lowering::lower(const Node& n, size_t index) {

@@ -24,6 +24,9 @@ struct Eltwise {
 // A fused activation followed by the saturation range, as the shortest list of oneDNN eltwise operations.
 std::vector<Eltwise> eltwise_chain(Activation act, const std::optional<Range>& saturate);
 
+// "f32", "bf16", "u8", "s8"...: a step's data type as the profile shows it (LayerTiming::type).
+const char* data_type_name(dnnl::memory::data_type t);
+
 // True for oneDNN's slow reference implementations ("ref:any", "ref_int8", "ref_fused_convolution"...).
 bool is_reference_impl(const char* impl);
 
@@ -69,8 +72,10 @@ public:
     // A value's logical shape, with the batch.
     const Shape& shape(int value) const { return values_[static_cast<size_t>(value)].shape; }
     Shape batched(const Shape& s) const;
-    // The activation layout's descriptor for a rank-4 shape (plain for others), and plain NCHW-order descriptors.
-    dnnl::memory::desc act_md(const Shape& s) const;
+    // The activation layout's descriptor for a rank-4 shape (plain for others), of the session's activation type
+    // (f32, or bf16 in a bf16 session) or of `type`; and plain NCHW-order f32 descriptors.
+    dnnl::memory::desc act_md(const Shape& s) const { return act_md(s, act_dt_); }
+    dnnl::memory::desc act_md(const Shape& s, dnnl::memory::data_type type) const;
     static dnnl::memory::desc plain_md(const Shape& s);
     // Int8: the integer descriptor (NHWC for rank 4), and a value's quantization parameters (none in fp32).
     dnnl::memory::desc int8_md(const Shape& s, dnnl::memory::data_type dt) const;
@@ -105,6 +110,7 @@ private:
     };
 
     static const OpLowering& lowering_of(OpKind kind);
+    static std::string no_bf16_reason();
     void lower(const Node& n, size_t index);
     void add_outputs();
     int new_slot(const dnnl::memory::desc& md);
@@ -172,6 +178,9 @@ private:
     std::vector<Step>& steps_;
     std::vector<ValueState> values_;
     dnnl::memory::format_tag act_tag_;
+    // The type float activations and weights are held in: f32, or bf16 in a bf16 session (the classifier,
+    // softmax and graph outputs then stay f32).
+    dnnl::memory::data_type act_dt_;
     std::vector<Fusion> fusions_;  // the fusion pass's groups, by head node
     std::vector<bool> lowered_;    // nodes already lowered (a group's tail, with its head)
     int input_slot_ = -1;

@@ -69,7 +69,7 @@ bool Lowering::conv2d(const Node& n, const Node* add, const Node* follower) {
     const memory::dims weights_dims = G > 1 ? memory::dims{G, OC / G, IC / G, w.kernel_h, w.kernel_w}
                                             : memory::dims{OC, IC, w.kernel_h, w.kernel_w};
     const tag weights_tag = G > 1 ? tag::goihw : tag::oihw;
-    const memory::desc weights_any(weights_dims, dt::f32, tag::any);
+    const memory::desc weights_any(weights_dims, act_dt_, tag::any);
     const memory::desc bias_md({OC}, dt::f32, tag::a);
     const memory::dims strides{w.stride_h, w.stride_w}, dilates{w.dilation_h - 1, w.dilation_w - 1};
     const memory::dims pad_l{w.pad_t, w.pad_l}, pad_r{w.pad_b, w.pad_r};
@@ -95,7 +95,7 @@ bool Lowering::conv2d(const Node& n, const Node* add, const Node* follower) {
         } catch (const dnnl::error&) {
         }
         if (!add && (!pd || is_reference_impl(pd.impl_info_str()))) {
-            pd = make_for(memory::desc(memory::dims(xs.begin(), xs.end()), dt::f32, tag::any));
+            pd = make_for(memory::desc(memory::dims(xs.begin(), xs.end()), act_dt_, tag::any));
         }
         return pd;
     };
@@ -134,7 +134,7 @@ bool Lowering::try_fuse_dw(const Node& pw, const Node& dw) {
     const int64_t C = mid[1], s = d.stride_h;
     dnnl::post_ops ops;
     for (const Eltwise& e : eltwise_chain(pw.activation, pw.saturate)) ops.append_eltwise(1.f, e.alg, e.alpha, e.beta);
-    ops.append_dw(dt::f32, dt::f32, dt::f32, d.kernel_h, s, d.pad_t, 0, {});
+    ops.append_dw(act_dt_, dt::f32, act_dt_, d.kernel_h, s, d.pad_t, 0, {});  // weights, bias, dst types
     for (const Eltwise& e : eltwise_chain(dw.activation, dw.saturate)) ops.append_eltwise(1.f, e.alg, e.alpha, e.beta);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
@@ -144,7 +144,7 @@ bool Lowering::try_fuse_dw(const Node& pw, const Node& dw) {
     dnnl::convolution_forward::primitive_desc pd;
     try {
         dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, algorithm::convolution_direct,
-                                             act_md(xs), memory::desc({C, xs[1], 1, 1}, dt::f32, tag::any), bias_md,
+                                             act_md(xs), memory::desc({C, xs[1], 1, 1}, act_dt_, tag::any), bias_md,
                                              act_md(mid), {1, 1}, {0, 0}, {0, 0});
         pd = dnnl::convolution_forward::primitive_desc(desc, attr, engine_);
     } catch (const dnnl::error&) {
@@ -181,7 +181,10 @@ void Lowering::fully_connected(const Node& n, const Node* follower) {
     const Shape& os = values_[n.output].shape;
     const int64_t K = shape_numel(xs) / options_.batch, OC = os[1];
     const bool conv = n.op == OpKind::Conv2d;
-    const memory::desc src_md = conv ? act_md(xs) : plain_md({options_.batch, K});
+    // In f32 in a bf16 session too: the classifier (and V3's squeeze-and-excitation products, 1x1 images as well)
+    // is under 1% of the MACs, and its logits decide the ranking (bf16 there moved V3-small's probabilities by
+    // 0.027 instead of 0.019; docs/performance.md, "bf16").
+    const memory::desc src_md = conv ? act_md(xs, dt::f32) : plain_md({options_.batch, K});
     const memory::dims weights_dims = conv ? memory::dims{OC, xs[1], 1, 1} : memory::dims{OC, K};
     const memory::desc weights_plain(weights_dims, dt::f32, conv ? tag::oihw : tag::ab);
     const memory::desc bias_md({OC}, dt::f32, tag::a);
@@ -238,7 +241,7 @@ bool Lowering::u8_classifier(const Node& n, const Node* follower) {
     auto bias = std::make_shared<std::vector<float>>(static_cast<size_t>(OC), 0.f);
     if (n.bias) *bias = tensor_values(model_.weights, *n.bias);
     auto matrix = std::make_shared<const U8Matrix>(std::move(*weights));
-    const View src = ensure(n.inputs[0], conv ? act_md(xs) : plain_md({options_.batch, K}));
+    const View src = ensure(n.inputs[0], conv ? act_md(xs, dt::f32) : plain_md({options_.batch, K}));
     const View dst = new_view(plain_md({options_.batch, OC}));
     const int64_t batch = options_.batch;
     Step step;

@@ -11,7 +11,7 @@ using dnnl::memory;
 
 namespace {
 
-// pad: the whole destination filled with `fill_byte` (a step of our own: oneDNN has no padding primitive, and an
+// pad: the whole destination filled with `fill_byte` (0 is also bf16's and f32's zero; a step of our own: oneDNN has no padding primitive, and an
 // eltwise 0 * x over the arena's old contents would keep any NaN there), then the source reordered into the
 // interior, a sub-memory of the destination.
 View pad_into(Lowering& l, const Node& n, const View& src, const memory::desc& dst_md, uint8_t fill_byte) {
@@ -23,8 +23,7 @@ View pad_into(Lowering& l, const Node& n, const View& src, const memory::desc& d
         std::memset(args.at(DNNL_ARG_DST).get_data_handle(), fill_byte, bytes);
     };
     fill.info.impl = "mnet:fill";
-    const memory::data_type type = dst_md.data_type();
-    fill.info.type = type == memory::data_type::f32 ? "f32" : type == memory::data_type::s8 ? "s8" : "u8";
+    fill.info.type = data_type_name(dst_md.data_type());
     l.push_step(std::move(fill), {{DNNL_ARG_DST, dst}}, n.name, op_name(n.op), os, 0);
     const Window& p = n.window;
     const memory::desc interior = dst_md.submemory_desc(src.md.dims(), {0, 0, p.pad_t, p.pad_l});

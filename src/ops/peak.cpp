@@ -7,12 +7,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "mnet/bench.h"
 #include "mnet/error.h"
+#include "ops/plan.h"
 
 namespace mnet {
 
@@ -45,6 +47,13 @@ private:
 
 void fill(memory& mem, float value) {
     // Any normal value will do: timing does not depend on the data, but denormals or NaNs could.
+    if (mem.get_desc().data_type() == dt::bf16) {  // bf16 is the upper half of the f32 bit pattern
+        uint32_t bits = 0;
+        std::memcpy(&bits, &value, sizeof bits);
+        auto* p = static_cast<uint16_t*>(mem.get_data_handle());
+        std::fill(p, p + mem.get_desc().get_size() / sizeof(uint16_t), static_cast<uint16_t>(bits >> 16));
+        return;
+    }
     if (mem.get_desc().data_type() != dt::f32) {
         // Integers: a small value, the same in u8 and s8. (Weight reorders may append compensation, left as is.)
         auto* p = static_cast<int8_t*>(mem.get_data_handle());
@@ -55,9 +64,10 @@ void fill(memory& mem, float value) {
     std::fill(p, p + mem.get_desc().get_size() / sizeof(float), value);
 }
 
-// The convolution in fp32 (layouts of oneDNN's choosing), or in int8: u8 activations in NHWC and s8 weights,
-// the form int8 sessions run (see lowering_int8.cpp).
-double measure(int threads, double seconds, bool int8) {
+// The convolution in fp32 or bf16 (layouts of oneDNN's choosing; f32 bias), or in int8 (act_type u8): u8
+// activations in NHWC and s8 weights, the form int8 sessions run (see lowering_int8.cpp).
+double measure(int threads, double seconds, dt act_type) {
+    const bool int8 = act_type == dt::u8;
     using clock = std::chrono::steady_clock;
     const int nthr = threads > 0 ? threads : omp_get_max_threads();
     // oneDNN sizes its work split by the OpenMP thread count when the primitive is created, so set it first.
@@ -70,10 +80,9 @@ double measure(int threads, double seconds, bool int8) {
     const memory::dims bias_dims = {kChannels};
     const memory::dims strides = {1, 1};
     const memory::dims padding = {0, 0};
-    const dt act_type = int8 ? dt::u8 : dt::f32;
     const tag act_tag = int8 ? tag::nhwc : tag::any;
     const memory::desc src_md(src_dims, act_type, act_tag);
-    const memory::desc weights_md(weights_dims, int8 ? dt::s8 : dt::f32, tag::any);
+    const memory::desc weights_md(weights_dims, int8 ? dt::s8 : act_type, tag::any);
     const memory::desc bias_md(bias_dims, dt::f32, tag::a);
     const memory::desc dst_md(src_dims, act_type, act_tag);
     const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
@@ -119,7 +128,7 @@ double measure_fp32_peak_gflops(int threads, double seconds) {
     if (threads < 0) throw Error(ErrorCode::InvalidArgument, "measure_fp32_peak_gflops: threads must be >= 0");
     if (!(seconds >= 0.0)) throw Error(ErrorCode::InvalidArgument, "measure_fp32_peak_gflops: seconds must be >= 0");
     try {
-        return measure(threads, seconds, false);
+        return measure(threads, seconds, dt::f32);
     } catch (const dnnl::error& e) {
         throw Error(ErrorCode::Backend, std::string("oneDNN: peak measurement: ") + e.what());
     }
@@ -129,9 +138,20 @@ double measure_int8_peak_gops(int threads, double seconds) {
     if (threads < 0) throw Error(ErrorCode::InvalidArgument, "measure_int8_peak_gops: threads must be >= 0");
     if (!(seconds >= 0.0)) throw Error(ErrorCode::InvalidArgument, "measure_int8_peak_gops: seconds must be >= 0");
     try {
-        return measure(threads, seconds, true);
+        return measure(threads, seconds, dt::u8);
     } catch (const dnnl::error& e) {
         throw Error(ErrorCode::Backend, std::string("oneDNN: int8 peak measurement: ") + e.what());
+    }
+}
+
+double measure_bf16_peak_gflops(int threads, double seconds) {
+    if (threads < 0) throw Error(ErrorCode::InvalidArgument, "measure_bf16_peak_gflops: threads must be >= 0");
+    if (!(seconds >= 0.0)) throw Error(ErrorCode::InvalidArgument, "measure_bf16_peak_gflops: seconds must be >= 0");
+    if (!bf16_kernels()) return 0.0;
+    try {
+        return measure(threads, seconds, dt::bf16);
+    } catch (const dnnl::error& e) {
+        throw Error(ErrorCode::Backend, std::string("oneDNN: bf16 peak measurement: ") + e.what());
     }
 }
 

@@ -101,6 +101,17 @@ bool vnni_kernels() {
     }
 }
 
+// From oneDNN's effective ISA rather than the CPU's flags: it is what the kernels will use, so it follows a cap set
+// with ONEDNN_MAX_CPU_ISA and oneDNN's own reach (2.6 runs bf16 on no AVX2 CPU, and on AVX-512 without
+// AVX512_BF16 only by emulation, slower than fp32).
+bool bf16_kernels() {
+    switch (dnnl::get_effective_cpu_isa()) {
+        case dnnl::cpu_isa::avx512_core_bf16:
+        case dnnl::cpu_isa::avx512_core_amx: return true;
+        default: return false;
+    }
+}
+
 Plan::Plan(const Model::Impl& model, const SessionOptions& options, const LoweringOptions& lowering)
     : engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {
     if (options.batch < 1) throw Error(ErrorCode::InvalidArgument, "batch size must be at least 1");

@@ -49,6 +49,8 @@ struct Step {
 bool avx512_kernels();
 // Whether oneDNN's int8 kernels multiply with VNNI (vpdpbusd: u8 x s8 into int32, no saturating int16 pairs).
 bool vnni_kernels();
+// Whether oneDNN runs bf16 natively here (AVX512_BF16's vdpbf16ps, or AMX), which Precision::Bf16 requires.
+bool bf16_kernels();
 
 class Plan {
 public:

@@ -15,5 +15,6 @@ mnet_test(test_ops
     ${CMAKE_CURRENT_SOURCE_DIR}/ops/test_nhwc_quantize.cpp
     ${CMAKE_CURRENT_SOURCE_DIR}/ops/test_quantize_weights.cpp
     ${CMAKE_CURRENT_SOURCE_DIR}/ops/test_calibrate.cpp
+    ${CMAKE_CURRENT_SOURCE_DIR}/ops/test_bf16.cpp
     ${CMAKE_CURRENT_SOURCE_DIR}/support/model_builder.cpp
   LIBS mnet_runtime mnet_reference)
