@@ -91,8 +91,10 @@ PipelineStats run_pipeline(const std::shared_ptr<const Model>& model, const std:
 // by its cgroup CPU quota (Kubernetes limits), at least 1.
 int available_cores();
 
-// min(4, available_cores() / 2), at least 1: decoding a camera JPEG takes about as long as classifying it.
-int default_decode_workers();
+// The decode workers for `threads` (PipelineOptions::threads) when -j is not given: min(4, available_cores())
+// when the inference runs on one thread (threads 1; the default on up to 3 cores; 0 on one core), else
+// min(4, available_cores() / 2), at least 1. Decoding a photo costs several times its inference.
+int default_decode_workers(int threads);
 
 // The inference threads for `threads` (PipelineOptions::threads) next to `decode_workers` workers: -1 gives
 // available_cores() - workers, at least 1. OpenMP threads spin at their barriers, so one preempted by a decode
