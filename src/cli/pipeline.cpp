@@ -161,6 +161,7 @@ struct Ring final : DecodeGate {
     const std::vector<InputFile>& inputs;
     const Preprocess& pp;
     const ImageLimits& limits;
+    const JpegDecoding jpeg;
     std::vector<Slot> slots;
     std::mutex mu;
     std::condition_variable slot_ready;  // a worker filled a slot
@@ -172,9 +173,9 @@ struct Ring final : DecodeGate {
     int64_t decoding_pixels = 0;           // declared pixels of the images being decoded now
     std::condition_variable budget_freed;  // a worker finished decoding
 
-    Ring(const std::vector<InputFile>& in, const Preprocess& p, const ImageLimits& l, size_t capacity,
-         size_t image_floats)
-        : inputs(in), pp(p), limits(l), slots(capacity),
+    Ring(const std::vector<InputFile>& in, const Preprocess& p, const ImageLimits& l, JpegDecoding j,
+         size_t capacity, size_t image_floats)
+        : inputs(in), pp(p), limits(l), jpeg(j), slots(capacity),
           budget_pixels(std::min(l.max_pixels, kDecodeBudgetPixels)) {
         for (Slot& s : slots) s.data.resize(image_floats);
     }
@@ -213,7 +214,7 @@ struct Ring final : DecodeGate {
             std::string error = inputs[i].error;
             if (error.empty()) {
                 try {
-                    preprocess_file(inputs[i].path, pp, slot.data.data(), limits, *this);
+                    preprocess_file(inputs[i].path, pp, slot.data.data(), limits, *this, jpeg);
                 } catch (const Abandoned&) {
                     return;  // the slot stays not ready: an interrupted run's output ends before it
                 } catch (const Error& e) {
@@ -285,6 +286,7 @@ PipelineOptions PipelineFlags::options(Precision resolved) const {
     o.progress = !quiet && stderr_is_terminal();
     o.verbose = verbose;
     o.limits.max_pixels = max_pixels;
+    o.jpeg = jpeg_decode == "scaled" ? JpegDecoding::DctScaled : JpegDecoding::Exact;
     o.precision = resolved;
     return o;
 }
@@ -315,6 +317,13 @@ void add_pipeline_flags(CLI::App* sub, PipelineFlags& flags) {
                     "Also take the image paths listed in this file, one per line exactly as written (- reads "
                     "standard input; relative to the current folder), e.g. find /data -name '*.jpg' | mnet " +
                         std::string(sub->get_name()) + " --files-from - ...");
+    sub->add_option("--jpeg-decode", flags.jpeg_decode,
+                    "exact (default): JPEGs decoded at full size, bit for bit the reference preprocessing. scaled: "
+                    "decoded at 1/2, 1/4 or 1/8 size by libjpeg's DCT scaling when the crop still covers the model "
+                    "input (never upscaled), which cuts the decoding cost; NOT bit-exact with the reference "
+                    "preprocessing, so probabilities differ slightly from classify's (docs/batch.md)")
+        ->option_text("exact|scaled")
+        ->check(one_of({"exact", "scaled"}));
 }
 
 bool stderr_is_terminal() { return isatty(STDERR_FILENO) == 1; }
@@ -336,7 +345,7 @@ PipelineStats run_pipeline(const std::shared_ptr<const Model>& model, const std:
     // into the batch tensor) plus two images per worker in flight.
     const size_t capacity = batch + 2 * static_cast<size_t>(workers);
 
-    Ring ring(inputs, model->preprocess(), options.limits, capacity, image_floats);
+    Ring ring(inputs, model->preprocess(), options.limits, options.jpeg, capacity, image_floats);
     Workers threads(ring, workers);  // decoding starts while the Session is built
     SessionOptions session_options;
     session_options.batch = options.batch;

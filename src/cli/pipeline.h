@@ -17,6 +17,7 @@
 #include "mnet/engine.h"
 #include "mnet/model.h"
 #include "mnet/image.h"
+#include "preprocess/decode_gate.h"
 
 namespace mnet::cli {
 
@@ -30,6 +31,7 @@ struct PipelineOptions {
     bool report_errors = true;  // one "mnet: error: ..." line on stderr per failed file
     bool verbose = false;       // say on stderr how many threads run and why
     ImageLimits limits;         // images past these are failed files (--max-pixels)
+    JpegDecoding jpeg = JpegDecoding::Exact;  // --jpeg-decode
     Precision precision = Precision::Fp32;
     size_t output = 0;          // the model output results carry (batch --features: a feature output)
 };
@@ -45,12 +47,13 @@ struct PipelineFlags {
     bool verbose = false;
     int64_t max_pixels = 0;  // set by add_max_pixels_option
     std::string files_from;  // --files-from: a list file, "-" for stdin; empty: not given
+    std::string jpeg_decode = "exact";  // --jpeg-decode exact|scaled
 
     // The pipeline these flags ask for, running in `resolved` (resolve_precision of the flag and the model).
     PipelineOptions options(Precision resolved) const;
 };
 
-// -m, -b, -t, --precision, -j, -q, -v, --max-pixels and --files-from.
+// -m, -b, -t, --precision, -j, -q, -v, --max-pixels, --files-from and --jpeg-decode.
 void add_pipeline_flags(CLI::App* sub, PipelineFlags& flags);
 
 // One input's outcome. `scores` (count values, the row of output PipelineOptions::output) is valid only inside the sink

@@ -81,9 +81,26 @@ bool ours_to_decode(const jpeg_decompress_struct& cinfo) {
     return true;
 }
 
+// Sets the smallest DCT scale 1/denominator whose output still covers `pp`'s crop at its input size (see
+// decode_jpeg), leaving 1/1 when none does. libjpeg computes each candidate's output size itself.
+void choose_scale(jpeg_decompress_struct& cinfo, const Preprocess& pp) {
+    static constexpr unsigned kDenominators[] = {8, 4, 2};  // the scales libjpeg-turbo has SIMD IDCTs for
+    for (const unsigned denominator : kDenominators) {
+        cinfo.scale_num = 1;
+        cinfo.scale_denom = denominator;
+        jpeg_calc_output_dimensions(&cinfo);
+        // int(side * crop) >= size, as the crop truncates, holds exactly when side * crop >= size.
+        if (static_cast<double>(cinfo.output_width) * pp.crop >= pp.width &&
+            static_cast<double>(cinfo.output_height) * pp.crop >= pp.height) {
+            return;
+        }
+    }
+    cinfo.scale_denom = 1;
+}
+
 }  // namespace
 
-std::optional<cv::Mat> decode_jpeg(const uint8_t* data, size_t size) {
+std::optional<cv::Mat> decode_jpeg(const uint8_t* data, size_t size, const Preprocess* scaled_for) {
     // Everything with a destructor lives before setjmp: a longjmp back must not skip one.
     cv::Mat image;
     jpeg_decompress_struct cinfo{};
@@ -104,6 +121,7 @@ std::optional<cv::Mat> decode_jpeg(const uint8_t* data, size_t size) {
     }
     cinfo.out_color_space = JCS_RGB;
     cinfo.out_color_components = 3;
+    if (scaled_for != nullptr) choose_scale(cinfo, *scaled_for);
     jpeg_start_decompress(&cinfo);
     image.create(static_cast<int>(cinfo.output_height), static_cast<int>(cinfo.output_width), CV_8UC3);
     while (cinfo.output_scanline < cinfo.output_height) {
