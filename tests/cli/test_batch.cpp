@@ -221,6 +221,40 @@ TEST_CASE("batch argument and usage errors are one line with a documented status
     CHECK(nothing.err.find("no image files") != std::string::npos);
 }
 
+TEST_CASE("batch --jpeg-decode scaled keeps the reference top-1, changes only JPEG results, refuses other values",
+          "[cli][batch][jpeg]") {
+    const Fixture& f = mixed_folder();
+    const RunResult exact = run_shell(batch_cmd("-q " + quote(f.dir)));
+    const RunResult scaled = run_shell(batch_cmd("-q --jpeg-decode scaled " + quote(f.dir)));
+    INFO(scaled.err);
+    CHECK(scaled.status == exact.status);
+    const auto exact_recs = records(exact.out);
+    const auto scaled_recs = records(scaled.out);
+    REQUIRE(scaled_recs.size() == exact_recs.size());
+    int jpegs_changed = 0;
+    for (const auto& [rel, stem] : f.good) {
+        if (f.nested.count(rel) != 0) continue;  // no -r
+        INFO(rel);
+        REQUIRE(scaled_recs.count(rel) == 1);
+        const json& preds = scaled_recs.at(rel).at("predictions");
+        if (!stem.empty()) CHECK(preds.at(0).at("index").get<int64_t>() == reference_top5().at(stem).at(0).index);
+        const bool jpeg = fs::path(rel).extension() == ".jpg";
+        if (!jpeg) CHECK(scaled_recs.at(rel) == exact_recs.at(rel));  // only JPEGs are decoded otherwise
+        if (jpeg && scaled_recs.at(rel) != exact_recs.at(rel)) ++jpegs_changed;
+    }
+    CHECK(jpegs_changed == 3);  // the shared JPEGs are all at least twice the input: none decoded at full size
+
+    for (const std::string command : {"batch", "eval"}) {
+        INFO(command);
+        const RunResult bad = run_shell(mnet() + " " + command + " --jpeg-decode fast " + quote(f.dir));
+        CHECK(bad.status == 2);
+        CHECK(lines_of(bad.err).size() == 1);
+        CHECK(bad.err.find("--jpeg-decode") != std::string::npos);
+        CHECK(bad.err.find("exact, scaled") != std::string::npos);
+        CHECK(bad.out.empty());
+    }
+}
+
 TEST_CASE("the union of --shard K/3 outputs is the unsharded output", "[cli][batch][shard]") {
     const Fixture& f = mixed_folder();
     // -b 2 so shard boundaries fall inside batches and every shard ends with a padded partial batch.
