@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 // The steps are those of OpenCV 4.6's JpegDecoder (modules/imgcodecs/src/grfmt_jpeg.cpp): jpeg_read_header with
 // APP1 saved, the first APP1 segment read as EXIF for the orientation, libjpeg's default decompression
-// parameters, out_color_space JCS_RGB with 3 components, one scanline at a time, RGB swapped to BGR. The test
+// parameters, RGB output with 3 components, one scanline at a time, RGB swapped to BGR. We ask libjpeg-turbo for
+// JCS_EXT_BGR instead: the same colour conversion with the channels stored the other way round, which spares a
+// pass over every pixel (about a tenth of the decoding's instructions on the shared photos). The test
 // test_jpeg_decode compares the result with cv::imdecode on the shared photos and the image fixtures.
 #include "preprocess/jpeg_decode.h"
 
 #include <csetjmp>
 #include <cstdio>  // jpeglib.h needs FILE declared first
 #include <cstring>
-#include <utility>
 
 #include <jpeglib.h>
 
@@ -119,16 +120,14 @@ std::optional<cv::Mat> decode_jpeg(const uint8_t* data, size_t size, const Prepr
         jpeg_destroy_decompress(&cinfo);
         return std::nullopt;
     }
-    cinfo.out_color_space = JCS_RGB;
+    cinfo.out_color_space = JCS_EXT_BGR;
     cinfo.out_color_components = 3;
     if (scaled_for != nullptr) choose_scale(cinfo, *scaled_for);
     jpeg_start_decompress(&cinfo);
     image.create(static_cast<int>(cinfo.output_height), static_cast<int>(cinfo.output_width), CV_8UC3);
     while (cinfo.output_scanline < cinfo.output_height) {
-        // libjpeg writes RGB straight into the row, swapped to BGR in place.
         JSAMPROW row = image.ptr<uint8_t>(static_cast<int>(cinfo.output_scanline));
         jpeg_read_scanlines(&cinfo, &row, 1);
-        for (int x = 0; x < image.cols; ++x) std::swap(row[3 * x], row[3 * x + 2]);
     }
     jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);

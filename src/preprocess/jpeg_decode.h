@@ -15,7 +15,7 @@
 namespace mnet {
 
 // The image as 8-bit BGR (CV_8UC3), decoded as OpenCV 4.6's JPEG decoder does (libjpeg defaults, RGB output
-// swapped to BGR, grey expanded to three equal channels by libjpeg), or nullopt when the file is one OpenCV
+// in BGR order, grey expanded to three equal channels by libjpeg), or nullopt when the file is one OpenCV
 // must decode: a CMYK/YCCK JPEG (4 components), an EXIF orientation other than 1 (or an APP1 segment that is
 // not a well-formed EXIF block), no Huffman tables (Motion-JPEG frames, which OpenCV completes), more pixels
 // than OpenCV accepts, or any error libjpeg raises (OpenCV then reports it). libjpeg's warnings go to stderr

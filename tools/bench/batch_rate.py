@@ -18,7 +18,8 @@ A measuring tool around the product (Python standard library only; nothing in mn
    i.e. every core busy with useful work all the time; no schedule of the same work can beat it.
 4. Runs `mnet batch` with the defaults and the obvious -j/-t/-b alternatives, alternated round by round, and
    prints per configuration the median images/s (mnet's own summary: without session setup), the ratio to the
-   possible rate, and the cores the run kept busy (its CPU-seconds / wall seconds).
+   possible rate, the cores the run kept busy (its CPU-seconds / wall seconds) and its CPU-seconds per image
+   (start-up included; above decode + infer when threads spin at barriers instead of sleeping).
 
 Wall-clock rates are only meaningful on a quiet machine: the load average is printed before and after.
 
@@ -170,6 +171,7 @@ def main():
 
         rates = {name: [] for name, _, _ in configs}
         busy = {name: [] for name, _, _ in configs}
+        spent = {name: [] for name, _, _ in configs}
         for _ in range(args.rounds):
             for name, extra, env in configs:
                 _, err, cpu, wall = timed(batch + extra + [full], env_with(env))
@@ -178,14 +180,18 @@ def main():
                     sys.exit(f"batch_rate: no summary from mnet batch {' '.join(extra)}: {err.strip()}")
                 rates[name].append(float(m.group(3)))
                 busy[name].append(cpu / wall)
-        print(f"{'configuration':<20} {'images/s':>9} {'achieved/possible':>18} {'cores busy':>11}  runs")
+                spent[name].append(cpu / args.count)
+        print(f"{'configuration':<20} {'images/s':>9} {'achieved/possible':>18} {'cores busy':>11} "
+              f"{'CPU ms/image':>13}  runs")
         results = []
         for name, _, _ in configs:
             rate = statistics.median(rates[name])
+            cpu_ms = statistics.median(spent[name]) * 1e3
             results.append({"config": name, "images_per_s": rate, "ratio": rate / possible,
-                            "cores_busy": statistics.median(busy[name]), "runs": rates[name]})
-            print(f"{name:<20} {rate:9.1f} {rate / possible:18.3f} {statistics.median(busy[name]):11.2f}  "
-                  + " ".join(f"{r:.1f}" for r in rates[name]))
+                            "cores_busy": statistics.median(busy[name]), "cpu_ms_per_image": cpu_ms,
+                            "runs": rates[name]})
+            print(f"{name:<20} {rate:9.1f} {rate / possible:18.3f} {statistics.median(busy[name]):11.2f} "
+                  f"{cpu_ms:13.2f}  " + " ".join(f"{r:.1f}" for r in rates[name]))
         print(f"# load average after: {load_average()}")
         if args.json:
             with open(args.json, "w") as f:
