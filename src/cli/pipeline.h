@@ -95,7 +95,7 @@ PipelineStats run_pipeline(const std::shared_ptr<const Model>& model, const std:
 int available_cores();
 
 // The decode workers for `threads` (PipelineOptions::threads) when -j is not given: min(4, available_cores())
-// when the inference runs on one thread (threads 1; the default on up to 3 cores; 0 on one core), else
+// when the inference runs on one thread (threads 1, and the default -1 on up to 3 cores), else
 // min(4, available_cores() / 2), at least 1. Decoding a photo costs several times its inference.
 int default_decode_workers(int threads);
 

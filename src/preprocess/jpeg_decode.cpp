@@ -85,7 +85,9 @@ bool ours_to_decode(const jpeg_decompress_struct& cinfo) {
 // Sets the smallest DCT scale 1/denominator whose output still covers `pp`'s crop at its input size (see
 // decode_jpeg), leaving 1/1 when none does. libjpeg computes each candidate's output size itself.
 void choose_scale(jpeg_decompress_struct& cinfo, const Preprocess& pp) {
-    static constexpr unsigned kDenominators[] = {8, 4, 2};  // the scales libjpeg-turbo has SIMD IDCTs for
+    // libjpeg-turbo's fast reduced IDCTs: SIMD at 1/2 and 1/4, the DC term alone at 1/8 (its other N/8 scales
+    // run plain C code).
+    static constexpr unsigned kDenominators[] = {8, 4, 2};
     for (const unsigned denominator : kDenominators) {
         cinfo.scale_num = 1;
         cinfo.scale_denom = denominator;
