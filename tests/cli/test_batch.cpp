@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // mnet batch end to end: good, bad and nested files, shards, CSV, closed pipes and interruption.
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -256,6 +257,36 @@ TEST_CASE("batch --jpeg-decode scaled keeps the reference top-1, changes only JP
         CHECK(bad.err.find("exact, scaled") != std::string::npos);
         CHECK(bad.out.empty());
     }
+}
+
+TEST_CASE("the default decode workers take every core when the inference runs on one thread", "[cli][batch]") {
+    // docs/batch.md "Threads and batch size": min(4, cores) workers when the inference has one thread (-t 1, or
+    // by default on up to 3 cores), else min(4, cores / 2). Two CPUs by affinity; the verbose line says the counts.
+    cpu_set_t mask;
+    CPU_ZERO(&mask);
+    REQUIRE(sched_getaffinity(0, sizeof mask, &mask) == 0);
+    std::vector<int> cpus;
+    for (int c = 0; c < CPU_SETSIZE && cpus.size() < 2; ++c) {
+        if (CPU_ISSET(c, &mask)) cpus.push_back(c);
+    }
+    INFO("this test needs a process allowed at least 2 CPUs");
+    REQUIRE(cpus.size() == 2);
+    const std::string two = "taskset -c " + std::to_string(cpus[0]) + "," + std::to_string(cpus[1]) + " ";
+    const std::string one = "taskset -c " + std::to_string(cpus[0]) + " ";
+    const std::string dir = quote(shared_dir() + "/testdata/images");
+    const auto says = [&](const std::string& prefix, const std::string& flags, const std::string& expected) {
+        const RunResult r = run_shell("env -u OMP_NUM_THREADS " + prefix + mnet() + " batch -v -q -o /dev/null -m " +
+                                      quote(test_model()) + " " + flags + " " + dir);
+        INFO(prefix << flags << ": " << r.err);
+        CHECK(r.status == 0);
+        CHECK(r.err.find(expected) != std::string::npos);
+    };
+    says(two, "", "mnet: 1 inference thread (the CPUs the workers leave, at least 1) + 2 decode workers");
+    says(two, "-t 1", "mnet: 1 inference thread (-t) + 2 decode workers");
+    says(two, "-t 2", "mnet: 2 inference threads (-t) + 1 decode worker (min(4, CPUs / 2))");
+    says(two, "-t 0", "mnet: 2 inference threads (-t 0: all the budget) + 1 decode worker");
+    says(two, "-j 1", "mnet: 1 inference thread (the CPUs the workers leave, at least 1) + 1 decode worker (-j)");
+    says(one, "", "mnet: 1 inference thread (the CPUs the workers leave, at least 1) + 1 decode worker");
 }
 
 TEST_CASE("the union of --shard K/3 outputs is the unsharded output", "[cli][batch][shard]") {
