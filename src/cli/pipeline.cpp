@@ -161,6 +161,7 @@ struct Ring final : DecodeGate {
     const std::vector<InputFile>& inputs;
     const Preprocess& pp;
     const ImageLimits& limits;
+    const JpegDecoding jpeg;
     std::vector<Slot> slots;
     std::mutex mu;
     std::condition_variable slot_ready;  // a worker filled a slot
@@ -172,9 +173,9 @@ struct Ring final : DecodeGate {
     int64_t decoding_pixels = 0;           // declared pixels of the images being decoded now
     std::condition_variable budget_freed;  // a worker finished decoding
 
-    Ring(const std::vector<InputFile>& in, const Preprocess& p, const ImageLimits& l, size_t capacity,
-         size_t image_floats)
-        : inputs(in), pp(p), limits(l), slots(capacity),
+    Ring(const std::vector<InputFile>& in, const Preprocess& p, const ImageLimits& l, JpegDecoding j,
+         size_t capacity, size_t image_floats)
+        : inputs(in), pp(p), limits(l), jpeg(j), slots(capacity),
           budget_pixels(std::min(l.max_pixels, kDecodeBudgetPixels)) {
         for (Slot& s : slots) s.data.resize(image_floats);
     }
@@ -213,7 +214,7 @@ struct Ring final : DecodeGate {
             std::string error = inputs[i].error;
             if (error.empty()) {
                 try {
-                    preprocess_file(inputs[i].path, pp, slot.data.data(), limits, *this);
+                    preprocess_file(inputs[i].path, pp, slot.data.data(), limits, *this, jpeg);
                 } catch (const Abandoned&) {
                     return;  // the slot stays not ready: an interrupted run's output ends before it
                 } catch (const Error& e) {
@@ -259,7 +260,18 @@ private:
 
 int available_cores() { return cpu_budget().cpus; }
 
-int default_decode_workers() { return std::clamp(available_cores() / 2, 1, kMaxDecodeWorkers); }
+int default_decode_workers(int threads) {
+    const int cores = available_cores();
+    const int half = std::clamp(cores / 2, 1, kMaxDecodeWorkers);
+    // One inference thread waits at no OpenMP barrier, so a decode worker that preempts it stalls nothing: the
+    // workers may then take every core, one thread more than the cores, and the scheduler gives a core to the
+    // inference only while it has a batch to run. Decoding a photo costs several times its inference
+    // (docs/batch.md "Threads and batch size"), so on 2 cores one worker held the rate at one core's decoding
+    // speed. Two or more inference threads would be stalled at their barriers by an extra runnable thread, so
+    // then the cores are split.
+    const bool one_inference_thread = threads == 1 || (threads < 0 && cores - half <= 1);
+    return one_inference_thread ? std::min(cores, kMaxDecodeWorkers) : half;
+}
 
 int inference_threads(int threads, int decode_workers) {
     if (threads >= 0) return threads;
@@ -274,6 +286,7 @@ PipelineOptions PipelineFlags::options(Precision resolved) const {
     o.progress = !quiet && stderr_is_terminal();
     o.verbose = verbose;
     o.limits.max_pixels = max_pixels;
+    o.jpeg = jpeg_decode == "scaled" ? JpegDecoding::DctScaled : JpegDecoding::Exact;
     o.precision = resolved;
     return o;
 }
@@ -291,8 +304,8 @@ void add_pipeline_flags(CLI::App* sub, PipelineFlags& flags) {
                       "e.g. -t 2");
     add_precision_option(sub, flags.precision);
     sub->add_option("-j,--decode-workers", flags.decode_workers,
-                    "Threads decoding and preprocessing images while the model runs (0 = min(4, cores/2), "
-                    "at least 1), e.g. -j 2")
+                    "Threads decoding and preprocessing images while the model runs (0 = min(4, cores) when the "
+                    "inference runs on one thread, as by default on up to 3 cores, else min(4, cores/2)), e.g. -j 2")
         ->check(whole_number(0, kMaxWorkersFlag));
     sub->add_flag("-q,--quiet", flags.quiet,
                   "No progress bar, notes or summary on stderr; failed files are still reported");
@@ -304,6 +317,13 @@ void add_pipeline_flags(CLI::App* sub, PipelineFlags& flags) {
                     "Also take the image paths listed in this file, one per line exactly as written (- reads "
                     "standard input; relative to the current folder), e.g. find /data -name '*.jpg' | mnet " +
                         std::string(sub->get_name()) + " --files-from - ...");
+    sub->add_option("--jpeg-decode", flags.jpeg_decode,
+                    "exact (default): JPEGs decoded at full size, bit for bit the reference preprocessing. scaled: "
+                    "decoded at 1/2, 1/4 or 1/8 size by libjpeg's DCT scaling when the crop still covers the model "
+                    "input (never upscaled), which cuts the decoding cost; NOT bit-exact with the reference "
+                    "preprocessing, so probabilities differ slightly from classify's (docs/batch.md)")
+        ->option_text("exact|scaled")
+        ->check(one_of({"exact", "scaled"}));
 }
 
 bool stderr_is_terminal() { return isatty(STDERR_FILENO) == 1; }
@@ -320,12 +340,12 @@ PipelineStats run_pipeline(const std::shared_ptr<const Model>& model, const std:
     const Shape in_shape = model->input_shape();
     const size_t image_floats = static_cast<size_t>(shape_numel(in_shape));
     const size_t batch = static_cast<size_t>(options.batch);
-    const int workers = options.decode_workers > 0 ? options.decode_workers : default_decode_workers();
+    const int workers = options.decode_workers > 0 ? options.decode_workers : default_decode_workers(options.threads);
     // One batch ahead (decoded while the current one runs, since the consumer frees slots as it copies them
     // into the batch tensor) plus two images per worker in flight.
     const size_t capacity = batch + 2 * static_cast<size_t>(workers);
 
-    Ring ring(inputs, model->preprocess(), options.limits, capacity, image_floats);
+    Ring ring(inputs, model->preprocess(), options.limits, options.jpeg, capacity, image_floats);
     Workers threads(ring, workers);  // decoding starts while the Session is built
     SessionOptions session_options;
     session_options.batch = options.batch;
@@ -337,9 +357,12 @@ PipelineStats run_pipeline(const std::shared_ptr<const Model>& model, const std:
                      shown, shown == 1 ? "" : "s",
                      options.threads > 0    ? "-t"
                      : options.threads == 0 ? "-t 0: all the budget"
-                                            : "the CPUs the workers leave",
+                                            : "the CPUs the workers leave, at least 1",
                      workers, workers == 1 ? "" : "s",
-                     options.decode_workers > 0 ? "-j" : "min(4, CPUs / 2)", available_cores(),
+                     options.decode_workers > 0       ? "-j"
+                     : session_options.threads == 1 ? "one inference thread: min(4, CPUs)"
+                                                    : "min(4, CPUs / 2)",
+                     available_cores(),
                      cpu_budget().reason.c_str());
     }
     Session session(model, session_options);

@@ -17,6 +17,7 @@
 #include "mnet/engine.h"
 #include "mnet/model.h"
 #include "mnet/image.h"
+#include "preprocess/decode_gate.h"
 
 namespace mnet::cli {
 
@@ -30,6 +31,7 @@ struct PipelineOptions {
     bool report_errors = true;  // one "mnet: error: ..." line on stderr per failed file
     bool verbose = false;       // say on stderr how many threads run and why
     ImageLimits limits;         // images past these are failed files (--max-pixels)
+    JpegDecoding jpeg = JpegDecoding::Exact;  // --jpeg-decode
     Precision precision = Precision::Fp32;
     size_t output = 0;          // the model output results carry (batch --features: a feature output)
 };
@@ -45,12 +47,13 @@ struct PipelineFlags {
     bool verbose = false;
     int64_t max_pixels = 0;  // set by add_max_pixels_option
     std::string files_from;  // --files-from: a list file, "-" for stdin; empty: not given
+    std::string jpeg_decode = "exact";  // --jpeg-decode exact|scaled
 
     // The pipeline these flags ask for, running in `resolved` (resolve_precision of the flag and the model).
     PipelineOptions options(Precision resolved) const;
 };
 
-// -m, -b, -t, --precision, -j, -q, -v, --max-pixels and --files-from.
+// -m, -b, -t, --precision, -j, -q, -v, --max-pixels, --files-from and --jpeg-decode.
 void add_pipeline_flags(CLI::App* sub, PipelineFlags& flags);
 
 // One input's outcome. `scores` (count values, the row of output PipelineOptions::output) is valid only inside the sink
@@ -91,8 +94,10 @@ PipelineStats run_pipeline(const std::shared_ptr<const Model>& model, const std:
 // by its cgroup CPU quota (Kubernetes limits), at least 1.
 int available_cores();
 
-// min(4, available_cores() / 2), at least 1: decoding a camera JPEG takes about as long as classifying it.
-int default_decode_workers();
+// The decode workers for `threads` (PipelineOptions::threads) when -j is not given: min(4, available_cores())
+// when the inference runs on one thread (threads 1, and the default -1 on up to 3 cores), else
+// min(4, available_cores() / 2), at least 1. Decoding a photo costs several times its inference.
+int default_decode_workers(int threads);
 
 // The inference threads for `threads` (PipelineOptions::threads) next to `decode_workers` workers: -1 gives
 // available_cores() - workers, at least 1. OpenMP threads spin at their barriers, so one preempted by a decode

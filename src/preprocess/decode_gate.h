@@ -24,8 +24,12 @@ public:
     virtual void leave(int64_t pixels) = 0;
 };
 
+// How preprocess_file decodes JPEGs. Exact: as the reference preprocessing (mnet/image.h). DctScaled: at the
+// smallest DCT scale that covers the model input (decode_jpeg's `scaled_for`): faster, not bit-exact.
+enum class JpegDecoding { Exact, DctScaled };
+
 // preprocess_file (mnet/image.h), passing through `gate` around the decoding.
 void preprocess_file(const std::string& path, const Preprocess& pp, float* dst, const ImageLimits& limits,
-                     DecodeGate& gate);
+                     DecodeGate& gate, JpegDecoding jpeg = JpegDecoding::Exact);
 
 }  // namespace mnet

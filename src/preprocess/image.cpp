@@ -125,8 +125,9 @@ private:
     bool entered_ = false;
 };
 
+// `jpeg_scaled_for`: decode_jpeg's `scaled_for` (JpegDecoding::DctScaled), null for the exact decoding.
 cv::Mat decode(const uint8_t* data, size_t size, const std::string& name, const ImageLimits& limits,
-               GatePass& pass) {
+               GatePass& pass, const Preprocess* jpeg_scaled_for) {
     if (size == 0) throw_decode_error(name, "empty file");
     if (size > static_cast<uint64_t>(limits.max_file_bytes) || size > static_cast<size_t>(INT_MAX)) {
         throw Error(ErrorCode::Io, name + ": image file too large (" + std::to_string(size) +
@@ -172,7 +173,7 @@ cv::Mat decode(const uint8_t* data, size_t size, const std::string& name, const 
         // libpng and libjpeg print to stderr as they go; caught here, their last line explains a failure.
         const DecoderMessages messages;
         try {
-            std::optional<cv::Mat> own = format == "JPEG"  ? decode_jpeg(data, size)
+            std::optional<cv::Mat> own = format == "JPEG"  ? decode_jpeg(data, size, jpeg_scaled_for)
                                          : format == "PNG" ? decode_png(data, size)
                                                            : std::nullopt;
             if (own) {
@@ -234,11 +235,13 @@ std::vector<uint8_t> read_file(const std::string& path, const ImageLimits& limit
 
 // preprocess_bytes, through `gate` around the decoding unless it is null.
 void preprocess_gated(const uint8_t* data, size_t size, const Preprocess& pp, float* dst,
-                      const std::string& name_for_errors, const ImageLimits& limits, DecodeGate* gate) {
+                      const std::string& name_for_errors, const ImageLimits& limits, DecodeGate* gate,
+                      JpegDecoding jpeg = JpegDecoding::Exact) {
     check_arguments(pp, limits);
     if (dst == nullptr) throw Error(ErrorCode::InvalidArgument, "preprocess: null destination");
     GatePass pass(gate);
-    const cv::Mat image = decode(data, size, name_for_errors, limits, pass);
+    const cv::Mat image =
+        decode(data, size, name_for_errors, limits, pass, jpeg == JpegDecoding::DctScaled ? &pp : nullptr);
     cv::Mat resized;
     try {
         cv::resize(image(central_crop(image.rows, image.cols, pp.crop)), resized, cv::Size(pp.width, pp.height),
@@ -252,10 +255,10 @@ void preprocess_gated(const uint8_t* data, size_t size, const Preprocess& pp, fl
 
 // preprocess_file, through `gate` unless it is null.
 void preprocess_path(const std::string& path, const Preprocess& pp, float* dst, const ImageLimits& limits,
-                     DecodeGate* gate) {
+                     DecodeGate* gate, JpegDecoding jpeg = JpegDecoding::Exact) {
     check_arguments(pp, limits);  // fail fast, before reading the file
     const std::vector<uint8_t> bytes = read_file(path, limits);
-    preprocess_gated(bytes.data(), bytes.size(), pp, dst, path, limits, gate);
+    preprocess_gated(bytes.data(), bytes.size(), pp, dst, path, limits, gate, jpeg);
 }
 
 }  // namespace
@@ -270,8 +273,8 @@ void preprocess_file(const std::string& path, const Preprocess& pp, float* dst, 
 }
 
 void preprocess_file(const std::string& path, const Preprocess& pp, float* dst, const ImageLimits& limits,
-                     DecodeGate& gate) {
-    preprocess_path(path, pp, dst, limits, &gate);
+                     DecodeGate& gate, JpegDecoding jpeg) {
+    preprocess_path(path, pp, dst, limits, &gate, jpeg);
 }
 
 Tensor load_image(const std::string& path, const Preprocess& pp, const ImageLimits& limits) {

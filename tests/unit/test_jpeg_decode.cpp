@@ -100,3 +100,88 @@ TEST_CASE("our JPEG decoding leaves to OpenCV what it does not decode itself", "
     CHECK(left_to_opencv(mnet::test::cmyk_jpeg(img, true)));
     CHECK(left_to_opencv(Bytes{0xFF, 0xD8, 0xFF, 0xD9}));  // no frame: libjpeg's error, OpenCV's message
 }
+
+namespace {
+
+// The scale --jpeg-decode scaled must pick, from its definition rather than from libjpeg: the largest
+// reduction 1/d (d = 8, 4, 2) whose decoded size, ceil(side / d) as libjpeg rounds it, still crops to at least
+// the model input (int(side * crop) >= input, the crop's own truncation); 1 when none does.
+int expected_denominator(int cols, int rows, const mnet::Preprocess& pp) {
+    for (const int d : {8, 4, 2}) {
+        const int cols_d = (cols + d - 1) / d, rows_d = (rows + d - 1) / d;
+        if (static_cast<int>(cols_d * pp.crop) >= pp.width && static_cast<int>(rows_d * pp.crop) >= pp.height) {
+            return d;
+        }
+    }
+    return 1;
+}
+
+int opencv_reduced_flag(int denominator) {
+    switch (denominator) {
+        case 2: return cv::IMREAD_REDUCED_COLOR_2;
+        case 4: return cv::IMREAD_REDUCED_COLOR_4;
+        case 8: return cv::IMREAD_REDUCED_COLOR_8;
+        default: return cv::IMREAD_COLOR;
+    }
+}
+
+mnet::Preprocess input_of(int size, double crop) {
+    mnet::Preprocess pp;
+    pp.height = pp.width = size;
+    pp.crop = crop;
+    return pp;
+}
+
+// Decoded with DCT scaling for `pp`: the scale the rule gives (`expected`, worked out by hand in each case),
+// libjpeg's size for it, and the pixels OpenCV's own reduced decoding (IMREAD_REDUCED_COLOR_d, the same libjpeg
+// scale_denom) gives.
+void require_scaled_as_opencv(const Bytes& jpeg, const mnet::Preprocess& pp, int expected) {
+    const cv::Mat full = cv::imdecode(jpeg, cv::IMREAD_COLOR);
+    REQUIRE(!full.empty());
+    const int d = expected_denominator(full.cols, full.rows, pp);
+    CHECK(d == expected);
+    const std::optional<cv::Mat> ours = mnet::decode_jpeg(jpeg.data(), jpeg.size(), &pp);
+    REQUIRE(ours.has_value());
+    CHECK(ours->cols == (full.cols + d - 1) / d);
+    CHECK(ours->rows == (full.rows + d - 1) / d);
+    const cv::Mat theirs = cv::imdecode(jpeg, opencv_reduced_flag(d));
+    REQUIRE(ours->size() == theirs.size());
+    REQUIRE(cv::norm(*ours, theirs, cv::NORM_INF) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("DCT-scaled JPEG decoding takes the largest reduction that still covers the crop", "[unit][images][jpeg]") {
+    const std::string images = mnet::test::shared_dir() + "/testdata/images/";
+    SECTION("the shared photos for a 224 input, crop 0.875: all at 1/2 (kite at 1/4 would crop to 295x196)") {
+        // eagle: 773x512 at 1/2 is 387x256, and 256 * 0.875 = 224 exactly: the boundary counts as covered.
+        for (const char* name : {"dog.jpg", "eagle.jpg", "kite.jpg"}) {
+            INFO(name);
+            require_scaled_as_opencv(read_bytes(images + name), input_of(224, 0.875), 2);
+        }
+    }
+    SECTION("a 96 input: kite (1352x900) at 1/8, dog (768x576) at 1/4") {
+        require_scaled_as_opencv(read_bytes(images + "kite.jpg"), input_of(96, 0.875), 8);
+        require_scaled_as_opencv(read_bytes(images + "dog.jpg"), input_of(96, 0.875), 4);
+    }
+    SECTION("no crop: dog for 224 at 1/2 (384x288), for 300 at full size (never upscaled)") {
+        require_scaled_as_opencv(read_bytes(images + "dog.jpg"), input_of(224, 1.0), 2);
+        require_scaled_as_opencv(read_bytes(images + "dog.jpg"), input_of(300, 1.0), 1);
+    }
+    SECTION("one row short of the boundary stays at full size, bit-exact") {
+        const cv::Mat img = test_picture(510, 600);  // 1/2: 300x255, 255 * 0.875 = 223.1 < 224
+        require_scaled_as_opencv(mnet::test::encode_image(img, ".jpg"), input_of(224, 0.875), 1);
+        require_scaled_as_opencv(mnet::test::encode_image(test_picture(512, 600), ".jpg"), input_of(224, 0.875), 2);
+    }
+    SECTION("progressive and grey JPEGs, and sides that are not multiples of the block size") {
+        const cv::Mat img = test_picture(901, 1203);
+        cv::Mat gray;
+        cv::cvtColor(img, gray, cv::COLOR_BGR2GRAY);
+        require_scaled_as_opencv(mnet::test::encode_image(img, ".jpg", {cv::IMWRITE_JPEG_PROGRESSIVE, 1}),
+                                 input_of(224, 0.875), 2);
+        require_scaled_as_opencv(mnet::test::encode_image(gray, ".jpg"), input_of(100, 0.875), 4);
+    }
+    SECTION("a tiny image is decoded as it is") {
+        require_scaled_as_opencv(mnet::test::encode_image(test_picture(37, 53), ".jpg"), input_of(224, 0.875), 1);
+    }
+}

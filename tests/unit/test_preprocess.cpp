@@ -3,6 +3,8 @@
 // expected pixels are known, or computed by an independent transcription of the README steps on cv::imread.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <random>
@@ -429,4 +431,58 @@ TEST_CASE("preprocess passes each decode through the gate, and out again on ever
         CHECK(gate.left.empty());
     }
     fs::remove_all(dir);
+}
+
+TEST_CASE("a DCT-scaled JPEG decoding stays close to the reference input, and other formats are unchanged",
+          "[unit][preprocess]") {
+    // --jpeg-decode scaled is not bit-exact: libjpeg's reduced IDCT then INTER_AREA over fewer pixels is another
+    // low-pass filter than INTER_AREA over the full decode. The oracle is the reference input (the canonical
+    // preprocessing of the full decode). Bounds in 8-bit pixel steps (|difference| * std): measured on the shared
+    // photos (2026-12-06) mean 1.53-2.56 and max 35-60 at 1/2 scale, kite at 1/4 for the 192 input mean 3.66 and
+    // max 109 (sharp edges move by up to a pixel); the bounds leave some room above that.
+    constexpr double kMaxPixelSteps = 128.0;
+    constexpr double kMeanPixelSteps = 5.0;
+    const fs::path shared = mnet::test::shared_dir();
+    const fs::path reference_dir = shared / "testdata" / "reference";
+    struct NoGate final : mnet::DecodeGate {
+        void enter(int64_t) override {}
+        void leave(int64_t) override {}
+    } gate;
+    int jpegs = 0, others = 0;
+    for (const auto& entry : fs::directory_iterator(reference_dir)) {
+        if (!entry.is_directory() || !fs::exists(entry.path() / "reference.json")) continue;
+        const auto doc = nlohmann::json::parse(mnet::test::read_file_bytes((entry.path() / "reference.json").string()));
+        const auto& p = doc.at("preprocessing");
+        const float std_dev = p.at("std").get<float>();
+        const Preprocess pp = make_pp(p.at("input_h").get<int>(), p.at("input_w").get<int>(),
+                                      p.at("crop").get<double>(), p.at("mean").get<float>(), std_dev);
+        for (const auto& image : doc.at("images")) {
+            const std::string file = image.at("file").get<std::string>();
+            const std::string path = (shared / file.substr(std::strlen("shared/"))).string();
+            const std::string stem = image.at("stem").get<std::string>();
+            CAPTURE(entry.path().filename().string(), stem);
+            const auto expected = mnet::test::read_f32_file((entry.path() / (stem + ".input.f32")).string());
+            std::vector<float> got(expected.size());
+            mnet::preprocess_file(path, pp, got.data(), {}, gate, mnet::JpegDecoding::DctScaled);
+            if (path.size() < 4 || path.compare(path.size() - 4, 4, ".jpg") != 0) {
+                CHECK(first_mismatch(got, expected) < 0);
+                ++others;
+                continue;
+            }
+            double max_steps = 0.0, sum_steps = 0.0;
+            for (size_t i = 0; i < got.size(); ++i) {
+                const double steps = std::fabs(static_cast<double>(got[i]) - expected[i]) * std_dev;
+                max_steps = std::max(max_steps, steps);
+                sum_steps += steps;
+            }
+            const double mean_steps = sum_steps / static_cast<double>(got.size());
+            INFO("max " << max_steps << " mean " << mean_steps << " pixel steps");
+            CHECK(max_steps <= kMaxPixelSteps);
+            CHECK(mean_steps <= kMeanPixelSteps);
+            CHECK(max_steps > 0.0);  // it did take the scaled path: every shared JPEG is at least twice the input
+            ++jpegs;
+        }
+    }
+    CHECK(jpegs == 15);
+    CHECK(others == 10);
 }
