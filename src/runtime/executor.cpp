@@ -33,9 +33,10 @@ BatchMode resolve_mode(const SessionOptions& o, int threads) {
 // docs/performance.md). Which is faster near 100 M depends on the machine: V3-small int8 at batch 1 (56.5 M) ran
 // 0.95 ms on one thread against 1.24 on two on the AMD Zen 4 guests, but 1.17 against 0.82 on the Intel Xeon
 // guest. So in a band around that line both plans are built and timed on the session's own input shape. Below
-// the band one thread, whose steps of a few microseconds a second thread cannot shorten (the zoo's 4-9 M models
-// ran no faster on two); from the band's top on, both machine kinds ran 27-35% faster on two threads (V3-small
-// fp32, 226 M counted; V1 0.75/192 int8, 239 M), and MobileNetV2 1.0 (301 M) never pays for a second plan.
+// the band one thread, untimed: steps of a few microseconds, which a second thread mostly synchronises (no
+// shared model is that small). From the band's top on, both machine kinds ran 27-35% faster on two threads
+// (V3-small fp32, 226 M counted; V1 0.75/192 int8, 239 M), and MobileNetV2 1.0 (301 M) never pays for a second
+// plan.
 constexpr int64_t kMeasureFromWork = 10'000'000;
 constexpr int64_t kMeasureBelowWork = 200'000'000;
 // The timing: one untimed run of each plan (the first pays the activation arena's page faults), then rounds of
