@@ -156,7 +156,8 @@ struct Session::Impl {
 // The plan on `options.threads`, or on one thread when choice (threads = 0) says so; options.threads is then 1.
 std::unique_ptr<Executable> Session::Impl::latency_plan(const LoweringOptions& lowering, const PlanTimer& timer) {
     const Model::Impl& graph = model_impl(*model);
-    if (choice.basis == ThreadChoice::Basis::Asked || options.threads == 1 || choice.work >= kMeasureBelowWork) {
+    if (choice.basis == ThreadChoice::Basis::Asked || options.threads == 1 || choice.work >= kMeasureBelowWork ||
+        (choice.work >= kMeasureFromWork && !options.measure_threads)) {
         return std::make_unique<Executable>(graph, options, lowering);
     }
     if (choice.work < kMeasureFromWork) {
@@ -226,10 +227,18 @@ Precision effective_precision(const Model& model, Precision requested) {
     return model.has_quantization() ? Precision::Int8 : Precision::Fp32;
 }
 
-Session::Session(std::shared_ptr<const Model> model, const SessionOptions& options) {
+namespace {
+
+std::unique_ptr<Session::Impl> new_impl(std::shared_ptr<const Model> model, const SessionOptions& options,
+                                        const LoweringOptions& lowering, const PlanTimer& timer) {
     if (!model) throw Error(ErrorCode::InvalidArgument, "Session: no model");
-    impl_ = std::make_unique<Impl>(std::move(model), options, LoweringOptions{}, PlanTimer{});
+    return std::make_unique<Session::Impl>(std::move(model), options, lowering, timer);
 }
+
+}  // namespace
+
+Session::Session(std::shared_ptr<const Model> model, const SessionOptions& options)
+    : impl_(new_impl(std::move(model), options, LoweringOptions{}, PlanTimer{})) {}
 
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
@@ -261,8 +270,7 @@ const Model& Session::model() const { return *impl_->model; }
 
 std::unique_ptr<Session> SessionFactory::make(std::shared_ptr<const Model> model, const SessionOptions& options,
                                               const LoweringOptions& lowering, const PlanTimer& timer) {
-    if (!model) throw Error(ErrorCode::InvalidArgument, "Session: no model");
-    return std::unique_ptr<Session>(new Session(std::make_unique<Session::Impl>(std::move(model), options, lowering, timer)));
+    return std::unique_ptr<Session>(new Session(new_impl(std::move(model), options, lowering, timer)));
 }
 
 const ThreadChoice& SessionFactory::thread_choice(const Session& session) { return session.impl_->choice; }

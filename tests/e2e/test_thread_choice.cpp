@@ -121,7 +121,7 @@ TEST_CASE("threads = 0 times two plans only for a latency run whose work is in t
     CHECK(work(*v3, Precision::Int8, 1) < kMeasureBelow);
 }
 
-TEST_CASE("threads = 0: a small latency run takes one thread untimed, throughput streams the budget",
+TEST_CASE("threads = 0: a small latency run takes one thread untimed, throughput streams and measure_threads off the budget",
           "[e2e][threads]") {
     const int budget = cpu_budget().threads;
     ModelBuilder b(16, 16, 3);
@@ -143,6 +143,13 @@ TEST_CASE("threads = 0: a small latency run takes one thread untimed, throughput
     CHECK(streams->options().mode == BatchMode::Throughput);
     CHECK(streams->options().threads == budget);
     CHECK(SessionFactory::thread_choice(*streams).basis == ThreadChoice::Basis::Budget);
+
+    // In the band, with the timing turned off (what `mnet classify` asks): the budget, untimed.
+    o.batch = 1;
+    o.measure_threads = false;
+    const auto untimed = SessionFactory::make(v3_small(), o, {}, times.timer());
+    CHECK(untimed->options().threads == budget);
+    CHECK(SessionFactory::thread_choice(*untimed).basis == ThreadChoice::Basis::Budget);
     CHECK(times.calls.empty());
 }
 
