@@ -36,7 +36,7 @@ struct SessionOptions {
     // order (docs/performance.md).
     int threads = 0;
     // With threads = 0, whether a latency run in that band may time both plans. Off: all the budget there, as above
-    // the band. Timing costs a second plan's creation and about ten runs, more than the faster plan can save for a
+    // the band. Timing costs a second plan's creation and a dozen runs, more than the faster plan can save for a
     // session that runs a few times (`mnet classify` turns it off); it pays for one that runs hundreds of times.
     bool measure_threads = true;
     bool profile = false;  // record per-layer timings (adds one clock read per layer)

@@ -81,7 +81,7 @@ int run_classify(const ClassifyOptions& opt) {
     ResultOutput result(opt.out.path, inputs);
     SessionOptions so;
     so.threads = opt.threads;
-    // Timing two plans at creation (V3-small int8: a second plan and ~10 runs, about as much as the session itself)
+    // Timing two plans at creation (V3-small int8: a second plan and 12 runs, more than the session itself)
     // costs more than the faster plan saves over the few runs of a classify, whose images take longer to decode.
     so.measure_threads = false;
     so.precision = resolve_precision(opt.precision, *model);

@@ -39,10 +39,11 @@ BatchMode resolve_mode(const SessionOptions& o, int threads) {
 // plan.
 constexpr int64_t kMeasureFromWork = 10'000'000;
 constexpr int64_t kMeasureBelowWork = 200'000'000;
-// The timing: one untimed run of each plan (the first pays the activation arena's page faults), then rounds of
-// one timed run of each, the order alternating, at least kMinChoiceRounds and more while the timed runs have taken
-// under kChoiceBudgetMs, at most kMaxChoiceRounds: V3-small int8 at batch 1 stops after 3 rounds (~7 ms), a 10 M
-// model after 7.
+// The timing: rounds in which each plan runs twice, untimed then timed, the order of the plans alternating. The
+// untimed run puts the plan in the state it runs in when used alone: its OpenMP thread awake (after the other
+// plan's run it may sleep, and on a busy machine waking it made two threads look slower than they then ran), its
+// arena paged in, its weights in cache. At least kMinChoiceRounds rounds, more while the timed runs have taken under kChoiceBudgetMs, at most
+// kMaxChoiceRounds: V3-small int8 at batch 1 stops after 3 rounds (12 runs, ~12 ms), a 10 M model after 7.
 constexpr int kMinChoiceRounds = 3;
 constexpr int kMaxChoiceRounds = 7;
 constexpr double kChoiceBudgetMs = 5.0;
@@ -74,12 +75,12 @@ void time_plans(Executable& one, Executable& all, const Shape& input_shape, cons
     const std::vector<float> src(static_cast<size_t>(shape_numel(input_shape)), 0.0f);
     Executable* plans[] = {&one, &all};
     const int threads[] = {1, choice.budget};
-    for (Executable* plan : plans) plan->run(src.data(), false, nullptr);
     std::vector<double> ms[2];
     double spent = 0;
     for (int round = 0; round < kMaxChoiceRounds && (round < kMinChoiceRounds || spent < kChoiceBudgetMs); ++round) {
         for (int k = 0; k < 2; ++k) {
             const int i = (round + k) % 2;  // one thread first in even rounds, the budget plan first in odd ones
+            plans[i]->run(src.data(), false, nullptr);
             const double t = timer(threads[i], [&] { plans[i]->run(src.data(), false, nullptr); });
             ms[i].push_back(t);
             spent += t;
