@@ -221,7 +221,7 @@ int run_bench(const BenchOptions& flags) {
     if (!opt.json) {
         std::printf("\n");
         for (const BenchResult& r : chosen) {
-            std::printf("batch %d: %d thread%s, %s\n", r.batch, r.threads_used, r.threads_used == 1 ? "" : "s",
+            std::printf("batch %d, -t 0: %d thread%s (%s)\n", r.batch, r.threads_used, r.threads_used == 1 ? "" : "s",
                         thread_choice_text(r.thread_choice).c_str());
         }
         for (const auto& [t, p] : peak) {
