@@ -31,8 +31,8 @@ struct SessionOptions {
     // Compute threads. N > 0: exactly N, as asked. 0: all the process may use (cpu_budget().threads), except that
     // a latency-mode run with little work may run on one: under 10 M MACs x batch (an fp32 MAC counting 4) always,
     // and up to 200 M (V3-small int8 at batch 1) when one thread measured clearly faster at session creation,
-    // where both plans are built and timed for a few ms (docs/performance.md, "Threads"). options() says what
-    // was chosen. Results do not depend on the choice: int8 bit for bit, fp32 within the rounding of a summation
+    // where both plans are built and timed (docs/performance.md, "Threads"; measure_threads below). options()
+    // says what was chosen. Results do not depend on the choice: int8 bit for bit, fp32 within the rounding of a summation
     // order (docs/performance.md).
     int threads = 0;
     // With threads = 0, whether a latency run in that band may time both plans. Off: all the budget there, as above

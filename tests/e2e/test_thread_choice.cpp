@@ -121,7 +121,7 @@ TEST_CASE("threads = 0 times two plans only for a latency run whose work is in t
     CHECK(work(*v3, Precision::Int8, 1) < kMeasureBelow);
 }
 
-TEST_CASE("threads = 0: a small latency run takes one thread untimed, throughput streams and measure_threads off the budget",
+TEST_CASE("threads = 0 gives a small latency run one thread untimed, and throughput streams or measure_threads off the budget",
           "[e2e][threads]") {
     const int budget = cpu_budget().threads;
     ModelBuilder b(16, 16, 3);
