@@ -35,9 +35,9 @@ struct SessionOptions {
     // says what was chosen. Results do not depend on the choice: int8 bit for bit, fp32 within the rounding of a summation
     // order (docs/performance.md).
     int threads = 0;
-    // With threads = 0, whether a latency run in that band may time both plans. Off: all the budget there, as above
-    // the band. Timing costs a second plan's creation and a dozen runs, more than the faster plan can save for a
-    // session that runs a few times (`mnet classify` turns it off); it pays for one that runs hundreds of times.
+    // With threads = 0, whether a latency run in that band may time both plans. Off: one thread there, untimed, the
+    // cheaper session to create. Timing costs a second plan's creation and a dozen runs, more than the faster plan
+    // can save for a session that runs a few times (`mnet classify` turns it off); it pays for hundreds of runs.
     bool measure_threads = true;
     bool profile = false;  // record per-layer timings (adds one clock read per layer)
     BatchMode mode = BatchMode::Auto;  // profiling always runs in latency mode: its timings are of one pass

@@ -157,11 +157,12 @@ struct Session::Impl {
 // The plan on `options.threads`, or on one thread when choice (threads = 0) says so; options.threads is then 1.
 std::unique_ptr<Executable> Session::Impl::latency_plan(const LoweringOptions& lowering, const PlanTimer& timer) {
     const Model::Impl& graph = model_impl(*model);
-    if (choice.basis == ThreadChoice::Basis::Asked || options.threads == 1 || choice.work >= kMeasureBelowWork ||
-        (choice.work >= kMeasureFromWork && !options.measure_threads)) {
+    if (choice.basis == ThreadChoice::Basis::Asked || options.threads == 1 || choice.work >= kMeasureBelowWork) {
         return std::make_unique<Executable>(graph, options, lowering);
     }
-    if (choice.work < kMeasureFromWork) {
+    // Untimed in the band too: one thread is the cheaper session to create (V3-small's whole `mnet classify` took
+    // 62 ms on one thread against 81 on two, loaded machine), and a few runs cannot win back a wrong guess.
+    if (choice.work < kMeasureFromWork || !options.measure_threads) {
         choice.basis = ThreadChoice::Basis::SmallWork;
         options.threads = 1;
         return std::make_unique<Executable>(graph, options, lowering);

@@ -18,8 +18,8 @@ namespace mnet {
 struct ThreadChoice {
     enum class Basis {
         Asked,      // SessionOptions::threads > 0: used as given
-        Budget,     // threads = 0: throughput streams, a budget of one, work above the band, or measure_threads off
-        SmallWork,  // threads = 0, a latency run whose work is under the band: one thread
+        Budget,     // threads = 0, nothing to choose: throughput streams, a budget of one, or work above the band
+        SmallWork,  // threads = 0, a latency run under the band, or in it with measure_threads off: one thread
         Measured,   // threads = 0, work in the band: a one-thread and a budget plan timed, the faster one kept
     };
     Basis basis = Basis::Asked;
