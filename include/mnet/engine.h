@@ -31,9 +31,17 @@ enum class BatchMode { Auto, Latency, Throughput };
 
 struct SessionOptions {
     int batch = 1;         // images per run
-    // Compute threads at most; 0 = all the process may use. A latency-mode run too small to split (under 100 M
-    // MACs x batch in int8, 25 M in fp32: V3-small int8 at batch 1) runs on one; options() says what was chosen.
+    // Compute threads. N > 0: exactly N, as asked. 0: all the process may use (cpu_budget().threads), except that
+    // a latency-mode run with little work may run on one: under 10 M MACs x batch (an fp32 MAC counting 4) always,
+    // and up to 200 M (V3-small int8 at batch 1) when one thread measured clearly faster at session creation,
+    // where both plans are built and timed (docs/performance.md, "Threads"; measure_threads below). options()
+    // says what was chosen. Results do not depend on the choice: int8 bit for bit, fp32 within the rounding of a summation
+    // order (docs/performance.md).
     int threads = 0;
+    // With threads = 0, whether a latency run in that band may time both plans. Off: one thread there, untimed, the
+    // cheaper session to create. Timing costs a second plan's creation and a dozen runs, more than the faster plan
+    // can save for a session that runs a few times (`mnet classify` turns it off); it pays for hundreds of runs.
+    bool measure_threads = true;
     bool profile = false;  // record per-layer timings (adds one clock read per layer)
     BatchMode mode = BatchMode::Auto;  // profiling always runs in latency mode: its timings are of one pass
     Precision precision = Precision::Auto;
@@ -62,14 +70,12 @@ struct LayerTiming {
     double ms = 0.0;
 };
 
-struct LoweringOptions;  // internal
-
 // A model compiled for one batch size and thread count: every primitive built and every weight reordered once.
 // Not thread-safe: one thread runs a Session at a time. Several Sessions may share one Model.
 // Threads: a Session runs its kernels on OpenMP threads, `options.threads` of them, and leaves the calling
 // thread's OpenMP setting (omp_get_max_threads) as it found it after construction and after every run; it never
-// changes another thread's. threads = 0 means cpu_budget().threads: the CPUs this process may use, as above
-// (OMP_NUM_THREADS, else affinity capped by the cgroup quota).
+// changes another thread's. threads = 0 means up to cpu_budget().threads: the CPUs this process may use, as above
+// (OMP_NUM_THREADS, else affinity capped by the cgroup quota), or one for a small latency run (SessionOptions).
 class Session {
 public:
     Session(std::shared_ptr<const Model> model, const SessionOptions& options);
@@ -91,7 +97,7 @@ public:
 
 private:
     friend struct SessionFactory;  // internal: sessions with other lowering switches, for tests
-    Session(std::shared_ptr<const Model> model, const SessionOptions& options, const LoweringOptions& lowering);
+    explicit Session(std::unique_ptr<Impl> impl);
 
     std::unique_ptr<Impl> impl_;
 };

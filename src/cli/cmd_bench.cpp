@@ -51,8 +51,9 @@ const char* mode_name(BatchMode m) {
 
 struct BenchResult {
     int batch = 1;
-    int threads = 1;
-    int threads_used = 1;  // as the session resolved it: a run too small to split uses one (engine.h)
+    int threads = 1;       // asked, 0 resolved to the budget
+    int threads_used = 1;  // as the session resolved it: with -t 0 a small latency run may use one (engine.h)
+    ThreadChoice thread_choice;
     BatchMode mode = BatchMode::Auto;  // as the session resolved it
     Summary latency;       // ms per run of `batch` images
     double session_ms = 0; // creating the Session: primitives built, weights reordered
@@ -70,11 +71,12 @@ struct BenchResult {
     double floor_ms() const { return peak_gflops > 0 ? 2.0 * static_cast<double>(macs) / peak_gflops * 1e-6 : 0; }
 };
 
+// `threads` as -t gave it: 0 lets the session choose (SessionOptions::threads).
 BenchResult bench_one(const std::shared_ptr<const Model>& model, int batch, int threads, const BenchOptions& opt,
                       std::pair<double, double> peaks, double bf16_peak) {
     BenchResult r;
     r.batch = batch;
-    r.threads = threads;
+    r.threads = resolve_threads(threads);
     const bool int8 = opt.precision == "int8", bf16 = opt.precision == "bf16";
     r.peak_fp32_gflops = peaks.first;
     r.peak_int8_gops = peaks.second;
@@ -95,6 +97,7 @@ BenchResult bench_one(const std::shared_ptr<const Model>& model, int batch, int 
     r.session_ms = ms_since(session_start);
     r.mode = session.options().mode;
     r.threads_used = session.options().threads;
+    r.thread_choice = thread_choice(session);
     const auto first_start = Clock::now();
     session.run(input);
     r.first_run_ms = ms_since(first_start);
@@ -131,6 +134,7 @@ json result_json(const Model& model, const BenchOptions& opt, const BenchResult&
             {"batch", r.batch},
             {"threads", r.threads},
             {"threads_used", r.threads_used},
+            {"thread_choice", thread_choice_json(r.thread_choice)},
             {"mode", mode_name(r.mode)},
             {"runs", opt.runs},
             {"warmup", opt.warmup},
@@ -173,7 +177,7 @@ void print_table_row(const BenchResult& r) {
     char first[32];
     std::snprintf(first, sizeof first, "%.1f+%.1f", r.session_ms, r.first_run_ms);
     std::printf("%5d %7d %-10s  %8.3f %8.3f %8.3f %8.3f %8.3f  %9.1f  %7.1f %7.1f %5.1f%% %7.3f  %12s  %9s\n",
-                r.batch, r.threads, mode_name(r.mode), r.latency.median, r.latency.p90, r.latency.p99, r.latency.min, r.latency.max,
+                r.batch, r.threads_used, mode_name(r.mode), r.latency.median, r.latency.p90, r.latency.p99, r.latency.min, r.latency.max,
                 r.images_per_s(), r.gflops, r.peak_gflops, r.percent_of_peak(), r.floor_ms(), first,
                 human_bytes(r.peak_rss).c_str());
     flush_stdout();
@@ -187,7 +191,7 @@ int run_bench(const BenchOptions& flags) {
     opt.precision = precision_name(resolve_precision(flags.precision, *model));
     opt.json = opt.out.resolve() == "jsonl";
     ResultOutput result(opt.out.path);  // the model's files are noted as it loads
-    std::vector<int> threads;
+    std::vector<int> threads;  // for the header: 0 as the budget
     for (int t : opt.threads) threads.push_back(resolve_threads(t));
 
     if (opt.json) {
@@ -199,21 +203,29 @@ int run_bench(const BenchOptions& flags) {
     // By thread count, fp32 GFLOP/s and int8 GOP/s: measured once, right before its first configuration.
     std::map<int, std::pair<double, double>> peak;
     std::map<int, double> bf16_peak;  // measured only for a bf16 run
+    std::vector<BenchResult> chosen;  // configurations whose session chose its threads, for the table's notes
     for (int batch : opt.batches) {
-        for (int t : threads) {
+        for (int asked : opt.threads) {
+            const int t = resolve_threads(asked);
             if (!peak.count(t)) peak[t] = {measure_fp32_peak_gflops(t, kPeakSeconds), measure_int8_peak_gops(t, kPeakSeconds)};
             if (opt.precision == "bf16" && !bf16_peak.count(t)) bf16_peak[t] = measure_bf16_peak_gflops(t, kPeakSeconds);
-            const BenchResult r = bench_one(model, batch, t, opt, peak[t], bf16_peak[t]);
+            const BenchResult r = bench_one(model, batch, asked, opt, peak[t], bf16_peak[t]);
             if (opt.json) {
                 std::printf("%s\n", result_json(*model, opt, r, load_ms).dump().c_str());
                 flush_stdout();
             } else {
                 print_table_row(r);
+                const ThreadChoice::Basis basis = r.thread_choice.basis;
+                if (basis == ThreadChoice::Basis::Measured || basis == ThreadChoice::Basis::SmallWork) chosen.push_back(r);
             }
         }
     }
     if (!opt.json) {
         std::printf("\n");
+        for (const BenchResult& r : chosen) {
+            std::printf("batch %d, -t 0: %d thread%s (%s)\n", r.batch, r.threads_used, r.threads_used == 1 ? "" : "s",
+                        thread_choice_text(r.thread_choice).c_str());
+        }
         for (const auto& [t, p] : peak) {
             std::printf("machine peak, %d thread%s: fp32 %.1f GFLOP/s, int8 %.1f GOP/s (int8/fp32 %.2fx)", t,
                         t == 1 ? "" : "s", p.first, p.second, p.first > 0 ? p.second / p.first : 0.0);
@@ -244,7 +256,7 @@ void setup_bench(CLI::App& app, int& status) {
     sub->add_option("-b,--batch", opt->batches, "Batch sizes (default 1), e.g. -b 1 16")
         ->check(whole_number(1, kMaxBatch))
         ->expected(1, -1);
-    sub->add_option("-t,--threads", opt->threads, "Thread counts, 0 = all cores (default 0), e.g. -t 1 2")
+    sub->add_option("-t,--threads", opt->threads, "Thread counts (default 0), e.g. -t 1 2; 0 = all cores, or one for a small model that measured faster on one")
         ->check(whole_number(0, 1024))
         ->expected(1, -1);
     sub->add_option("-n,--runs", opt->runs, "Timed runs per configuration (default 50)")->check(whole_number(1, 1000000));

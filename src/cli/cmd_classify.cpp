@@ -81,6 +81,10 @@ int run_classify(const ClassifyOptions& opt) {
     ResultOutput result(opt.out.path, inputs);
     SessionOptions so;
     so.threads = opt.threads;
+    // Timing two plans at creation (V3-small int8: a second plan and 12 runs, more than the session itself)
+    // costs more than the faster plan saves over the few runs of a classify, whose images take longer to decode:
+    // a small model runs on one thread instead, the cheaper session to create (engine.h).
+    so.measure_threads = false;
     so.precision = resolve_precision(opt.precision, *model);
     Session session(source.model, so);
     Tensor input(model->input_shape());

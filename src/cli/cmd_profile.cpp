@@ -98,8 +98,6 @@ ProfileResult measure(const ProfileOptions& opt) {
     r.model = model->name();
     r.input = opt.image.empty() ? "random (seed " + std::to_string(opt.seed) + ")" : opt.image;
     r.batch = opt.batch;
-    r.threads = resolve_threads(opt.threads);
-    r.threads_reason = threads_reason(opt.threads);
     r.runs = opt.runs;
     r.warmup = opt.warmup;
     r.fuse_dw = opt.fuse_dw;
@@ -119,7 +117,7 @@ ProfileResult measure(const ProfileOptions& opt) {
 
     SessionOptions so;
     so.batch = opt.batch;
-    so.threads = r.threads;
+    so.threads = opt.threads;  // 0: the session chooses (SessionOptions::threads)
     so.precision = resolve_precision(opt.precision, *model);
     r.precision = precision_name(so.precision);
     {
@@ -128,6 +126,9 @@ ProfileResult measure(const ProfileOptions& opt) {
         const std::unique_ptr<Session> made = make_session(model, so, opt.fuse_dw);
         Session& session = *made;
         r.session_ms = ms_since(session_start);
+        r.threads = session.options().threads;
+        r.thread_choice = thread_choice(session);
+        r.threads_reason = thread_choice_text(r.thread_choice);
 
         const auto first_start = Clock::now();
         session.run(input);
@@ -157,6 +158,7 @@ ProfileResult measure(const ProfileOptions& opt) {
         r.profiled_run = summarize(wall);
     }
     so.profile = false;
+    so.threads = r.threads;  // the plan the profiled session chose, not a second choice
     r.end_to_end = time_unprofiled(model, so, input, opt);
 
     for (StepProfile& s : r.steps) {

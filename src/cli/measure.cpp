@@ -12,6 +12,8 @@
 #include <random>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "cli/common_options.h"
 #include "core/file_io.h"
 #include "mnet/error.h"
@@ -51,6 +53,34 @@ CLI::Option* add_fuse_dw_flag(CLI::App* sub, bool& fuse_dw) {
                          std::string("Fuse a pointwise 1x1 conv with the depthwise conv after it where oneDNN has "
                                      "a real fused kernel (default: ") +
                              (fuse_dw ? "on" : "off") + ")");
+}
+
+const ThreadChoice& thread_choice(const Session& session) { return SessionFactory::thread_choice(session); }
+
+nlohmann::ordered_json thread_choice_json(const ThreadChoice& choice) {
+    nlohmann::ordered_json out = {
+        {"basis", basis_name(choice.basis)}, {"budget", choice.budget}, {"threads", choice.threads}};
+    if (choice.basis == ThreadChoice::Basis::Measured) {
+        out["one_thread_ms"] = choice.one_thread_ms;
+        out["budget_ms"] = choice.budget_ms;
+        out["rounds"] = choice.rounds;
+    }
+    return out;
+}
+
+std::string thread_choice_text(const ThreadChoice& choice) {
+    switch (choice.basis) {
+        case ThreadChoice::Basis::Asked: return "-t";
+        case ThreadChoice::Basis::Budget: return threads_reason(0);
+        case ThreadChoice::Basis::SmallWork:
+            return "one of " + std::to_string(choice.budget) + ": too little work to split";
+        case ThreadChoice::Basis::Measured: break;
+    }
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "of %d, measured at session creation: 1 thread %.3f ms, %d threads %.3f ms, "
+                  "medians of %d rounds", choice.budget, choice.one_thread_ms, choice.budget, choice.budget_ms,
+                  choice.rounds);
+    return buf;
 }
 
 int64_t peak_rss_bytes() {

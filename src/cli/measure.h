@@ -4,6 +4,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json_fwd.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -17,6 +18,7 @@
 #include "mnet/model.h"
 #include "mnet/tensor.h"
 #include "ops/lowering_options.h"
+#include "runtime/session_factory.h"
 
 namespace mnet::cli {
 
@@ -35,6 +37,15 @@ CLI::Option* add_fuse_dw_flag(CLI::App* sub, bool& fuse_dw);
 // A Session as `options` say, with the pointwise+depthwise fusion on or off (runtime/session_factory.h).
 std::unique_ptr<Session> make_session(std::shared_ptr<const Model> model, const SessionOptions& options,
                                       bool fuse_dw);
+
+// How `session` chose its thread count (runtime/session_factory.h).
+const ThreadChoice& thread_choice(const Session& session);
+// For JSON reports: {"basis", "budget", "threads"}, and when measured "one_thread_ms", "budget_ms", "rounds"
+// (docs/profile.md).
+nlohmann::ordered_json thread_choice_json(const ThreadChoice& choice);
+// For table headers, why the count is what it is: "-t", the budget's reason (cpu_budget), or the choice,
+// e.g. "measured at session creation: 1 thread 0.950 ms, 2 threads 1.240 ms, medians of 3 rounds".
+std::string thread_choice_text(const ThreadChoice& choice);
 
 // Peak resident set size of this process in bytes (getrusage ru_maxrss): a high-water mark since the process
 // started, or since the last successful reset_peak_rss().

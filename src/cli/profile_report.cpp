@@ -162,6 +162,7 @@ std::string profile_json(const ProfileResult& r) {
                 {"batch", r.batch},
                 {"threads", r.threads},
                 {"threads_reason", r.threads_reason},
+                {"thread_choice", thread_choice_json(r.thread_choice)},
                 {"runs", r.runs},
                 {"warmup", r.warmup},
                 {"fuse_dw", r.fuse_dw},

@@ -9,6 +9,7 @@
 
 #include "cli/stats.h"
 #include "mnet/engine.h"
+#include "runtime/session_factory.h"
 
 namespace mnet::cli {
 
@@ -29,8 +30,9 @@ struct ProfileResult {
     std::string model;
     std::string input;  // the image, or "random (seed N)"
     int batch = 1;
-    int threads = 0;
-    std::string threads_reason;  // threads_reason(): how the count was chosen
+    int threads = 0;                      // what the session ran
+    std::string threads_reason;           // thread_choice_text(): how the count was chosen
+    ThreadChoice thread_choice;
     int runs = 0;
     int warmup = 0;
     bool fuse_dw = false;                 // SessionOptions::fuse_dw

@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <exception>
+#include <functional>
+#include <vector>
 
 #include "core/shape.h"
 #include "mnet/engine.h"
@@ -25,19 +28,67 @@ BatchMode resolve_mode(const SessionOptions& o, int threads) {
     return o.batch > 1 && o.batch >= threads ? BatchMode::Throughput : BatchMode::Latency;
 }
 
-// Work per run below which a latency-mode run is not split across threads: MACs x batch, an fp32 MAC counting 4
-// (oneDNN's int8 peak is 4.2x its fp32 peak on AVX-512 VNNI, docs/performance.md). Such a model's steps take a
-// few microseconds each, and a second thread costs more in synchronisation and shared cache lines than it
-// gives. Measured on AVX-512 VNNI at batch 1, one thread against two: V3-small int8 (56.5 M) 0.95 against 1.24
-// ms; above the line, V3-small fp32 (226 M counted) 1.63 against 1.06 ms, V1 0.75/192 int8 (239 M) 1.64
-// against 1.10 ms. One decision per session, so no step switches OpenMP's team size (which cost more than it
-// saved when tried per step).
-constexpr int64_t kMinSplitWork = 100'000'000;
+// A latency-mode session asked for threads = 0 chooses between one thread and its whole budget by the work per
+// run: MACs x batch, an fp32 MAC counting 4 (oneDNN's int8 peak is 4.2x its fp32 peak on AVX-512 VNNI,
+// docs/performance.md). Which is faster near 100 M depends on the machine: V3-small int8 at batch 1 (56.5 M) ran
+// 0.95 ms on one thread against 1.24 on two on the AMD Zen 4 guests, but 1.17 against 0.82 on the Intel Xeon
+// guest. So in a band around that line both plans are built and timed on the session's own input shape. Below
+// the band one thread, untimed: steps of a few microseconds, which a second thread mostly synchronises (no
+// shared model is that small). From the band's top on, both machine kinds ran 27-35% faster on two threads
+// (V3-small fp32, 226 M counted; V1 0.75/192 int8, 239 M), and MobileNetV2 1.0 (301 M) never pays for a second
+// plan.
+constexpr int64_t kMeasureFromWork = 10'000'000;
+constexpr int64_t kMeasureBelowWork = 200'000'000;
+// The timing: rounds in which each plan runs twice, untimed then timed, the order of the plans alternating. The
+// untimed run puts the plan in the state it runs in when used alone: its OpenMP thread awake (after the other
+// plan's run it may sleep, and on a busy machine waking it made two threads look slower than they then ran), its
+// arena paged in, its weights in cache. At least kMinChoiceRounds rounds, more while the timed runs have taken under kChoiceBudgetMs, at most
+// kMaxChoiceRounds: V3-small int8 at batch 1 stops after 3 rounds (12 runs, ~12 ms), a 10 M model after 7.
+constexpr int kMinChoiceRounds = 3;
+constexpr int kMaxChoiceRounds = 7;
+constexpr double kChoiceBudgetMs = 5.0;
+// One thread is kept only when its median is this much below the budget plan's: two threads are the plan that
+// scales when the machine is quiet, so a near tie or noise keeps them. The margin the band was made for is larger
+// (one thread 0.77x on Zen 4, two 0.70x on the Xeon).
+constexpr double kOneThreadClearlyFaster = 0.9;
 
-int latency_threads(const Model& model, const SessionOptions& o, int threads) {
+int64_t split_work(const Model& model, const SessionOptions& o) {
     const int64_t per_mac = o.precision == Precision::Int8 ? 1 : 4;
-    const int64_t work = model.total_macs() * o.batch * per_mac;
-    return work < kMinSplitWork ? 1 : threads;
+    return model.total_macs() * o.batch * per_mac;
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+double time_run(int /*threads*/, const std::function<void()>& run) {
+    const auto start = std::chrono::steady_clock::now();
+    run();
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Fills in choice.one_thread_ms, budget_ms and rounds: `one` and `all` each run on zeros of `input_shape`.
+void time_plans(Executable& one, Executable& all, const Shape& input_shape, const PlanTimer& timer,
+                ThreadChoice& choice) {
+    const std::vector<float> src(static_cast<size_t>(shape_numel(input_shape)), 0.0f);
+    Executable* plans[] = {&one, &all};
+    const int threads[] = {1, choice.budget};
+    std::vector<double> ms[2];
+    double spent = 0;
+    for (int round = 0; round < kMaxChoiceRounds && (round < kMinChoiceRounds || spent < kChoiceBudgetMs); ++round) {
+        for (int k = 0; k < 2; ++k) {
+            const int i = (round + k) % 2;  // one thread first in even rounds, the budget plan first in odd ones
+            plans[i]->run(src.data(), false, nullptr);
+            const double t = timer(threads[i], [&] { plans[i]->run(src.data(), false, nullptr); });
+            ms[i].push_back(t);
+            spent += t;
+        }
+        choice.rounds = round + 1;
+    }
+    choice.one_thread_ms = median(ms[0]);
+    choice.budget_ms = median(ms[1]);
 }
 
 // A throughput stream's plan: `images` at a time, one thread.
@@ -77,35 +128,71 @@ struct Session::Impl {
     std::vector<Tensor> gathered;
     Shape input_shape;
     std::vector<LayerTiming> timings;
+    ThreadChoice choice;
 
-    Impl(std::shared_ptr<const Model> m, const SessionOptions& o, const LoweringOptions& lowering)
+    Impl(std::shared_ptr<const Model> m, const SessionOptions& o, const LoweringOptions& lowering,
+         const PlanTimer& timer)
         : model(std::move(m)), options(o), input_shape(model->input_shape()) {
         if (o.threads < 0) throw Error(ErrorCode::InvalidArgument, "thread count must not be negative");
         options.threads = o.threads > 0 ? o.threads : Executable::process_threads();
         options.mode = resolve_mode(o, options.threads);
         options.precision = effective_precision(*model, o.precision);
         input_shape[0] = o.batch;
+        choice.budget = options.threads;
+        choice.work = split_work(*model, options);
+        choice.basis = o.threads > 0 ? ThreadChoice::Basis::Asked : ThreadChoice::Basis::Budget;
         if (options.mode == BatchMode::Latency) {
-            options.threads = latency_threads(*model, options, options.threads);
-            plans.push_back(std::make_unique<Executable>(model_impl(*model), options, lowering));
-            return;
+            plans.push_back(latency_plan(lowering, timer));
+        } else {
+            build_streams(lowering);
         }
-        const int streams = std::min(options.threads, options.batch);
-        chunk = images_per_chunk(model_impl(*model).graph, options.batch, streams);
-        plans.push_back(std::make_unique<Executable>(model_impl(*model), stream_options(options, chunk), lowering));
-        for (int i = 1; i < streams; ++i) plans.push_back(std::make_unique<Executable>(*plans.front()));
-        if (const int rest = options.batch % chunk) {  // only the last chunk is short: one stream at a time uses it
-            last = std::make_unique<Executable>(model_impl(*model), stream_options(options, rest), lowering);
-        }
-        for (const Tensor& t : plans.front()->outputs()) {
-            Shape shape = t.shape;
-            shape[0] = o.batch;
-            gathered.emplace_back(shape);
-        }
+        choice.threads = options.threads;
     }
 
+    std::unique_ptr<Executable> latency_plan(const LoweringOptions& lowering, const PlanTimer& timer);
+    void build_streams(const LoweringOptions& lowering);
     void run_streams(const float* src);
 };
+
+// The plan on `options.threads`, or on one thread when choice (threads = 0) says so; options.threads is then 1.
+std::unique_ptr<Executable> Session::Impl::latency_plan(const LoweringOptions& lowering, const PlanTimer& timer) {
+    const Model::Impl& graph = model_impl(*model);
+    if (choice.basis == ThreadChoice::Basis::Asked || options.threads == 1 || choice.work >= kMeasureBelowWork) {
+        return std::make_unique<Executable>(graph, options, lowering);
+    }
+    // Untimed in the band too: one thread is the cheaper session to create (V3-small's whole `mnet classify` took
+    // 62 ms on one thread against 81 on two, loaded machine), and a few runs cannot win back a wrong guess.
+    if (choice.work < kMeasureFromWork || !options.measure_threads) {
+        choice.basis = ThreadChoice::Basis::SmallWork;
+        options.threads = 1;
+        return std::make_unique<Executable>(graph, options, lowering);
+    }
+    choice.basis = ThreadChoice::Basis::Measured;
+    SessionOptions single = options;
+    single.threads = 1;
+    auto all = std::make_unique<Executable>(graph, options, lowering);
+    auto one = std::make_unique<Executable>(graph, single, lowering);
+    time_plans(*one, *all, input_shape, timer ? timer : PlanTimer(time_run), choice);
+    if (choice.one_thread_ms >= kOneThreadClearlyFaster * choice.budget_ms) return all;
+    options.threads = 1;
+    return one;  // the budget plan, its primitives and activation arena are freed here
+}
+
+void Session::Impl::build_streams(const LoweringOptions& lowering) {
+    const Model::Impl& graph = model_impl(*model);
+    const int streams = std::min(options.threads, options.batch);
+    chunk = images_per_chunk(graph.graph, options.batch, streams);
+    plans.push_back(std::make_unique<Executable>(graph, stream_options(options, chunk), lowering));
+    for (int i = 1; i < streams; ++i) plans.push_back(std::make_unique<Executable>(*plans.front()));
+    if (const int rest = options.batch % chunk) {  // only the last chunk is short: one stream at a time uses it
+        last = std::make_unique<Executable>(graph, stream_options(options, rest), lowering);
+    }
+    for (const Tensor& t : plans.front()->outputs()) {
+        Shape shape = t.shape;
+        shape[0] = options.batch;
+        gathered.emplace_back(shape);
+    }
+}
 
 // Each stream takes the next chunk of images not yet taken, so a stream slowed by a busy core does fewer. oneDNN
 // runs a primitive single-threaded when called inside an OpenMP parallel region.
@@ -142,13 +229,20 @@ Precision effective_precision(const Model& model, Precision requested) {
     return model.has_quantization() ? Precision::Int8 : Precision::Fp32;
 }
 
-Session::Session(std::shared_ptr<const Model> model, const SessionOptions& options)
-    : Session(std::move(model), options, LoweringOptions{}) {}
+namespace {
 
-Session::Session(std::shared_ptr<const Model> model, const SessionOptions& options, const LoweringOptions& lowering) {
+std::unique_ptr<Session::Impl> new_impl(std::shared_ptr<const Model> model, const SessionOptions& options,
+                                        const LoweringOptions& lowering, const PlanTimer& timer) {
     if (!model) throw Error(ErrorCode::InvalidArgument, "Session: no model");
-    impl_ = std::make_unique<Impl>(std::move(model), options, lowering);
+    return std::make_unique<Session::Impl>(std::move(model), options, lowering, timer);
 }
+
+}  // namespace
+
+Session::Session(std::shared_ptr<const Model> model, const SessionOptions& options)
+    : impl_(new_impl(std::move(model), options, LoweringOptions{}, PlanTimer{})) {}
+
+Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Session::~Session() = default;
 
@@ -177,8 +271,20 @@ const SessionOptions& Session::options() const { return impl_->options; }
 const Model& Session::model() const { return *impl_->model; }
 
 std::unique_ptr<Session> SessionFactory::make(std::shared_ptr<const Model> model, const SessionOptions& options,
-                                              const LoweringOptions& lowering) {
-    return std::unique_ptr<Session>(new Session(std::move(model), options, lowering));
+                                              const LoweringOptions& lowering, const PlanTimer& timer) {
+    return std::unique_ptr<Session>(new Session(new_impl(std::move(model), options, lowering, timer)));
+}
+
+const ThreadChoice& SessionFactory::thread_choice(const Session& session) { return session.impl_->choice; }
+
+const char* basis_name(ThreadChoice::Basis basis) {
+    switch (basis) {
+        case ThreadChoice::Basis::Asked: return "asked";
+        case ThreadChoice::Basis::Budget: return "budget";
+        case ThreadChoice::Basis::SmallWork: return "small-work";
+        case ThreadChoice::Basis::Measured: return "measured";
+    }
+    return "?";
 }
 
 std::string mnet_version() { return MNET_VERSION_STRING; }

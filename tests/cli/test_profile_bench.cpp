@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "shared_models.h"
 #include "test_profile_common.h"
 
 using nlohmann::json;
@@ -95,6 +96,58 @@ TEST_CASE("int8 on a float model is refused by bench, profile and classify, nami
     }
     const CommandResult bogus = run_mnet("bench --precision fp64 -n 1");
     CHECK(bogus.status == 2);
+}
+
+TEST_CASE("bench --json and profile --format json say how the thread count was chosen, and report it as it ran",
+          "[cli][bench][profile][threads]") {
+    std::string v3;
+    for (const SharedModel& m : shared_tflite_models()) {
+        if (m.name == "mobilenet_v3_small_1.0_224_uint8") v3 = converted_manifest(m);
+    }
+    REQUIRE_FALSE(v3.empty());
+    // V3-small in int8 at batch 1 (56.5 M MACs) is in the band where -t 0 times both plans (engine.h).
+    const CommandResult r = run_mnet("bench --json -n 3 --warmup 1 -t 0 1 2 -m " + mnet::test::quoted(v3));
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    std::istringstream in(r.out);
+    std::vector<json> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
+    REQUIRE(lines.size() == 1 + 3);
+    const int budget = lines[0].at("cpus");
+    for (size_t i = 1; i < lines.size(); ++i) {
+        const json& c = lines[i];
+        CAPTURE(c.dump());
+        const json& choice = c.at("thread_choice");
+        CHECK(choice.at("threads") == c.at("threads_used"));
+        if (i > 1) {  // -t 1, -t 2: as asked
+            CHECK(choice.at("basis") == "asked");
+            CHECK(c.at("threads_used") == (i == 2 ? 1 : 2));
+            CHECK_FALSE(choice.contains("one_thread_ms"));
+            continue;
+        }
+        CHECK(c.at("threads") == budget);
+        CHECK(choice.at("budget") == budget);
+        if (budget < 2) {
+            CHECK(choice.at("basis") == "budget");
+            continue;
+        }
+        CHECK(choice.at("basis") == "measured");
+        const double one = choice.at("one_thread_ms"), all = choice.at("budget_ms");
+        CHECK(one > 0);
+        CHECK(all > 0);
+        CHECK(choice.at("rounds").get<int>() >= 3);
+        // The count run is the one the reported medians favour (one thread only below 0.9x).
+        CHECK(c.at("threads_used") == (one < 0.9 * all ? 1 : budget));
+    }
+
+    const CommandResult p = run_mnet("profile --format json -n 2 --warmup 0 -m " + mnet::test::quoted(v3));
+    INFO(p.err);
+    REQUIRE(p.status == 0);
+    const json doc = json::parse(p.out);
+    const json& choice = doc.at("thread_choice");
+    CHECK(doc.at("threads") == choice.at("threads"));
+    CHECK(choice.at("basis") == (budget < 2 ? "budget" : "measured"));
+    CHECK(doc.at("threads_reason").get<std::string>().find(budget < 2 ? "" : "measured") != std::string::npos);
 }
 
 }  // namespace mnet::test
