@@ -84,6 +84,24 @@ TEST_CASE("bench --precision: int8 by default on a quantized model, with the int
     }
 }
 
+TEST_CASE("bench --mode runs the batch the way asked and refuses other words", "[cli][bench]") {
+    // Batch 2 on two threads: auto resolves to throughput, so each explicit mode differs from the default.
+    for (const char* mode : {"auto", "latency", "throughput"}) {
+        const CommandResult r = run_mnet(std::string("bench --json -n 1 --warmup 0 -b 2 -t 2 --mode ") + mode +
+                                         " -m " + quoted(mobilenet_v2_manifest()));
+        CAPTURE(mode, r.err);
+        REQUIRE(r.status == 0);
+        std::istringstream in(r.out);
+        std::vector<json> lines;
+        for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
+        REQUIRE(lines.size() == 2);
+        CHECK(lines[1].at("mode") == (std::string(mode) == "latency" ? "latency" : "throughput"));
+    }
+    const CommandResult bogus = run_mnet("bench --mode fastest -n 1");
+    CHECK(bogus.status == 2);
+    CHECK(bogus.err.find("fastest") != std::string::npos);
+}
+
 TEST_CASE("int8 on a float model is refused by bench, profile and classify, naming the way out", "[cli][bench][int8]") {
     for (const char* cmd : {"bench -n 1", "profile -n 1", "classify"}) {
         const CommandResult r = run_mnet(std::string(cmd) + " --precision int8 -m " + quoted(separable_example_manifest()) +
