@@ -33,7 +33,11 @@ struct ClassifyOptions {
     int top = 5;
     OutputFlags out;
     bool features = false;
-    int threads = 0;
+    // One by default: a classify is a process start, a model load and a decode per photo around ~2 ms of
+    // inference per image. A second OpenMP thread cost more than it saved there (MobileNetV2 int8, one photo,
+    // whole process median 66.7 ms on two threads, 51.9 ms on one; with 4 and 16 photos one thread was no
+    // slower; docs/performance.md).
+    int threads = 1;
     std::string precision;  // empty: the model's default
     int64_t max_pixels = 0;  // set by add_max_pixels_option
     std::vector<std::string> images;
@@ -81,7 +85,7 @@ int run_classify(const ClassifyOptions& opt) {
     ResultOutput result(opt.out.path, inputs);
     SessionOptions so;
     so.threads = opt.threads;
-    // Timing two plans at creation (V3-small int8: a second plan and 12 runs, more than the session itself)
+    // With -t 0, timing two plans at creation (V3-small int8: a second plan and 12 runs, more than the session itself)
     // costs more than the faster plan saves over the few runs of a classify, whose images take longer to decode:
     // a small model runs on one thread instead, the cheaper session to create (engine.h).
     so.measure_threads = false;
@@ -147,7 +151,9 @@ void setup_classify(CLI::App& app, int& status) {
                   "Write the model's feature vector instead of labels, one JSON line per image: {\"file\", \"model\", "
                   "\"output\", \"features\": [...]}: its feature output (an embedding model), else the input of its "
                   "classifier layer (e.g. MobileNetV2's 1280 pooled values)");
-    add_threads_option(sub, opt->threads);
+    add_threads_option(sub, opt->threads)
+        ->description("Compute threads (default 1: a few photos are decoded one after another, and a second thread "
+                      "costs more to start than it saves; mnet batch uses every core); 0 = all cores, e.g. -t 2");
     add_precision_option(sub, opt->precision);
     add_max_pixels_option(sub, opt->max_pixels);
     sub->add_option("images", opt->images, "Image files (JPEG, PNG, BMP, WebP, TIFF, ...); - reads one from standard input")
