@@ -188,14 +188,8 @@ TEST_CASE("int8: a batch gives each image the result it gets alone", "[e2e][int8
     const int batch = static_cast<int>(m.images.size());
     Session single(model, int8_options());
     Session batched(model, int8_options(batch));
-    Shape shape = model->input_shape();
-    shape[0] = batch;
-    Tensor input(shape);
+    const Tensor input = reference_batch(m, *model);
     const size_t per_image = input.data.size() / static_cast<size_t>(batch);
-    for (int i = 0; i < batch; ++i) {
-        const std::vector<float> x = read_f32_file(m.images[static_cast<size_t>(i)].input_path);
-        std::copy(x.begin(), x.end(), input.data.begin() + static_cast<std::ptrdiff_t>(per_image * static_cast<size_t>(i)));
-    }
     batched.run(input);
     const Tensor& out = batched.output(0);
     const size_t classes = out.data.size() / static_cast<size_t>(batch);

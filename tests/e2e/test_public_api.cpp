@@ -76,15 +76,7 @@ TEST_CASE("top_k of a batch output ranks each image's own reference classes", "[
     options.batch = batch;
     options.precision = Precision::Fp32;
     Session session(model, options);
-    Shape shape = model->input_shape();
-    shape[0] = batch;
-    Tensor input(shape);
-    const size_t per_image = input.data.size() / static_cast<size_t>(batch);
-    for (int b = 0; b < batch; ++b) {
-        const std::vector<float> x = read_f32_file(m.images[static_cast<size_t>(b)].input_path);
-        std::copy(x.begin(), x.end(), input.data.begin() + static_cast<std::ptrdiff_t>(b * per_image));
-    }
-    session.run(input);
+    session.run(reference_batch(m, *model));
     for (int b = 0; b < batch; ++b) {
         CAPTURE(m.images[static_cast<size_t>(b)].stem);
         const std::vector<float> ref = read_f32_file(m.images[static_cast<size_t>(b)].probs_path);

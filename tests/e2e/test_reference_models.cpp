@@ -93,16 +93,7 @@ TEST_CASE("a batch of images gives each image its own result, in either batch mo
     const std::unique_ptr<Session> made = SessionFactory::make(model, options, kNoFuseDw);
     Session& session = *made;
     REQUIRE(session.options().mode == mode);
-    Shape shape = model->input_shape();
-    shape[0] = batch;
-    Tensor input(shape);
-    const size_t per_image = input.data.size() / static_cast<size_t>(batch);
-    for (int b = 0; b < batch; ++b) {
-        const auto one = read_f32_file(m.images[b].input_path);
-        REQUIRE(one.size() == per_image);
-        std::copy(one.begin(), one.end(), input.data.begin() + static_cast<std::ptrdiff_t>(b * per_image));
-    }
-    session.run(input);
+    session.run(reference_batch(m, *model));
     const Tensor& out = session.output(0);
     const size_t classes = out.data.size() / static_cast<size_t>(batch);
     for (int b = 0; b < batch; ++b) {
