@@ -125,11 +125,17 @@ MNET_ALWAYS_INLINE double round_to_s8(const float* c, int64_t n, U units, double
 // reduction kept in stack arrays and half-width vectors (~9 cycles a weight, 11 ms for MobileNetV2's). The same
 // operations on the same doubles: _mm256_round_pd to nearest (ties to even) is round_to_nearest, and the clamped
 // integers convert and pack exactly.
+// Four floats as doubles, divided by or multiplied with `factor` (Units in four lanes).
+template <bool kDivide>
+__attribute__((target("avx2"), always_inline)) inline __m256d scaled4(__m128 x, __m256d factor) {
+    const __m256d d = _mm256_cvtps_pd(x);
+    return kDivide ? _mm256_div_pd(d, factor) : _mm256_mul_pd(d, factor);
+}
+
 template <bool kDivide>
 __attribute__((target("avx2"), always_inline)) inline __m128i round_four_avx2(__m128 x, __m256d factor, __m256d low,
                                                                              __m256d high, __m256d& worst) {
-    const __m256d d = _mm256_cvtps_pd(x);
-    const __m256d k = kDivide ? _mm256_div_pd(d, factor) : _mm256_mul_pd(d, factor);
+    const __m256d k = scaled4<kDivide>(x, factor);
     const __m256d r = _mm256_round_pd(k, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     worst = _mm256_max_pd(worst, _mm256_andnot_pd(_mm256_set1_pd(-0.0), _mm256_sub_pd(k, r)));
     return _mm256_cvttpd_epi32(_mm256_min_pd(_mm256_max_pd(r, low), high));  // four int32
@@ -161,12 +167,6 @@ __attribute__((target("avx2"), always_inline)) inline __m256d pair_max4(__m256d 
     const __m256d pos = _mm256_add_pd(_mm256_max_pd(x, zero), _mm256_max_pd(y, zero));
     const __m256d neg = _mm256_add_pd(_mm256_max_pd(_mm256_xor_pd(x, sign), zero), _mm256_max_pd(_mm256_xor_pd(y, sign), zero));
     return _mm256_max_pd(m, _mm256_max_pd(pos, neg));
-}
-
-template <bool kDivide>
-__attribute__((target("avx2"), always_inline)) inline __m256d scaled4(__m128 x, __m256d factor) {
-    const __m256d d = _mm256_cvtps_pd(x);
-    return kDivide ? _mm256_div_pd(d, factor) : _mm256_mul_pd(d, factor);
 }
 
 template <bool kDivide>
